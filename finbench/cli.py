@@ -1,0 +1,184 @@
+"""The `finbench` command line: eval (the real lm-eval CLI with finbench's tasks), report, data check,
+default-model, tasks-dir."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import DATA_ENV, DataError, data_dir, is_sample
+from .default_model import ModelError
+
+
+def tasks_dir() -> Path:
+    import finbench.tasks
+
+    return Path(finbench.tasks.__file__).parent
+
+
+def _finbench_tasks(names: list[str]) -> set[str]:
+    """The data tasks (fpb, ner, …) behind a list of lm-eval task/group names (finbench_* only)."""
+    import yaml
+
+    groups: dict[str, list[str]] = {}
+    for f in tasks_dir().glob("_finbench_*.yaml"):
+        cfg = yaml.safe_load(f.read_text())
+        groups[cfg["group"]] = cfg["task"]
+    out: set[str] = set()
+
+    def walk(name: str) -> None:
+        if name in groups:
+            for child in groups[name]:
+                walk(child)
+        elif name.startswith("finbench_"):
+            base = name[len("finbench_"):]
+            out.add(base[:-3] if base.endswith("_mc") else base)
+
+    for n in names:
+        walk(n)
+    return out
+
+
+def _check_data(task_names: list[str]) -> None:
+    from . import data
+
+    for task in sorted(_finbench_tasks(task_names)):
+        splits = data.load_splits(task)
+        if not splits.splits.get("test"):
+            raise DataError(f"{task}: the test split is empty in {data_dir()}.")
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
+    from . import results
+
+    tasks = args.tasks.split(",")
+    if args.data_dir:
+        os.environ[DATA_ENV] = args.data_dir
+    ddir = data_dir()
+    _check_data(tasks)
+    model_args = args.model_args
+    if model_args is None:
+        if args.model != "hf":
+            raise DataError(f"--model {args.model} needs --model_args (e.g. pretrained=… or model=…,base_url=…).")
+        from .default_model import prepare
+
+        model_args = f"pretrained={prepare()}"
+    out = Path(args.output_path or f"out/finbench-{time.strftime('%Y%m%d-%H%M%S')}")
+    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", args.model, "--model_args", model_args,
+           "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(out), "--log_samples"]
+    if args.limit is not None:
+        cmd += ["--limit", str(args.limit)]
+    if args.apply_chat_template:
+        cmd += ["--apply_chat_template"]
+    if args.batch_size:
+        cmd += ["--batch_size", str(args.batch_size)]
+    cmd += passthrough
+    print("[finbench] " + " ".join(cmd), file=sys.stderr, flush=True)
+    rc = subprocess.run(cmd).returncode
+    if rc != 0:
+        print(f"[finbench] lm_eval exited with {rc}", file=sys.stderr)
+        return rc
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"finbench_version": __version__, "git_hash": _git_hash(), "data_dir": str(ddir),
+            "sample_data": is_sample(ddir), "model": args.model, "tasks": args.tasks, "limit": args.limit,
+            "apply_chat_template": args.apply_chat_template}
+    (out / results.META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return results.report(out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import results
+
+    return results.report(Path(args.path))
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from .data.check import check, format_check
+
+    if args.data_dir:
+        os.environ[DATA_ENV] = args.data_dir
+    rows = check()
+    print(format_check(rows))
+    return 0 if all(r["status"] == "found" for r in rows if r["task"] != "finqa") else 1
+
+
+def cmd_default_model(args: argparse.Namespace) -> int:
+    from .default_model import prepare
+
+    print(prepare(force=args.force))
+    return 0
+
+
+def cmd_tasks_dir(args: argparse.Namespace) -> int:
+    print(tasks_dir())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="finbench", description=__doc__)
+    p.add_argument("--version", action="version", version=f"finbench {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    e = sub.add_parser("eval", help="run lm-eval on finbench tasks and print scores with 95%% CIs; "
+                                    "unknown flags go to lm_eval unchanged")
+    e.add_argument("--tasks", default="finbench_all")
+    e.add_argument("--model", "--backend", dest="model", default="hf", help="lm-eval model type (hf, vllm, …)")
+    e.add_argument("--model_args", default=None, help="default: pretrained=<finbench default model> for hf")
+    e.add_argument("--limit", type=float, default=None)
+    e.add_argument("--output_path", default=None, help="default: out/finbench-<timestamp>")
+    e.add_argument("--batch_size", default=None)
+    e.add_argument("--apply_chat_template", action=argparse.BooleanOptionalAction, default=True)
+    e.add_argument("--data-dir", default=None, help=f"overrides ${DATA_ENV} (a directory, or 'sample')")
+    e.set_defaults(func=cmd_eval, passthrough=True)
+
+    r = sub.add_parser("report", help="score table with CIs from an lm-eval output dir (needs --log_samples)")
+    r.add_argument("path")
+    r.set_defaults(func=cmd_report)
+
+    d = sub.add_parser("data", help="data commands")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    c = dsub.add_parser("check", help="per task: found or missing (and where to get it), counts, checksums")
+    c.add_argument("--data-dir", default=None, help=f"overrides ${DATA_ENV}")
+    c.set_defaults(func=cmd_data_check)
+
+    m = sub.add_parser("default-model", help="prepare SmolLM2-135M-Instruct (once) and print its directory")
+    m.add_argument("--force", action="store_true", help="rebuild even if present")
+    m.set_defaults(func=cmd_default_model)
+
+    t = sub.add_parser("tasks-dir", help="print the lm-eval tasks directory (for --include_path)")
+    t.set_defaults(func=cmd_tasks_dir)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if getattr(args, "passthrough", False):
+            return args.func(args, rest)
+        return args.func(args)
+    except (DataError, ModelError) as exc:
+        print(f"finbench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

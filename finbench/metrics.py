@@ -1,0 +1,669 @@
+"""Per-sample scoring and corpus aggregations for finbench tasks (sklearn/seqeval-backed; missing predictions score wrong)."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import warnings
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from seqeval.metrics import f1_score as _seq_f1
+from seqeval.metrics import precision_score as _seq_precision
+from seqeval.metrics import recall_score as _seq_recall
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+__all__ = [
+    "MISSING",
+    "accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "mcc",
+    "missing_rate",
+    "per_type_f1",
+    "headline_avg_f1",
+    "entities_to_tags",
+    "ner_entity_f1",
+    "ner_entity_precision",
+    "ner_entity_recall",
+    "ner_doc_f1",
+    "parse_number",
+    "strict_match",
+    "tolerant_match",
+    "match_text",
+    "tatqa_em_f1",
+]
+
+# A missing prediction (None) becomes this label. It is never in a task's label set, so it can never be a true
+# positive: it is a false negative for the sample's gold class.
+MISSING = "<missing>"
+
+# --------------------------------------------------------------------------------------------------------------
+# Classification over an explicit label set
+#
+# Items are (gold, pred) pairs (lists after a JSON round trip); pred may be None. Labels are compared as strings.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _pairs(items: Iterable[Sequence[Any]], labels: Sequence[Any] | None = None) -> tuple[list[str], list[str]]:
+    """Split (gold, pred) items into string lists; None and (if labels are given) out-of-set predictions -> MISSING."""
+    label_set = None if labels is None else {str(x) for x in labels}
+    if label_set is not None and MISSING in label_set:
+        raise ValueError(f"label set must not contain the missing-prediction sentinel {MISSING!r}")
+    gold: list[str] = []
+    pred: list[str] = []
+    for item in items:
+        g, p = item[0], item[1]
+        g = str(g)
+        if label_set is not None and g not in label_set:
+            raise ValueError(f"gold label {g!r} is not in the label set {sorted(label_set)}")
+        p = MISSING if p is None else str(p)
+        if label_set is not None and p not in label_set:
+            p = MISSING
+        gold.append(g)
+        pred.append(p)
+    return gold, pred
+
+
+def accuracy(items: Iterable[Sequence[Any]]) -> float:
+    """Fraction of (gold, pred) items with pred == gold; a None prediction is wrong. nan for no items."""
+    gold, pred = _pairs(items)
+    if not gold:
+        return float("nan")
+    return float(accuracy_score(gold, pred))
+
+
+def _f1(items: Iterable[Sequence[Any]], labels: Sequence[Any], average: str) -> float:
+    labels = [str(x) for x in labels]
+    gold, pred = _pairs(items, labels)
+    if not gold:
+        return float("nan")
+    return float(f1_score(gold, pred, labels=labels, average=average, zero_division=0))
+
+
+def macro_f1(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> float:
+    """Unweighted mean of per-class F1 over exactly `labels` (a class absent from the sample still counts, as 0
+    when it is also never predicted; MISSING is never averaged in). nan for no items."""
+    return _f1(items, labels, "macro")
+
+
+def weighted_f1(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> float:
+    """Per-class F1 over `labels`, averaged with weights = gold support of each class. nan for no items."""
+    return _f1(items, labels, "weighted")
+
+
+def mcc(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> float:
+    """Multiclass Matthews correlation (sklearn). It is computed over the confusion matrix of `labels` plus the
+    MISSING sentinel (a None or out-of-set prediction is its own predicted class, so it lowers MCC rather than
+    being counted as some real label). 0.0 when undefined (e.g. every prediction the same). nan for no items."""
+    gold, pred = _pairs(items, labels)
+    if not gold:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = float(matthews_corrcoef(gold, pred))
+    return 0.0 if math.isnan(value) else value
+
+
+def missing_rate(items: Iterable[Sequence[Any]]) -> float:
+    """Fraction of items whose prediction (the item's LAST element) is None. nan for no items."""
+    items = list(items)
+    if not items:
+        return float("nan")
+    return sum(1 for item in items if item[-1] is None) / len(items)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Headline: binary F1 of the "yes" class per question type, averaged over the types present
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _yes_no(value: Any) -> str:
+    return MISSING if value is None else str(value).strip().lower()
+
+
+def per_type_f1(items: Iterable[Sequence[Any]]) -> dict[str, float]:
+    """Items (question_type, gold, pred) with gold/pred "yes"/"no"/None -> {question_type: F1 of the "yes" class}.
+
+    sklearn F1 restricted to label "yes" (labels=["yes"]), zero_division=0. A None prediction is never a "yes", so
+    it is a false negative when gold is "yes" (and, as for any "no", not a false positive when gold is "no").
+    Types are returned sorted."""
+    by_type: dict[str, tuple[list[str], list[str]]] = {}
+    for item in items:
+        qtype, g, p = str(item[0]), _yes_no(item[1]), _yes_no(item[2])
+        gold, pred = by_type.setdefault(qtype, ([], []))
+        gold.append(g)
+        pred.append(p)
+    out: dict[str, float] = {}
+    for qtype in sorted(by_type):
+        gold, pred = by_type[qtype]
+        out[qtype] = float(f1_score(gold, pred, labels=["yes"], average=None, zero_division=0)[0])
+    return out
+
+
+def headline_avg_f1(items: Iterable[Sequence[Any]]) -> float:
+    """Unweighted mean over the question types present of the per-type "yes" F1 (see per_type_f1). nan if empty."""
+    scores = per_type_f1(items)
+    if not scores:
+        return float("nan")
+    return float(np.mean(list(scores.values())))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# NER (seqeval, IO tags)
+# --------------------------------------------------------------------------------------------------------------
+
+_PUNCT_SPACE = re.compile(r"\s*([^\w\s])\s*")
+
+
+def _canon(text: str) -> str:
+    """Lower-case, collapse whitespace, and drop whitespace around punctuation ("Inc ." == "Inc.", "AT & T" == "AT&T")."""
+    return _PUNCT_SPACE.sub(r"\1", " ".join(text.lower().split()))
+
+
+def _find_spans(tokens: Sequence[str], entity: str) -> list[tuple[int, int]]:
+    """All (start, end) token spans matching `entity`: first exact case-insensitive whitespace-token match; if
+    there is none, match on the punctuation-spacing-insensitive canonical form (spans start/end on token edges)."""
+    low = [t.lower() for t in tokens]
+    words = entity.lower().split()
+    if not words:
+        return []
+    k = len(words)
+    spans = [(i, i + k) for i in range(len(low) - k + 1) if low[i : i + k] == words]
+    if spans:
+        return spans
+    target = _canon(entity)
+    if not target:
+        return []
+    for i in range(len(tokens)):
+        for j in range(i + 1, len(tokens) + 1):
+            cand = _canon(" ".join(tokens[i:j]))
+            if cand == target:
+                spans.append((i, j))
+                break
+            if len(cand) > len(target) or not target.startswith(cand):
+                break
+    return spans
+
+
+def entities_to_tags(tokens: Sequence[str], entities: Iterable[Sequence[str]]) -> tuple[list[str], int]:
+    """Place predicted (entity text, TYPE) pairs onto a sentence's tokens as IO tags ("I-PER", "O", ...).
+
+    Each entity is matched against the token sequence case-insensitively by its whitespace tokens, falling back to
+    a match that ignores spaces around punctuation (the data is tokenised "Inc ." style, models write "Inc.").
+    Every occurrence is tagged. On overlaps the earlier-starting match wins, then the longer one, then the entity
+    listed first; tokens already tagged are never re-tagged. Returns (tags, unplaced) where `unplaced` counts
+    entities that match nowhere in the sentence (dropped: they cannot be scored on tokens); an entity that matched
+    but lost every span to an overlapping one is not counted as unplaced."""
+    tokens = [str(t) for t in tokens]
+    tags = ["O"] * len(tokens)
+    matches: list[tuple[int, int, int, str]] = []  # (start, -length, entity order, type)
+    unplaced = 0
+    for order, entity in enumerate(entities):
+        text, etype = str(entity[0]), str(entity[1]).strip().upper()
+        spans = _find_spans(tokens, text)
+        if not spans:
+            unplaced += 1
+        for start, end in spans:
+            matches.append((start, start - end, order, etype))
+    for start, neg_len, _, etype in sorted(matches):
+        end = start - neg_len
+        if all(tag == "O" for tag in tags[start:end]):
+            tags[start:end] = [f"I-{etype}"] * (end - start)
+    return tags, unplaced
+
+
+def _tag_pairs(items: Iterable[Sequence[Any]]) -> tuple[list[list[str]], list[list[str]]]:
+    """(gold_tags, pred_tags) items -> seqeval inputs; None pred -> all "O"; pred padded/truncated to gold length."""
+    golds: list[list[str]] = []
+    preds: list[list[str]] = []
+    for item in items:
+        gold = [str(t) for t in item[0]]
+        pred = ["O"] * len(gold) if item[1] is None else [str(t) for t in item[1]]
+        pred = (pred + ["O"] * len(gold))[: len(gold)]
+        golds.append(gold)
+        preds.append(pred)
+    return golds, preds
+
+
+def _seq(fn, items: Iterable[Sequence[Any]]) -> float:
+    golds, preds = _tag_pairs(items)
+    if not golds:
+        return float("nan")
+    return float(fn(golds, preds, zero_division=0))
+
+
+def ner_entity_f1(items: Iterable[Sequence[Any]]) -> float:
+    """Corpus-level micro entity F1 (seqeval, default mode) over items (gold_tags, pred_tags), one per sentence.
+
+    With IO tags an "I-X" after "O" (or after another type) starts a chunk, and adjacent same-type tokens form ONE
+    chunk, so two adjacent same-type entities merge; the gold data has the same property, so both sides are chunked
+    alike. A None pred_tags is all "O" (its gold entities are false negatives). 0.0 when there are no entities at
+    all; nan for no items."""
+    return _seq(_seq_f1, items)
+
+
+def ner_entity_precision(items: Iterable[Sequence[Any]]) -> float:
+    """Corpus-level micro entity precision (seqeval), same conventions as ner_entity_f1."""
+    return _seq(_seq_precision, items)
+
+
+def ner_entity_recall(items: Iterable[Sequence[Any]]) -> float:
+    """Corpus-level micro entity recall (seqeval), same conventions as ner_entity_f1."""
+    return _seq(_seq_recall, items)
+
+
+def ner_doc_f1(gold_tags: Sequence[str], pred_tags: Sequence[str] | None) -> float:
+    """Entity F1 of one sentence (seqeval). Defined as 1.0 when neither gold nor prediction has an entity."""
+    golds, preds = _tag_pairs([(gold_tags, pred_tags)])
+    if all(t == "O" for t in golds[0]) and all(t == "O" for t in preds[0]):
+        return 1.0
+    return float(_seq_f1(golds, preds, zero_division=0))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Numeric QA (ConvFinQA / FinQA)
+# --------------------------------------------------------------------------------------------------------------
+
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_NUMBER_RE = re.compile(
+    r"""^(?P<neg>[-+])?\s*(?P<cur>[$€£¥])?\s*(?P<paren>\()?\s*(?P<neg2>[-+])?\s*(?P<cur2>[$€£¥])?\s*
+    (?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d*))?|\.(?P<dec2>\d+))
+    (?:[eE](?P<exp>[-+]?\d+))?
+    \s*(?P<pct>%)?\s*(?P<close>\))?\s*(?P<scale>thousand|million|billion|trillion)?s?\s*(?P<pct2>%)?$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _parse(s: Any) -> tuple[float, int, float] | None:
+    """-> (written number with sign, decimals written, scale factor) or None."""
+    if s is None or isinstance(s, bool):
+        return None
+    if isinstance(s, (int, float)):
+        if not math.isfinite(float(s)):
+            return None
+        text = repr(float(s)) if isinstance(s, float) else str(s)
+        return _parse(text) if "e" not in text.lower() else (float(s), 0, 1.0)
+    text = str(s).strip().replace("\u2212", "-").replace("\u2013", "-")
+    m = _NUMBER_RE.match(text)
+    if not m or bool(m.group("paren")) != bool(m.group("close")):
+        return None
+    if m.group("neg") and m.group("neg2"):
+        return None
+    value = float(m.group("num").replace(",", ""))
+    if m.group("exp"):
+        value *= 10.0 ** int(m.group("exp"))
+    sign = -1.0 if "-" in ((m.group("neg") or "") + (m.group("neg2") or "")) or m.group("paren") else 1.0
+    decimals = len(m.group("dec") or m.group("dec2") or "")
+    if m.group("exp"):
+        decimals = max(0, decimals - int(m.group("exp")))
+    scale = _SCALE_WORDS[m.group("scale").lower()] if m.group("scale") else 1.0
+    return sign * value, decimals, scale
+
+
+def parse_number(s: Any) -> float | None:
+    """Parse a gold answer string: "60.94", "-3.5", "12.6%" (-> 12.6: the % sign is dropped, not divided),
+    "$1,234", "(12)" (-> -12, accounting negative), "1.2 million" (-> 1200000.0; also thousand/billion/trillion),
+    "1e3". Ints/floats pass through. Anything else ("yes", "n/a", "about 5") -> None."""
+    parsed = _parse(s)
+    if parsed is None:
+        return None
+    value, _, scale = parsed
+    return value * scale
+
+
+def strict_match(pred: float | None, gold_str: Any) -> bool:
+    """True iff `pred`, rounded to the number of decimals WRITTEN in the gold string, equals the gold number.
+
+    The rounding is done in the gold's written unit: gold "12.6%" is the number 12.6 with 1 decimal, so 12.6 and
+    12.63 match, 12.66 and 0.126 do not; gold "60" (0 decimals) matches 59.5..60.49; gold "1.2 million" compares
+    round(pred / 1e6, 1) with 1.2. A None/NaN/inf prediction or a non-numeric gold ("yes") -> False."""
+    if pred is None or isinstance(pred, bool):
+        return False
+    try:
+        pred = float(pred)
+    except (TypeError, ValueError):
+        return False
+    if not math.isfinite(pred):
+        return False
+    parsed = _parse(gold_str)
+    if parsed is None:
+        return False
+    value, decimals, scale = parsed
+    return round(pred / scale, decimals) == round(value, decimals)
+
+
+_TOLERANT_FACTORS = (1.0, 100.0, 0.01, 1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9)
+
+
+def tolerant_match(pred: float | None, gold: float | None, rel_tol: float = 0.01, abs_tol: float = 1e-6) -> bool:
+    """Lenient numeric match. Rules, in order:
+
+    1. None / NaN / inf prediction (or gold) -> False.
+    2. Signs must agree: a nonzero prediction with the opposite sign of a nonzero gold -> False.
+    3. Accept if math.isclose(pred, gold * f, rel_tol=rel_tol, abs_tol=abs_tol) for any factor f in
+       1            (the same number, within 1% relative by default),
+       100, 1/100   (percent vs fraction: gold 0.126 vs pred 12.6, or gold 12.6 vs pred 0.126),
+       1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9 (thousand / million / billion unit confusion).
+    A gold of 0 only matches |pred| <= abs_tol."""
+    if pred is None or gold is None or isinstance(pred, bool):
+        return False
+    try:
+        pred, gold = float(pred), float(gold)
+    except (TypeError, ValueError):
+        return False
+    if not (math.isfinite(pred) and math.isfinite(gold)):
+        return False
+    if pred * gold < 0:
+        return False
+    return any(math.isclose(pred, gold * f, rel_tol=rel_tol, abs_tol=abs_tol) for f in _TOLERANT_FACTORS)
+
+
+def match_text(pred_text: str | None, gold_text: str | None) -> bool:
+    """Non-numeric answers ("yes"/"no"): case-insensitive equality after stripping whitespace and a trailing '.'."""
+    if pred_text is None or gold_text is None:
+        return False
+
+    def norm(x: Any) -> str:
+        return " ".join(str(x).split()).strip().rstrip(".").strip().lower()
+
+    return norm(pred_text) == norm(gold_text)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# TAT-QA: a faithful port of the official evaluation (NExTplusplus/TAT-QA tatqa_metric.py + tatqa_utils.py),
+# plus the reading of a free-text prediction into (answer, scale) that the official script gets from the model.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _scale_to_num(scale: str) -> float:
+    scale = scale.lower()
+    if "hundred" in scale:
+        return 100
+    if "thousand" in scale:
+        return 1000
+    if "million" in scale:
+        return 1000000
+    if "billion" in scale:
+        return 1000000000
+    if "percent" in scale:
+        return 0.01
+    return 1
+
+
+_EXCLUDE_IN_NUM = "'\"\\$€£¥%(),[]"
+
+
+def _clean_num(text: Any) -> str:
+    return "".join(ch for ch in str(text) if ch not in _EXCLUDE_IN_NUM)
+
+
+def _extract_one_num_from_str(s: str) -> int | float | None:
+    groups = re.findall(r"([+-]?\d+(\.\d+)?)|([+-]?\.\d+)", _clean_num(s))
+    if not groups:
+        return None
+    num = groups[0][0]
+    if num == "":
+        return None
+    return float(num) if "." in num else int(num)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        words = " ".join(_clean_num(w) for w in text.split()).split()
+        if not words:
+            return False
+        num = float(words[0])
+        if np.isnan(num):
+            return False
+        if len(words) >= 2 and _scale_to_num(words[1]) == 1:
+            return False
+        return True
+    except ValueError:
+        return False
+
+
+def _negative_num_handle(x: str) -> int:
+    return -1 if re.findall(r"(\([\d.\s]+\))", x.strip()) else 1
+
+
+def _percent_num_handle(x: str) -> float:
+    return 0.01 if re.findall(r"([\d.\s]+%)", x.strip()) else 1
+
+
+def _word_scale_handle(x: str) -> float:
+    for one in re.finditer(r"([\d.]+\s?[a-zA-Z]+)", x):
+        return _scale_to_num(one.group(0).lower())
+    return 1
+
+
+def _to_number(text: str) -> float | None:
+    num = _extract_one_num_from_str(text)
+    if num is None:
+        return None
+    return round(num * _word_scale_handle(text) * _negative_num_handle(text) * _percent_num_handle(text), 4)
+
+
+_EXCLUDE = set(string.punctuation)
+
+
+def _remove_punc(text: str) -> str:
+    return text if _is_number(text) else "".join(ch for ch in text if ch not in _EXCLUDE)
+
+
+def _normalize_number(text: str) -> str:
+    return str(_to_number(text)) if _is_number(text) else text
+
+
+def _normalize_answer(text: str) -> str:
+    parts = [
+        " ".join(re.sub(r"\b(a|an|the)\b", " ", _normalize_number(_remove_punc(token.lower())), flags=re.UNICODE).split())
+        for token in re.split(" ", text)
+    ]
+    return " ".join(p for p in parts if p.strip()).strip()
+
+
+def _answer_to_bags(answer: str | Sequence[str]) -> tuple[list[str], list[set[str]]]:
+    raw_spans = list(answer) if isinstance(answer, (list, tuple)) else [answer]
+    normalized = [_normalize_answer(span) for span in raw_spans]
+    return normalized, [set(span.split()) for span in normalized]
+
+
+def _compute_f1(predicted_bag: set[str], gold_bag: set[str]) -> float:
+    intersection = len(gold_bag & predicted_bag)
+    precision = 1.0 if not predicted_bag else intersection / len(predicted_bag)
+    recall = 1.0 if not gold_bag else intersection / len(gold_bag)
+    if precision == 0.0 and recall == 0.0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _align_bags(predicted: list[set[str]], gold: list[set[str]]) -> np.ndarray:
+    """Optimal 1-1 alignment of predicted and gold bags (Hungarian, scipy), per-gold best F1."""
+    scores = np.zeros([len(gold), len(predicted)])
+    for gi, g in enumerate(gold):
+        for pi, p in enumerate(predicted):
+            scores[gi, pi] = _compute_f1(p, g)
+    rows, cols = linear_sum_assignment(-scores)
+    max_scores = np.zeros([max(len(gold), len(predicted))])
+    for r, c in zip(rows, cols):
+        max_scores[r] = max(max_scores[r], scores[r, c])
+    return max_scores
+
+
+def _get_metrics(predicted: str | Sequence[str], gold: str | Sequence[str]) -> tuple[float, float]:
+    pred_bags = _answer_to_bags(predicted)
+    gold_bags = _answer_to_bags(gold)
+    em = 1.0 if set(pred_bags[0]) == set(gold_bags[0]) and len(pred_bags[0]) == len(gold_bags[0]) else 0.0
+    f1 = round(float(np.mean(_align_bags(pred_bags[1], gold_bags[1]))), 2)
+    return em, f1
+
+
+def _get_answer_str(answers: Sequence[Any], scale: str) -> list[str]:
+    # Official: sorted(answers) on the raw strings. Sorting on the normalised form instead gives the same order up
+    # to case/articles/punctuation, so a multi-span answer's order never affects EM (the official intent).
+    ans_temp = []
+    for ans in sorted(answers, key=lambda a: (_normalize_answer(str(a)), str(a))):
+        ans_str = str(ans)
+        if _is_number(ans_str):
+            ans_num = _to_number(ans_str)
+            if ans_num is None:
+                if scale:
+                    ans_str = ans_str + " " + str(scale)
+            elif "%" in ans_str:
+                ans_str = "%.4f" % ans_num
+            else:
+                ans_str = "%.4f" % (round(ans_num, 2) * _scale_to_num(scale))
+        elif scale:
+            ans_str = ans_str + " " + str(scale)
+        ans_temp.append(ans_str)
+    return [" ".join(ans_temp)]
+
+
+def _add_percent_pred(prediction_strings: list[str], pred_scale: str, pred: Sequence[Any]) -> list[str]:
+    """Official: also try the unrounded number, so pred 0.2342 matches gold 23.42 with scale percent."""
+    if len(pred) > 1:
+        return prediction_strings
+    pred_str = str(pred[0])
+    if not pred_scale and "%" not in pred_str and _is_number(pred_str):
+        num = _to_number(pred_str)
+        if num is not None:
+            prediction_strings.append("%.4f" % num)
+    return prediction_strings
+
+
+def _metric_max(predictions: list[str], ground_truths: list[str]) -> tuple[float, float]:
+    scores = [_get_metrics(p, g) for p in predictions for g in ground_truths]
+    return max(scores) if scores else (0.0, 0.0)
+
+
+_MAGNITUDES = {"": 1, "thousand": 1000, "million": 1000000, "billion": 1000000000}
+_PRED_SCALE_RE = re.compile(
+    r"\b(thousands?|millions?|billions?|percent|per\s+cent)\b|(?<=\d)\s?(k|mn|m|bn|b)\b|(%)", re.IGNORECASE
+)
+_ABBREV = {"k": "thousand", "m": "million", "mn": "million", "b": "billion", "bn": "billion"}
+
+
+def _pred_scale(text: str) -> tuple[str, str]:
+    """-> (scale word found in the prediction text or "", text with that scale word removed). "%" is detected as
+    "percent" but kept in the text (the official script already reads "12%" as 0.12, whatever the scale)."""
+    m = _PRED_SCALE_RE.search(text)
+    if not m:
+        return "", text
+    if m.group(3):
+        return "percent", text
+    if m.group(1):
+        word = m.group(1).lower()
+        scale = "percent" if word.startswith("per") else word.rstrip("s")
+        pattern = r"\b(?:percent|per\s+cent)\b" if scale == "percent" else rf"\b{scale}s?\b"
+    else:
+        scale = _ABBREV[m.group(2).lower()]
+        pattern = rf"(?<=\d)\s?{m.group(2)}\b"
+    stripped = " ".join(re.sub(pattern, " ", text, flags=re.IGNORECASE).split())
+    return scale, stripped
+
+
+_SPAN_SPLIT = re.compile(r"\s*(?:[;\n]|,(?!\d))\s*")
+_AND_SPLIT = re.compile(r"\s*(?:[;\n]|,(?!\d)|\band\b|&)\s*", re.IGNORECASE)
+
+
+def _span_candidates(text: str, multi: bool) -> list[list[str]]:
+    """Ways to read the prediction as a list of spans: as one span; for multi-span golds also split on ; , newline
+    (a comma inside a number like 1,234 does not split), and additionally on "and"/"&"."""
+    cands = [[text]]
+    if multi:
+        for rx in (_SPAN_SPLIT, _AND_SPLIT):
+            spans = [s for s in rx.split(text) if s.strip()]
+            if spans and spans not in cands:
+                cands.append(spans)
+    return cands
+
+
+def _gold_in_pred_scale(gold: list[str], gold_scale: str, pred: list[str], pred_scale: str) -> str | None:
+    """The single numeric gold converted to the prediction's magnitude scale, formatted like the official script
+    formats the prediction ("%.4f" of the number rounded to 2 decimals in that scale, times the scale)."""
+    if len(gold) != 1 or len(pred) != 1 or gold_scale not in _MAGNITUDES or pred_scale not in _MAGNITUDES:
+        return None
+    if gold_scale == pred_scale:
+        return None
+    g, p = str(gold[0]), str(pred[0])
+    if "%" in g or "%" in p or not _is_number(g) or not _is_number(p):
+        return None
+    gnum = _to_number(g)
+    if gnum is None:
+        return None
+    converted = gnum * _MAGNITUDES[gold_scale] / _MAGNITUDES[pred_scale]
+    return "%.4f" % (round(converted, 2) * _scale_to_num(pred_scale))
+
+
+def _gold_answers(gold_answer: Any, answer_type: str) -> list[str]:
+    """Official extract_gold_answers: span/multi-span -> the list; count -> str(int); otherwise str(answer)."""
+    if isinstance(gold_answer, (list, tuple)) and answer_type not in ("span", "multi-span"):
+        gold_answer = gold_answer[0] if len(gold_answer) == 1 else " ".join(str(x) for x in gold_answer)
+    if answer_type in ("span", "multi-span"):
+        answers = list(gold_answer) if isinstance(gold_answer, (list, tuple)) else [gold_answer]
+        return [str(a) for a in answers]
+    if answer_type == "count":
+        try:
+            return [str(int(float(str(gold_answer).replace(",", ""))))]
+        except ValueError:
+            return [str(gold_answer)]
+    return [str(gold_answer)]
+
+
+def tatqa_em_f1(pred: str | None, gold_answer: Any, answer_type: str, scale: str) -> tuple[float, float]:
+    """(EM, F1) of one TAT-QA prediction, reproducing the official TAT-QA metric.
+
+    Official parts, unchanged: DROP-style normalisation (lower, strip punctuation unless the token is a number,
+    drop articles, numbers normalised via to_number: "1,234" -> 1234, "(12)" -> -12, "12%" -> 0.12), the answer
+    string built by get_answer_str (a number becomes "%.4f" % (round(number, 2) * scale), with scale thousand=1e3,
+    million=1e6, billion=1e9, percent=0.01, or the number itself if it carries a "%"; a non-number gets " <scale>"
+    appended; spans sorted and joined), add_percent_pred (an unscaled prediction also tries its unrounded value, so
+    0.2342 matches 23.42 percent), EM = normalised strings equal, F1 = bag-of-tokens F1 with the optimal (Hungarian,
+    scipy linear_sum_assignment) alignment of bags, rounded to 2 decimals, max over prediction strings; for
+    arithmetic and count answers F1 = EM.
+
+    The official script receives the predicted scale from the model separately; here it is read from the text, and
+    the score is the best over these readings of the prediction:
+      a. the text as-is with predicted scale "" (the official number parser itself reads "1.2 million" as 1200000
+         and "12%" as 0.12);
+      b. if the text has a scale word (thousand(s)/million(s)/billion(s)/percent/per cent, or k/m/mn/b/bn right
+         after a digit; "%" means percent but stays in the text), that word removed and used as the predicted scale;
+      c. for multi-span golds, each of the above split into spans on ; , newline, and also on and/&.
+    Scale rule: a numeric prediction counts if (2-decimal rounding as above) it equals the gold number with the same
+    scale (official), or equals the gold number converted to the prediction's scale, e.g. gold 1,234 with scale
+    thousand matches "1.23 million" and "1234000" (magnitude scales ""/thousand/million/billion only; percent vs
+    fraction is left to the official percent handling). A bare number is taken at face value (scale ""), so "1234"
+    for a gold of 1,234 thousand is wrong, as in the official metric. None or empty prediction -> (0.0, 0.0)."""
+    if pred is None:
+        return 0.0, 0.0
+    text = " ".join(str(pred).split())
+    if not text:
+        return 0.0, 0.0
+    gold = _gold_answers(gold_answer, answer_type)
+    gold_scale = (scale or "").strip().lower()
+    if not gold or all(not g.strip() for g in gold):
+        return 0.0, 0.0
+    gold_strings = _get_answer_str(gold, gold_scale)
+    multi = len(gold) > 1
+
+    readings = [(text, "")]
+    found_scale, stripped = _pred_scale(text)
+    if found_scale and stripped:
+        readings.append((stripped, found_scale))
+
+    best = (0.0, 0.0)
+    for reading, pred_scale in readings:
+        for spans in _span_candidates(reading, multi):
+            pred_strings = _add_percent_pred(_get_answer_str(spans, pred_scale), pred_scale, spans)
+            golds = list(gold_strings)
+            converted = _gold_in_pred_scale(gold, gold_scale, spans, pred_scale)
+            if converted is not None:
+                golds.append(converted)
+            best = max(best, _metric_max(pred_strings, golds))
+    em, f1 = best
+    if answer_type in ("arithmetic", "count"):
+        f1 = em
+    return float(em), float(f1)

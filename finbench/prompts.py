@@ -1,0 +1,116 @@
+"""The prompt and the reference answer text of every finbench task, shared by the lm-eval tasks and by fine-tuning
+mixtures (so a model is trained on exactly the format it is evaluated on)."""
+
+from __future__ import annotations
+
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+ENTITY_TYPE_LABELS = ("person", "organization", "location")
+YES_NO = ("no", "yes")
+NER_TYPE_NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
+
+_SENTIMENT_KIND = {"fpb": "financial news sentence", "tfns": "financial tweet", "fiqa_sa": "financial text"}
+
+
+def _sentiment(task: str, doc: dict) -> str:
+    kind = _SENTIMENT_KIND[task]
+    about = f" towards '{doc['target']}'" if doc.get("target") else ""
+    return (
+        f"What is the sentiment of this {kind}{about}? "
+        f"Answer with one word: negative, neutral, or positive.\n\n"
+        f"Text: {doc['text']}\nAnswer:"
+    )
+
+
+def _headline(doc: dict) -> str:
+    return f"{doc['question']} Answer with yes or no.\n\nHeadline: {doc['headline']}\nAnswer:"
+
+
+def _ner(doc: dict) -> str:
+    return (
+        "List the named entities of type person, organization, or location in the sentence below, "
+        "one per line, written as `entity, type`. If there are none, answer `None`.\n\n"
+        f"Sentence: {doc['text']}\nAnswer:"
+    )
+
+
+def _ner_cls(doc: dict) -> str:
+    return (
+        f"What is the entity type of '{doc['entity']}' in the sentence below? "
+        "Answer with one word: person, organization, or location.\n\n"
+        f"Sentence: {doc['text']}\nAnswer:"
+    )
+
+
+def _numeric_qa(doc: dict, history: list | None = None) -> str:
+    parts = [
+        "Read the financial report excerpt and answer the question. Give the final answer as a single number "
+        "on the last line, written as `Answer: <number>` (a percentage as a number with %).",
+        "",
+        doc["context"].strip(),
+        "",
+    ]
+    for q, a in history or []:
+        parts += [f"Question: {q}", f"Answer: {a}"]
+    parts += [f"Question: {doc['question']}", "Answer:"]
+    return "\n".join(parts)
+
+
+def _tatqa(doc: dict) -> str:
+    return (
+        "Read the table and paragraphs from a financial report and answer the question. Write only the answer on "
+        "the last line as `Answer: <answer>`: a number with its scale word if any (thousand, million, billion, %), "
+        "or the text span(s) from the report, separated by `; ` if there are several.\n\n"
+        f"{doc['context'].strip()}\n\nQuestion: {doc['question']}\nAnswer:"
+    )
+
+
+def prompt(task: str, doc: dict) -> str:
+    """The user-turn text for one record of `task` (a chat template, when used, wraps it)."""
+    if task in _SENTIMENT_KIND:
+        return _sentiment(task, doc)
+    if task == "headline":
+        return _headline(doc)
+    if task == "ner":
+        return _ner(doc)
+    if task == "ner_cls":
+        return _ner_cls(doc)
+    if task == "convfinqa":
+        return _numeric_qa(doc, doc.get("history"))
+    if task == "finqa":
+        return _numeric_qa(doc)
+    if task == "tatqa":
+        return _tatqa(doc)
+    raise ValueError(f"unknown finbench task {task!r}")
+
+
+def ner_spans(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
+    """IO-tagged tokens -> [(entity text, TYPE)], adjacent tokens of one type merged (the data's IO convention)."""
+    spans: list[tuple[str, str]] = []
+    cur: list[str] = []
+    cur_type = None
+    for tok, tag in list(zip(tokens, tags)) + [("", "O")]:
+        typ = tag[2:] if tag != "O" else None
+        if typ != cur_type and cur:
+            spans.append((" ".join(cur), cur_type))
+            cur = []
+        if typ:
+            cur.append(tok)
+        cur_type = typ
+    return spans
+
+
+def target(task: str, doc: dict) -> str:
+    """The reference answer written the way the prompt asks for it (used for training targets)."""
+    if task in _SENTIMENT_KIND or task in ("headline", "ner_cls"):
+        return doc["label"]
+    if task == "ner":
+        spans = [(t, NER_TYPE_NAMES[ty]) for t, ty in ner_spans(doc["tokens"], doc["tags"]) if ty != "MISC"]
+        return "\n".join(f"{t}, {ty}" for t, ty in spans) or "None"
+    if task in ("convfinqa", "finqa"):
+        return f"Answer: {doc['answer_str']}"
+    if task == "tatqa":
+        ans = doc["answer"]
+        text = "; ".join(str(a) for a in ans) if isinstance(ans, list) else str(ans)
+        scale = doc.get("scale") or ""
+        return f"Answer: {text}{'%' if scale == 'percent' else (' ' + scale if scale else '')}"
+    raise ValueError(f"unknown finbench task {task!r}")

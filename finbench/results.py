@@ -1,0 +1,184 @@
+"""Read lm-eval output directories (results JSON + `--log_samples` JSONL), recompute every aggregate from the logged
+per-sample items, attach 95 % bootstrap confidence intervals, and render the score table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import stats
+
+N_BOOT = 1000
+SEED = 0
+
+
+@dataclass
+class MetricRow:
+    task: str
+    metric: str
+    filter: str
+    n: int
+    value: float  # recomputed from the samples
+    reported: float | None  # what lm-eval wrote in the results file
+    lo: float
+    hi: float
+    boot: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Run:
+    results_file: Path
+    results: dict
+    samples: dict[str, list[dict]]  # task -> samples (one dict per document)
+
+
+def find_runs(path: Path) -> list[Run]:
+    """Every `results_*.json` under `path` (lm-eval nests them in a per-model folder), with its samples files."""
+    files = sorted(Path(path).rglob("results_*.json"))
+    runs = []
+    for f in files:
+        res = json.loads(f.read_text())
+        stamp = f.stem[len("results_"):]
+        samples = {}
+        for task in res.get("configs", {}):
+            sfile = f.parent / f"samples_{task}_{stamp}.jsonl"
+            if sfile.exists():
+                with open(sfile) as fh:
+                    samples[task] = [json.loads(line) for line in fh if line.strip()]
+        runs.append(Run(f, res, samples))
+    return runs
+
+
+@lru_cache(maxsize=None)
+def _task_utils(utils_path: str):
+    spec = importlib.util.spec_from_file_location("finbench_task_utils", utils_path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _mean(items):
+    return float(np.mean([float(x) for x in items])) if len(items) else math.nan
+
+
+def aggregation_fn(name: str):
+    """lm-eval writes a callable aggregation into the results' configs by its function name; resolve finbench's
+    from tasks/utils.py, `mean` from numpy. Unknown names -> None (no recomputation possible)."""
+    if name == "mean":
+        return _mean
+    from .cli import tasks_dir
+
+    return getattr(_task_utils(str(tasks_dir() / "utils.py")), name, None)
+
+
+def _agg_name(agg) -> str:
+    text = str(agg)
+    # lm-eval dumps callables as e.g. "<function macro_f1_sentiment at 0x...>" or by name
+    if text.startswith("<function "):
+        return text.split()[1]
+    return text
+
+
+def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[MetricRow]:
+    rows = []
+    for task, samples in sorted(run.samples.items()):
+        cfg = run.results["configs"][task]
+        reported = run.results["results"].get(task, {})
+        for m in cfg.get("metric_list", []):
+            name = m["metric"]
+            fn = aggregation_fn(_agg_name(m.get("aggregation", "mean")))
+            if fn is None:
+                continue
+            by_filter: dict[str, list] = {}
+            for s in samples:
+                if name in s:
+                    by_filter.setdefault(s.get("filter", "none"), []).append(s[name])
+            for filt, items in by_filter.items():
+                value = float(fn(items))
+                boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed)
+                lo, hi = stats.percentile_ci(boot)
+                rows.append(MetricRow(task, name, filt, len(items), value, reported.get(f"{name},{filt}"), lo, hi, boot))
+    return rows
+
+
+def group_rows(run: Run, rows: list[MetricRow]) -> list[MetricRow]:
+    """Group scores (unweighted means of their children's `score`), with CIs from the children's bootstrap draws
+    (tasks are independent samples, so their draws combine index by index)."""
+    by_task = {(r.task, r.filter): r for r in rows if r.metric == "score"}
+    out: dict[str, MetricRow] = {}
+
+    def resolve(name: str) -> MetricRow | None:
+        if name in out:
+            return out[name]
+        children = run.results.get("group_subtasks", {}).get(name)
+        if children is None:
+            return next((r for (t, _), r in by_task.items() if t == name), None)
+        kids = [k for k in (resolve(c) for c in children) if k is not None]
+        if not kids:
+            return None
+        boot = np.mean(np.stack([k.boot for k in kids]), axis=0)
+        lo, hi = stats.percentile_ci(boot)
+        reported = run.results["results"].get(name, {}).get(f"score,{kids[0].filter}")
+        row = MetricRow(name, "score", kids[0].filter, sum(k.n for k in kids), float(np.mean([k.value for k in kids])),
+                        reported, lo, hi, boot)
+        out[name] = row
+        return row
+
+    for g in run.results.get("group_subtasks", {}):
+        resolve(g)
+    return list(out.values())
+
+
+def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> str:
+    cfg = run.results.get("config", {})
+    lines = [
+        f"model: {cfg.get('model')} {cfg.get('model_args') or ''}".rstrip(),
+        f"results: {run.results_file}",
+        f"95% CI: percentile bootstrap over samples, {N_BOOT} resamples, seed {SEED}",
+        "",
+        f"{'task':<28} {'metric':<12} {'n':>6} {'value':>7}  {'95% CI':<17}",
+        "-" * 74,
+    ]
+    for r in groups + rows:
+        ci = f"[{r.lo:.3f}, {r.hi:.3f}]" if not math.isnan(r.lo) else ""
+        lines.append(f"{r.task:<28} {r.metric:<12} {r.n:>6} {r.value:>7.3f}  {ci:<17}")
+    meta = run_meta(run)
+    if meta.get("sample_data"):
+        lines += ["", "SAMPLE DATA: these numbers come from finbench's small synthetic sample sets; they are a smoke "
+                      "test, not benchmark scores."]
+    return "\n".join(lines)
+
+
+META_FILE = "finbench_run.json"
+
+
+def run_meta(run: Run) -> dict:
+    """finbench's own record of a run (data dir, sample or real data, versions), written by `finbench eval` at the
+    top of the output path; empty for runs made with plain `lm_eval`."""
+    for parent in [run.results_file.parent, *run.results_file.parents]:
+        f = parent / META_FILE
+        if f.exists():
+            return json.loads(f.read_text())
+    return {}
+
+
+def report(path: Path, out=sys.stdout) -> int:
+    runs = find_runs(path)
+    if not runs:
+        print(f"no lm-eval results_*.json under {path}", file=sys.stderr)
+        return 2
+    for run in runs:
+        if not run.samples:
+            print(f"{run.results_file}: no samples files beside it (run lm_eval with --log_samples)", file=sys.stderr)
+            continue
+        rows = metric_rows(run)
+        print(format_table(run, rows, group_rows(run, rows)), file=out)
+        print(file=out)
+    return 0
