@@ -23,6 +23,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MODEL_NAME = "SmolLM2-135M-Instruct"
 DONE_MARKER = ".finbench-complete"
+FORMAT = 2  # bump when the conversion changes: older cache entries are rebuilt
 
 
 class ModelError(Exception):
@@ -35,6 +36,11 @@ def _say(msg: str) -> None:
 
 def model_dir() -> Path:
     return cache_dir() / "models" / MODEL_NAME
+
+
+def _is_current(target: Path) -> bool:
+    marker = target / DONE_MARKER
+    return marker.exists() and f"format={FORMAT}" in marker.read_text()
 
 
 def _sha256(path: Path) -> str:
@@ -118,6 +124,10 @@ def _convert(gguf: Path, out: Path) -> None:
     src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     cfg = src.config
     cfg.architectures = ["LlamaForCausalLM"]
+    # the GGUF loader leaves a `quantization_config` naming the GGUF file; the saved weights are plain float32,
+    # and loaders (lm-eval's hf backend among them) refuse a GGUF quantization config without that file
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config
     model = AutoModelForCausalLM.from_config(cfg)
     missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
     missing = [k for k in missing if k != "lm_head.weight" or not cfg.tie_word_embeddings]
@@ -132,10 +142,10 @@ def _convert(gguf: Path, out: Path) -> None:
 def prepare(force: bool = False) -> Path:
     """Return the HF directory of the default model, creating it on first use (idempotent, safe to run twice at once)."""
     target = model_dir()
-    if (target / DONE_MARKER).exists() and not force:
+    if _is_current(target) and not force:
         return target
     with _lock(target.parent / f".{MODEL_NAME}.lock"):
-        if (target / DONE_MARKER).exists() and not force:
+        if _is_current(target) and not force:
             return target
         _say(f"preparing the default model {MODEL_NAME} in {target} (once) ...")
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{MODEL_NAME}.tmp-") as tmp:
@@ -146,7 +156,7 @@ def prepare(force: bool = False) -> Path:
                 raise ModelError(f"{gguf} has sha256 {digest}, expected {GGUF_SHA256}: a different or damaged file.")
             out = work / "model"
             _convert(gguf, out)
-            (out / DONE_MARKER).write_text(f"{DIST}=={DIST_VERSION} {GGUF_NAME} sha256={digest}\n")
+            (out / DONE_MARKER).write_text(f"{DIST}=={DIST_VERSION} {GGUF_NAME} sha256={digest} format={FORMAT}\n")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(out, target)

@@ -6,7 +6,8 @@ import math
 import re
 import string
 import warnings
-from typing import Any, Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any, Iterable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -103,6 +104,7 @@ def mcc(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> float:
         return float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
         value = float(matthews_corrcoef(gold, pred))
     return 0.0 if math.isnan(value) else value
 
@@ -164,26 +166,20 @@ def _canon(text: str) -> str:
 
 
 def _find_spans(tokens: Sequence[str], entity: str) -> list[tuple[int, int]]:
-    """All (start, end) token spans matching `entity`: first exact case-insensitive whitespace-token match; if
-    there is none, match on the punctuation-spacing-insensitive canonical form (spans start/end on token edges)."""
-    low = [t.lower() for t in tokens]
-    words = entity.lower().split()
-    if not words:
-        return []
-    k = len(words)
-    spans = [(i, i + k) for i in range(len(low) - k + 1) if low[i : i + k] == words]
-    if spans:
-        return spans
+    """All (start, end) token spans whose text equals `entity` case-insensitively, ignoring whitespace differences
+    and spaces around punctuation (a plain whitespace-token match is a special case). Spans start and end on token
+    boundaries; for each start the shortest matching span is taken."""
     target = _canon(entity)
     if not target:
         return []
+    spans: list[tuple[int, int]] = []
     for i in range(len(tokens)):
         for j in range(i + 1, len(tokens) + 1):
             cand = _canon(" ".join(tokens[i:j]))
             if cand == target:
                 spans.append((i, j))
                 break
-            if len(cand) > len(target) or not target.startswith(cand):
+            if len(cand) >= len(target) or not target.startswith(cand):
                 break
     return spans
 
@@ -191,9 +187,9 @@ def _find_spans(tokens: Sequence[str], entity: str) -> list[tuple[int, int]]:
 def entities_to_tags(tokens: Sequence[str], entities: Iterable[Sequence[str]]) -> tuple[list[str], int]:
     """Place predicted (entity text, TYPE) pairs onto a sentence's tokens as IO tags ("I-PER", "O", ...).
 
-    Each entity is matched against the token sequence case-insensitively by its whitespace tokens, falling back to
-    a match that ignores spaces around punctuation (the data is tokenised "Inc ." style, models write "Inc.").
-    Every occurrence is tagged. On overlaps the earlier-starting match wins, then the longer one, then the entity
+    Each entity is matched against the token sequence case-insensitively by its whitespace tokens, with spaces
+    around punctuation ignored on both sides (the data is tokenised "Inc ." style, models write "Inc."); matches
+    start and end on token boundaries. Every occurrence is tagged. On overlaps the earlier-starting match wins, then the longer one, then the entity
     listed first; tokens already tagged are never re-tagged. Returns (tags, unplaced) where `unplaced` counts
     entities that match nowhere in the sentence (dropped: they cannot be scored on tokens); an entity that matched
     but lost every span to an overlapping one is not counted as unplaced."""
@@ -202,6 +198,9 @@ def entities_to_tags(tokens: Sequence[str], entities: Iterable[Sequence[str]]) -
     matches: list[tuple[int, int, int, str]] = []  # (start, -length, entity order, type)
     unplaced = 0
     for order, entity in enumerate(entities):
+        if isinstance(entity, str) or not isinstance(entity, Sequence) or len(entity) != 2:
+            unplaced += 1  # malformed: not a (text, TYPE) pair
+            continue
         text, etype = str(entity[0]), str(entity[1]).strip().upper()
         spans = _find_spans(tokens, text)
         if not spans:
@@ -272,7 +271,7 @@ _NUMBER_RE = re.compile(
     r"""^(?P<neg>[-+])?\s*(?P<cur>[$€£¥])?\s*(?P<paren>\()?\s*(?P<neg2>[-+])?\s*(?P<cur2>[$€£¥])?\s*
     (?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d*))?|\.(?P<dec2>\d+))
     (?:[eE](?P<exp>[-+]?\d+))?
-    \s*(?P<pct>%)?\s*(?P<close>\))?\s*(?P<scale>thousand|million|billion|trillion)?s?\s*(?P<pct2>%)?$""",
+    \s*(?P<pct>%)?\s*(?P<close>\))?\s*(?:(?P<scale>thousand|million|billion|trillion)s?)?\s*(?P<pct2>%)?$""",
     re.VERBOSE | re.IGNORECASE,
 )
 
@@ -284,8 +283,7 @@ def _parse(s: Any) -> tuple[float, int, float] | None:
     if isinstance(s, (int, float)):
         if not math.isfinite(float(s)):
             return None
-        text = repr(float(s)) if isinstance(s, float) else str(s)
-        return _parse(text) if "e" not in text.lower() else (float(s), 0, 1.0)
+        return _parse(repr(float(s)) if isinstance(s, float) else str(s))
     text = str(s).strip().replace("\u2212", "-").replace("\u2013", "-")
     m = _NUMBER_RE.match(text)
     if not m or bool(m.group("paren")) != bool(m.group("close")):
@@ -347,9 +345,13 @@ def tolerant_match(pred: float | None, gold: float | None, rel_tol: float = 0.01
        1            (the same number, within 1% relative by default),
        100, 1/100   (percent vs fraction: gold 0.126 vs pred 12.6, or gold 12.6 vs pred 0.126),
        1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9 (thousand / million / billion unit confusion).
-    A gold of 0 only matches |pred| <= abs_tol."""
+    A gold of 0 only matches |pred| <= abs_tol. A gold string is parsed with parse_number first."""
     if pred is None or gold is None or isinstance(pred, bool):
         return False
+    if isinstance(gold, str):
+        gold = parse_number(gold)
+        if gold is None:
+            return False
     try:
         pred, gold = float(pred), float(gold)
     except (TypeError, ValueError):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
+import zlib
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -79,11 +81,10 @@ def aggregation_fn(name: str):
 
 
 def _agg_name(agg) -> str:
+    """lm-eval dumps a callable aggregation as its source ("def macro_f1_sentiment(items): ...") or its repr."""
     text = str(agg)
-    # lm-eval dumps callables as e.g. "<function macro_f1_sentiment at 0x...>" or by name
-    if text.startswith("<function "):
-        return text.split()[1]
-    return text
+    found = re.match(r"\s*(?:def\s+|<function\s+)(\w+)", text)
+    return found.group(1) if found else text
 
 
 def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[MetricRow]:
@@ -102,38 +103,33 @@ def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[Metric
                     by_filter.setdefault(s.get("filter", "none"), []).append(s[name])
             for filt, items in by_filter.items():
                 value = float(fn(items))
-                boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed)
+                boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
                 lo, hi = stats.percentile_ci(boot)
                 rows.append(MetricRow(task, name, filt, len(items), value, reported.get(f"{name},{filt}"), lo, hi, boot))
     return rows
 
 
 def group_rows(run: Run, rows: list[MetricRow]) -> list[MetricRow]:
-    """Group scores (unweighted means of their children's `score`), with CIs from the children's bootstrap draws
-    (tasks are independent samples, so their draws combine index by index)."""
-    by_task = {(r.task, r.filter): r for r in rows if r.metric == "score"}
-    out: dict[str, MetricRow] = {}
+    """Group scores as lm-eval computes them: the unweighted mean of the `score` of every task under the group
+    (a group of groups averages its leaf tasks, not its subgroups), with CIs from the tasks' bootstrap draws (each
+    task is resampled independently, with its own seed, so draws combine index by index)."""
+    scores = {r.task: r for r in rows if r.metric == "score"}
+    subtasks = run.results.get("group_subtasks", {})
 
-    def resolve(name: str) -> MetricRow | None:
-        if name in out:
-            return out[name]
-        children = run.results.get("group_subtasks", {}).get(name)
-        if children is None:
-            return next((r for (t, _), r in by_task.items() if t == name), None)
-        kids = [k for k in (resolve(c) for c in children) if k is not None]
+    def leaves(name: str) -> list[str]:
+        return [leaf for c in subtasks[name] for leaf in leaves(c)] if name in subtasks else [name]
+
+    out = []
+    for group in subtasks:
+        kids = [scores[t] for t in leaves(group) if t in scores]
         if not kids:
-            return None
+            continue
         boot = np.mean(np.stack([k.boot for k in kids]), axis=0)
         lo, hi = stats.percentile_ci(boot)
-        reported = run.results["results"].get(name, {}).get(f"score,{kids[0].filter}")
-        row = MetricRow(name, "score", kids[0].filter, sum(k.n for k in kids), float(np.mean([k.value for k in kids])),
-                        reported, lo, hi, boot)
-        out[name] = row
-        return row
-
-    for g in run.results.get("group_subtasks", {}):
-        resolve(g)
-    return list(out.values())
+        filt = kids[0].filter
+        out.append(MetricRow(group, "score", filt, sum(k.n for k in kids), float(np.mean([k.value for k in kids])),
+                             run.results["results"].get(group, {}).get(f"score,{filt}"), lo, hi, boot))
+    return out
 
 
 def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> str:

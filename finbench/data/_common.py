@@ -74,22 +74,31 @@ class Reader:
             return str(path)
 
     # -- reading ------------------------------------------------------------------------------------------
-    def lines(self, path: Path, encoding: str = "utf-8") -> list[tuple[int, str]]:
-        """(1-based line number, text) per line, CR/LF stripped; a line that does not decode is a problem."""
-        out = []
+    def _decoded(self, path: Path, encoding: str) -> list[str | None]:
+        """Each physical line (split on LF, CR stripped), None where it does not decode (recorded as a problem)."""
         raw = path.read_bytes()
         if raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
             raw = raw[3:]
         chunks = raw.split(b"\n")
         if chunks and chunks[-1] == b"":
             chunks.pop()
+        out: list[str | None] = []
         for n, chunk in enumerate(chunks, 1):
-            chunk = chunk.rstrip(b"\r")
             try:
-                out.append((n, chunk.decode(encoding)))
+                out.append(chunk.rstrip(b"\r").decode(encoding))
             except UnicodeDecodeError as e:
                 self.problem(path, f"line {n}", f"not valid {encoding} ({e.reason} at byte {e.start})")
+                out.append(None)
         return out
+
+    def lines(self, path: Path, encoding: str = "utf-8") -> list[tuple[int, str]]:
+        """(1-based line number, text) per line that decodes, CR/LF stripped; other lines are problems."""
+        return [(n, line) for n, line in enumerate(self._decoded(path, encoding), 1) if line is not None]
+
+    def text(self, path: Path, encoding: str = "utf-8") -> str:
+        """The whole file as text with LF line ends; a line that does not decode is a problem and reads as empty,
+        so physical line numbers stay right (e.g. csv.reader.line_num)."""
+        return "".join((line or "") + "\n" for line in self._decoded(path, encoding))
 
     def json(self, path: Path) -> Any:
         """A whole-file JSON document; a file that is not valid JSON is a DataError (nothing can be recovered)."""
@@ -219,4 +228,4 @@ def format_number(x: Any) -> str:
 
 
 def join_context(*parts: str) -> str:
-    return "\n".join(p.strip() for p in parts if p and p.strip())
+    return "\n".join(p.strip("\r\n") for p in parts if p and p.strip())

@@ -25,17 +25,11 @@ QUESTIONS = (
 FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 
 
-def normalise(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def parse(reader: Reader, path: Path) -> list[tuple[str, str, dict[str, str]]]:
-    """(group id, headline, {question_type: yes/no}) per usable row, first occurrence of each headline kept."""
-    lines = reader.lines(path, "utf-8")
-    if not lines:
-        reader.problem(path, "file", "empty file")
-        return []
-    header = next(csv.reader([lines[0][1]], delimiter="\t"))
+    """(group id, headline, {question_type: yes/no}) per usable row, first occurrence of each headline kept.
+    csv handles quoting (one headline holds a quoted line break); ids use the row's first line number."""
+    rd = csv.reader(io.StringIO(reader.text(path, "utf-8"), newline=""), delimiter="\t")
+    header = next(rd, None) or []
     missing = [c for c in ("News", *(q[0] for q in QUESTIONS)) if c not in header]
     if missing:
         reader.problem(path, "line 1", f"header lacks column(s) {missing}")
@@ -43,25 +37,28 @@ def parse(reader: Reader, path: Path) -> list[tuple[str, str, dict[str, str]]]:
     col = {name: header.index(name) for name in header}
     out = []
     seen: dict[str, int] = {}
-    for n, line in lines[1:]:
-        if not line.strip():
+    prev = rd.line_num
+    for rec in rd:
+        first, prev = prev + 1, rd.line_num
+        where = f"line {first}"
+        if not rec:  # blank (or undecodable, already a problem) line
             continue
-        rec = next(csv.reader(io.StringIO(line), delimiter="\t"), [])
         if len(rec) != len(header):
-            reader.problem(path, f"line {n}", f"expected {len(header)} tab-separated columns, got {len(rec)}")
+            reader.problem(path, where, f"expected {len(header)} tab-separated columns, got {len(rec)}")
             continue
-        text = rec[col["News"]].strip()
+        text = " ".join(rec[col["News"]].split())
         values = {qtype: rec[col[column]].strip() for column, qtype, _ in QUESTIONS}
         bad = {k: v for k, v in values.items() if v not in ("0", "1")}
+        key = text.lower()
         if not text:
-            reader.problem(path, f"line {n}", "empty headline")
+            reader.problem(path, where, "empty headline")
         elif bad:
-            reader.problem(path, f"line {n}", f"non-binary value(s) {bad}")
-        elif normalise(text) in seen:
-            reader.problem(path, f"line {n}", f"duplicate of the headline on line {seen[normalise(text)]} (dropped)")
+            reader.problem(path, where, f"non-binary value(s) {bad}")
+        elif key in seen:
+            reader.problem(path, where, f"duplicate of the headline on line {seen[key]} (dropped)")
         else:
-            seen[normalise(text)] = n
-            out.append((f"headline-{n}", text, {k: "yes" if v == "1" else "no" for k, v in values.items()}))
+            seen[key] = first
+            out.append((f"headline-{first}", text, {k: "yes" if v == "1" else "no" for k, v in values.items()}))
     return out
 
 

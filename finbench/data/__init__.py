@@ -1,0 +1,81 @@
+"""Registry of finbench's data loaders: TASKS, load_splits(task) -> Splits (canonical records + deterministic splits).
+
+The data directory is `finbench.config.data_dir()` ($FINBENCH_DATA_DIR; `sample` selects the synthetic sample sets
+shipped in finbench/data/samples/, `hf` the optional hub path for fpb/tfns). See docs/DATA.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable
+
+from finbench.config import DATA_ENV, DataError, data_dir
+
+from . import convfinqa, finqa, fiqa_sa, fpb, general, headline, ner, tatqa, tfns
+from . import math as gsm8k
+from ._common import Problem, Splits
+
+__all__ = ["TASKS", "TRAIN_ONLY", "ALL_TASKS", "load_splits", "resolve", "Splits", "Problem", "DataError"]
+
+TASKS = ("fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa")
+TRAIN_ONLY = ("general", "math")  # fine-tuning mixtures: a `train` split only, records {id, messages}
+ALL_TASKS = TASKS + TRAIN_ONLY
+
+LOADERS: dict[str, Callable[[Path], Splits]] = {
+    "fpb": fpb.load,
+    "fiqa_sa": fiqa_sa.load,
+    "tfns": tfns.load,
+    "headline": headline.load,
+    "ner": ner.load,
+    "ner_cls": ner.load_cls,
+    "convfinqa": convfinqa.load,
+    "tatqa": tatqa.load,
+    "finqa": finqa.load,
+    "general": general.load,
+    "math": gsm8k.load,
+}
+HF = "hf"
+
+
+def resolve(value: str | os.PathLike | None = None) -> str:
+    """The resolved data dir as a string (the cache key): `hf`, or an absolute directory path."""
+    raw = str(value) if value is not None else os.environ.get(DATA_ENV, "")
+    if raw == HF:
+        return HF
+    return str(data_dir(value))
+
+
+@functools.lru_cache(maxsize=None)
+def _load(task: str, root: str) -> Splits:
+    if root == HF:
+        from .hub import load_hub_raw
+
+        return load_hub_raw(task)
+    return LOADERS[task](Path(root))
+
+
+def load_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:
+    """Canonical records of `task` split into train/dev/test (train only for `general`/`math`).
+
+    Parsed once per (task, resolved data dir) in this process; each call returns fresh lists and record dicts
+    (nested values such as token lists are shared with the cache: do not mutate them).
+    Raises DataError (message names FINBENCH_DATA_DIR, the expected file and where to get it) when data is missing.
+    """
+    if task not in LOADERS:
+        raise DataError(f"unknown finbench data task {task!r}; known: {', '.join(ALL_TASKS)}")
+    cached = _load(task, resolve(data_dir))
+    return Splits(
+        splits={name: [dict(r) for r in rows] for name, rows in cached.splits.items()},
+        problems=list(cached.problems),
+        files=list(cached.files),
+    )
+
+
+def clear_cache() -> None:
+    """Forget parsed data (e.g. after the files changed on disk)."""
+    _load.cache_clear()
+
+
+load_splits.cache_clear = clear_cache  # type: ignore[attr-defined]  # same name as on an lru_cache'd function

@@ -1,0 +1,388 @@
+"""Parse what a model wrote in answer to a finbench prompt into a normalised answer (None when nothing parses).
+
+`extract_answer(task, text)`: one small parser per answer kind, `_TASKS` maps task -> parser. First step for all
+(`_clean`): chat-template leftovers go (`<|im_end|>`, `</s>`, a leading `assistant` line; text after an end-of-turn
+token is cut); for label/entity tasks so does a few-shot continuation (a later `Text: ..` line, then `Answer:`).
+
+LABELS (fpb, fiqa_sa, tfns -> negative/neutral/positive; headline -> yes/no; ner_cls -> person/organization/location).
+Each synonym occurrence is a mention; mentions separated only by `, / | -`, or/and/nor, articles form a group.
+Dropped groups: negated ones (not, n't, cannot, no, never, without, rather than, than, non- up to 3 words before,
+same clause, not reaching back over an earlier mention or past "but") and option lists (a group naming every label:
+"negative, neutral or positive", "yes or no", "yes and no"). A group with 2+ different labels is a HEDGE.
+The answer is the first kept mention
+  1. after the LAST strong marker (`answer is`, `answer:`, `final answer`) that has one after it, else
+  2. at the very start, followed by punctuation/end ("Positive. (Although some might argue neutral.)" -> positive),
+  3. after the FIRST weak marker that has one after it (`sentiment ... is`, `label:`, `classified as`, `is a`), else
+  4. anywhere: the first mention that is not a hedge ("mixed positive and negative, but overall neutral" -> neutral).
+In 1-3 a hedge is the answer: None ("It could be positive or neutral"). yes/no words are too common for that:
+there only 1-3 apply, the word must come right after the marker, and be followed by punctuation, the end or a
+pronoun/article ("No, the ..." yes; "No information is given" no). "True"/"False" are yes/no.
+Sentiment: "neither positive nor negative", "not positive or negative", "no (clear) sentiment" -> neutral (denying
+both poles is what neutral means); "mixed", "none", "neither", "objective" alone -> None: none of them picks one of
+the three labels, and mapping them to one is the guessing this module exists to avoid.
+
+ENTITIES (ner) -> [(text, "PER"|"ORG"|"LOC"|"MISC")], order of appearance, deduplicated. A JSON/Python literal if
+one parses (list of {entity, type} / [text, type], or {TYPE: [texts]}, or {text: TYPE}); else `"entity": "..",
+"type": ".."` pairs (truncated JSON); else per line / `;`-piece: `X, type`, `X: type`, `type: X, Y`, `X (type)`,
+`X - type`, `| X | type |`, `Entity: X, Type: T`, `X is a type`, `A, type, B, type`. Nothing found: [] when the
+text says so ("None", "No entities", "Person: None", "does not contain any named entities"), else None.
+
+NUMBERS (convfinqa, finqa) -> float, the number AS WRITTEN: "14.2%" -> 14.2, "$1.2 million" -> 1.2 (the scorer
+decides % vs fraction and scale; `extract_number_with_scale` also gives the scale word and a percent flag).
+"(1,234)" -> -1234 (accounting negative; not with a % inside, "0.35 (35%)", nor for a year "(2019)"); unicode
+minus; 1.2e3; currency; thousands separators; "2018-2019" is two positive numbers. Which number:
+the last `\\boxed{}`; else after the LAST answer marker (`answer is/:/=`, `final answer`, `result is`) that has a
+number after it: the first number on the marker's line, after that line's last `=` if any ("Answer: (100-85)/85 =
+17.6%"), or if that line has none, the last number after the marker; else the bold number when the text bolds
+exactly one value (`**14.2%**`; several bold values are intermediate steps); else the last number in the text.
+Number words zero..twenty count only right after a marker or as the whole answer.
+
+TEXT (tatqa) -> the rest of the line after the last answer marker (else the first non-empty line), without
+markdown bold/backticks, surrounding quotes, trailing period. None when empty, punctuation only, or a refusal.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+_END = re.compile(r"<\|(?:im_end|eot_id|eom_id|end|endoftext)\|>|</s>|<end_of_turn>|<\|im_start\|>\s*user", re.I)
+_SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|<(?:start|end)_of_turn>|\[/?INST\]", re.I)
+_ROLE = re.compile(r"^\s*(?:assistant|model)\s*(?::|\n)", re.I)
+_NEXT_SHOT = re.compile(r"\n\s*(?:Text|Sentence|Headline)\s*:[^\n]*\n(?:[^\n]*\n)?\s*Answer\s*:", re.I)
+
+
+def _clean(text: str, cut_next_shot: bool = False) -> str:
+    for m in _END.finditer(text):
+        if _SPECIAL.sub("", text[: m.start()]).strip():
+            text = text[: m.start()]
+            break
+    text = _ROLE.sub("", _SPECIAL.sub(" ", text), count=1)
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"').strip()
+    if cut_next_shot and (m := _NEXT_SHOT.search(text)):
+        text = text[: m.start()]
+    return text
+
+
+# ---------------------------------------------------------------- labels
+_NEG = re.compile(r"(?:\bnot|\bcannot|n't|\bnever|\bno|\bneither|\bnor|\bwithout|\bhardly|\brather\s+than|"
+                  r"\binstead\s+of|\bthan|\bnon-?)\s*"
+                  r"(?:(?!but\b|yet\b|so\b|however\b|instead\b)[a-z']+\s+){0,3}$", re.I)
+_GROUP_SEP = re.compile(r"(?:\s|[,/|\-]|\b(?:or|and|nor|a|an|the)\b)*", re.I)
+_STRONG = re.compile(r"\b(?:final\s+)?answer\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b|will\s+be\b)|"
+                     r"\bfinal\s+answer\b", re.I)
+_LEAD_FOLLOW = re.compile(r"\s*(?:$|[^\w\s])")
+_YN_FOLLOW = re.compile(r"\s*(?:$|[^\w\s])|\s+(?:it|the|this|that|there|they|i|he|she|we)\b", re.I)
+_MARKER_GAP = " \t\n:=-'\"([.,"
+_HEDGE = object()
+
+
+class _Labels:
+    def __init__(self, synonyms: dict[str, list[str]], weak: str, anywhere: bool = True, abbrev=None):
+        self.labels, self.anywhere, self.weak = tuple(synonyms), anywhere, re.compile(weak, re.I)
+        self.lookup = {w: lab for lab, ws in synonyms.items() for w in [lab, *ws]}
+        words = sorted(self.lookup, key=len, reverse=True)
+        alts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+        abbr = "|".join(f"{a}|{a.title()}" for a in abbrev or {})   # case-sensitive: "PER", never "per share"
+        self.lookup.update({a.lower(): lab for a, lab in (abbrev or {}).items()})
+        self.rx = re.compile(rf"\b(?:(?i:{alts}){'|' + abbr if abbr else ''})\b")
+
+    def extract(self, text: str):
+        t = re.sub(r"[*_`#]+", " ", _clean(text, cut_next_shot=True))
+        groups: list[list[tuple[int, int, str]]] = []
+        ment_from, prev_end = [], 0   # negation never reaches back over a mention: "not negative but positive"
+        for m in self.rx.finditer(t):
+            if not self.anywhere and not _YN_FOLLOW.match(t, m.end()):
+                continue
+            ment = (m.start(), m.end(), self.lookup[" ".join(m.group().lower().split())])
+            if groups and _GROUP_SEP.fullmatch(t, groups[-1][-1][1], m.start()):
+                groups[-1].append(ment)
+            else:
+                groups.append([ment])
+                ment_from.append(prev_end)
+            prev_end = m.end()
+        cands = []   # (start, label or _HEDGE)
+        for g, lo in zip(groups, ment_from):
+            labs = {lab for _, _, lab in g}
+            if len(labs) == len(self.labels) or _NEG.search(t[max(lo, g[0][0] - 40): g[0][0]]):
+                continue
+            cands += [(s, lab if len(labs) == 1 else _HEDGE, e) for s, e, lab in g]
+
+        def after(pos: int):
+            for s, lab, _ in cands:
+                if s >= pos:
+                    return lab if self.anywhere or not t[pos:s].strip(_MARKER_GAP) else None
+            return None
+
+        for m in reversed(list(_STRONG.finditer(t))):
+            if (lab := after(m.end())) is not None:
+                return None if lab is _HEDGE else lab
+        lead_ok = cands and (not self.anywhere or _LEAD_FOLLOW.match(t, cands[0][2]))
+        if lead_ok and not t[: cands[0][0]].strip(_MARKER_GAP):
+            return None if cands[0][1] is _HEDGE else cands[0][1]
+        for m in self.weak.finditer(t):
+            if (lab := after(m.end())) is not None:
+                return None if lab is _HEDGE else lab
+        if self.anywhere:   # a hedge here is skipped when the model resolves it later ("mixed, but overall neutral")
+            return next((lab for _, lab, _ in cands if lab is not _HEDGE), None)
+        return None
+
+
+_SENTIMENT = _Labels(
+    {"negative": ["bearish", "pessimistic", "unfavourable", "unfavorable", "downbeat"],
+     "neutral": ["neither positive nor negative", "neither negative nor positive", "neither bullish nor bearish",
+                 "neither bearish nor bullish", "not positive or negative", "not negative or positive",
+                 "no sentiment", "no clear sentiment", "no particular sentiment", "no strong sentiment"],
+     "positive": ["bullish", "upbeat", "optimistic", "favourable", "favorable"]},
+    weak=r"\b(?:sentiment|label|classification|category|class|prediction|tone|polarity)\b[^.?!\n]{0,40}?"
+         r"(?:\bis\b|:|=|\bwould\s+be\b|\bseems\b|\bappears\b)|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b|\bi'?d say\b|"
+         r"\bi would say\b")
+_YES_NO = _Labels({"no": ["false"], "yes": ["true"]}, anywhere=False,
+                  weak=r"\b(?:statement|claim)\s+is\b|\b(?:answer|response)\b[^.?!\n]{0,20}?:")
+_ENTITY_TYPE = _Labels(
+    {"person": ["persons", "people", "individual", "individuals", "human"],
+     "organization": ["organisation", "organizations", "organisations", "company", "companies", "corporation", "bank",
+                      "firm", "institution", "agency", "business", "enterprise"],
+     "location": ["locations", "place", "country", "city", "region", "town", "nation", "geographic location"]},
+    weak=r"\b(?:entity\s+type|type|category|class|label|classification)\b[^.?!\n]{0,40}?(?:\bis\b|:|=)|"
+         r"\bis\s+an?\b|\brefers\s+to\s+an?\b|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b",
+    abbrev={"PER": "person", "ORG": "organization", "LOC": "location"})
+
+# ---------------------------------------------------------------- entities
+_NER_TYPES = {**dict.fromkeys(["per", "person", "persons", "people", "individual", "individuals", "person name"],
+                              "PER"),
+              **dict.fromkeys(["org", "organization", "organizations", "organisation", "organisations", "company",
+                               "companies", "corporation", "institution"], "ORG"),
+              **dict.fromkeys(["loc", "location", "locations", "place", "places", "country", "city", "gpe",
+                               "geographic location"], "LOC"),
+              **dict.fromkeys(["misc", "miscellaneous", "other", "others"], "MISC")}
+_ENT_KEYS = ("entity", "text", "name", "word", "span", "value", "entity_text")
+_TYPE_KEYS = ("type", "label", "entity_type", "tag", "category", "class", "entity_group")
+_PAIR_RX = re.compile(r'"(?:entity|text|name|word|span)"\s*:\s*"([^"]+)"\s*,\s*"(?:type|label|entity_type|tag)"\s*:'
+                      r'\s*"([^"]+)"', re.I)
+_EMPTY_RX = re.compile(r"\bno\s+(?:[\w-]+\s+){0,2}entit|(?:\bnot?|n't)\s+(?:\w+\s+){0,3}any\s+(?:\w+\s+)?entit|"
+                       r"^\W*(?:none|n/?a|nil|empty)\b|^\s*\[\s*\]\s*$|:\s*(?:none|n/a)\b", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*\u2022+]|\d+[.)])\s+")
+_PAREN = re.compile(r"([^()\[\],;|\n]+?)\s*[(\[]\s*([^()\[\]\n]{1,40}?)\s*[)\]]")
+_ENTITY_TYPE_RX = re.compile(r"(?:entity|name|text)\s*[:=]\s*(.+?)\s*[,;|]?\s*(?:entity\s+)?(?:type|label|tag|category)"
+                             r"\s*[:=]\s*(.+)$", re.I)
+_IS_A = re.compile(r"^(.+?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\W*$", re.I)
+
+
+def _ner_type(s) -> str | None:
+    if not isinstance(s, str):
+        return None
+    s = " ".join(s.strip().strip("()[]{}*_`'\".:;,").split()).lower()
+    s = re.sub(r"^(?:entity\s+)?(?:type|tag|label|category)\s*[:=]\s*", "", s)
+    s = re.sub(r"\s+(?:entity|entities|names?)$", "", re.sub(r"^[bi]-", "", s))
+    return _NER_TYPES.get(s)
+
+
+def _add(out: list, ent, typ: str | None) -> bool:
+    if not isinstance(ent, str) or typ is None:
+        return False
+    e = _BULLET.sub("", ent).replace("**", "").replace("__", "").strip().strip("`'\" \t").rstrip(".,;:").strip()
+    bad = (not e or ":" in e or len(e.split()) > 12 or e.lower() in ("none", "n/a", "na", "-", "nil")
+           or any(_ner_type(p) for p in e.split(",")))
+    if not bad and (e, typ) not in out:
+        out.append((e, typ))
+    return not bad
+
+
+def _ner_obj(obj, out: list) -> None:
+    if isinstance(obj, dict):
+        low = {str(k).lower(): v for k, v in obj.items()}
+        ek = next((k for k in _ENT_KEYS if k in low), None)
+        tk = next((k for k in _TYPE_KEYS if k in low), None)
+        if ek and tk:
+            _add(out, low[ek], _ner_type(low[tk]))
+            return
+        for k, v in obj.items():
+            if (typ := _ner_type(k)) and isinstance(v, (list, str)):
+                for e in [v] if isinstance(v, str) else v:
+                    _add(out, e, typ)
+            elif isinstance(v, str):
+                _add(out, k, _ner_type(v))
+            else:
+                _ner_obj(v, out)
+    elif isinstance(obj, (list, tuple)):
+        if len(obj) == 2 and all(isinstance(x, str) for x in obj):
+            _ = _add(out, obj[0], _ner_type(obj[1])) or _add(out, obj[1], _ner_type(obj[0]))
+            return
+        for item in obj:
+            _ner_obj(item, out)
+
+
+def _ner_piece(piece: str, out: list) -> None:
+    p = _BULLET.sub("", piece).replace("**", "").replace("__", "").strip()
+    if len(p) > 300:   # prose, not an entity line (and keeps the regexes below linear-time in practice)
+        return
+    p = re.sub(r"^(?:answer|(?:named\s+)?entities|output)\s*:\s*", "", p, flags=re.I)
+    parts = [x.strip() for x in p.split(",")]
+    if len(parts) >= 4 and len(parts) % 2 == 0 and all(_ner_type(x) for x in parts[1::2]):   # "A, type, B, type"
+        for e, typ in zip(parts[::2], parts[1::2]):
+            _add(out, e, _ner_type(typ))
+        return
+    if "|" in p:
+        cells = [c.strip() for c in p.strip("|").split("|")]
+        for i, c in enumerate(cells):
+            if typ := _ner_type(c):
+                ents = [e for e in cells[:i] if e and not re.fullmatch(r"[\d.\s]+", e)]
+                _add(out, ents[-1] if ents else None, typ)
+                return
+        return
+    if m := _ENTITY_TYPE_RX.search(p):
+        _add(out, m.group(1), _ner_type(m.group(2)))
+        return
+    found = [(m.group(1), t) for m in _PAREN.finditer(p) if (t := _ner_type(m.group(2)))] if "(" in p or "[" in p \
+        else []
+    if found:
+        for e, typ in found:
+            _add(out, e, typ)
+        return
+    for sep in (":", " - ", " \u2013 ", " \u2014 ", "->", "=>", "=", ","):
+        if sep in p:
+            left, right = p.split(sep, 1) if sep == ":" else p.rsplit(sep, 1)
+            if typ := _ner_type(right):
+                _add(out, left, typ)
+                return
+            if typ := _ner_type(left):
+                for e in right.split(","):
+                    _add(out, e, typ)
+                return
+    if (m := _IS_A.match(p)) and (typ := _ner_type(m.group(2))):
+        _add(out, m.group(1), typ)
+
+
+def _entities(text: str):
+    t = _clean(text, cut_next_shot=True)
+    out: list[tuple[str, str]] = []
+    i = min((k for k in (t.find("["), t.find("{")) if k >= 0), default=-1)
+    j = max(t.rfind("]"), t.rfind("}"))
+    if 0 <= i < j:
+        for load in (json.loads, ast.literal_eval):
+            try:
+                obj = load(t[i: j + 1])
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(obj, (list, dict)):
+                _ner_obj(obj, out)
+                if out or not obj:
+                    return out
+            break
+    for m in _PAIR_RX.finditer(t):
+        _add(out, m.group(1), _ner_type(m.group(2)))
+    if out:
+        return out
+    for line in t.splitlines():
+        for piece in line.split(";"):
+            _ner_piece(piece, out)
+    if out:
+        return out
+    return [] if _EMPTY_RX.search(t.replace("*", "").replace("`", "")) else None
+
+
+# ---------------------------------------------------------------- numbers
+_NUM = re.compile(r"""(?<![\w.])(?P<lp>\(\s*)?(?P<sign>[-+\u2212\u2013](?=[$\u20ac\u00a3\u00a5\d.]|US))?
+    (?P<cur>(?:US\$|USD|EUR|GBP|[$\u20ac\u00a3\u00a5])\s*)?(?P<sign2>[-\u2212])?
+    (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?P<exp>[eE][-+]?\d+)?(?P<pin>\s*%)?(?P<rp>\s*\))?
+    (?:\s*(?P<pct>%|percent\b|per\s?cent\b|pct\b|percentage\s+points?\b))?
+    (?:\s*(?P<scale>thousand|million|billion|trillion)s?\b|\s?(?P<abbr>bn|mn|mm)\b|(?P<short>[kmb])\b)?
+    (?![\w]|\.\d)""", re.X | re.I)
+_SCALES = {"k": "thousand", "m": "million", "mm": "million", "mn": "million", "b": "billion", "bn": "billion"}
+_WORDS = {w: float(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_WORD_RX = re.compile(r"^[\s:=\-'\"]*(?:approximately\s+|about\s+)?(" + "|".join(_WORDS) + r")\b", re.I)
+_NUM_MARKER = re.compile(r"\b(?:final\s+answer|answer|result)\b\s*(?:(?:is|would\s+be|should\s+be|will\s+be|equals)"
+                         r"\b\s*:?|[:=]|-(?!\d))|\bfinal\s+answer\b", re.I)
+
+
+def _value(m: re.Match) -> tuple[float, str | None, bool]:
+    v = float(m["num"].replace(",", "") + (m["exp"] or ""))
+    pct = bool(m["pin"] or m["pct"])
+    year = re.fullmatch(r"(?:19|20)\d\d", m["num"]) is not None
+    parens = bool(m["lp"] and m["rp"]) and not pct and not year
+    neg = m["sign"] in ("-", "\u2212", "\u2013") or bool(m["sign2"]) or parens
+    scale = (m["scale"] or _SCALES.get((m["abbr"] or m["short"] or "").lower()) or "").lower() or None
+    return (-v if neg else v, scale, pct)
+
+
+def _delatex(t: str) -> str:
+    t = re.sub(r"\\(?:text|mathrm|textbf|mathbf)\s*\{([^{}]*)\}", r"\1", t)
+    t = t.replace("\\%", "%").replace("\\$", "$").replace("{,}", ",").replace("\\approx", " ~ ")
+    return re.sub(r"\\[()\[\],!;]", " ", t)
+
+
+def _region(seg: str):
+    if "=" in seg:
+        seg = seg[seg.rfind("=") + 1:]
+    if m := _NUM.search(seg):
+        return _value(m)
+    if m := _WORD_RX.match(seg):
+        return (_WORDS[m.group(1).lower()], None, False)
+    return None
+
+
+def extract_number_with_scale(text: str) -> tuple[float, str | None, bool] | None:
+    """THE answer number of `text` as (value as written, scale word or None, written as a percent?), or None."""
+    if not isinstance(text, str) or not (t := _delatex(_clean(text))):
+        return None
+    for box in reversed(re.findall(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}", t)):
+        if m := _NUM.search(box):
+            return _value(m)
+    plain = re.sub(r"\*\*|__|`", " ", t)
+    for mk in reversed(list(_NUM_MARKER.finditer(plain))):
+        eol = plain.find("\n", mk.end())
+        if r := _region(plain[mk.end(): eol if eol >= 0 else None]):
+            return r
+        if nums := list(_NUM.finditer(plain, mk.end())):
+            return _value(nums[-1])
+    bold = {_value(m) for b in re.findall(r"\*\*([^*\n]{1,60}?)\*\*", t) if (m := _NUM.fullmatch(
+        re.sub(r"^(?:approximately|about|around|roughly|~|\u2248)\s*", "", b.strip(), flags=re.I).rstrip(".,")))}
+    if len(bold) == 1:   # one emphasised value is the answer; several are intermediate results
+        return bold.pop()
+    if nums := list(_NUM.finditer(plain)):
+        return _value(nums[-1])
+    if m := re.fullmatch(r"\W*(" + "|".join(_WORDS) + r")\W*", plain, re.I):
+        return (_WORDS[m.group(1).lower()], None, False)
+    return None
+
+
+def _number(text: str) -> float | None:
+    r = extract_number_with_scale(text)
+    return None if r is None else r[0]
+
+
+# ---------------------------------------------------------------- text
+_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can't|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don't\s+know)|"
+                      r"unable\s+to|not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+
+
+def _text(text: str) -> str | None:
+    t = _clean(text)
+    if marks := list(_STRONG.finditer(t)):
+        t = t[marks[-1].end():]
+    line = next((ln for ln in t.splitlines() if ln.strip(" \t*_`:")), "")
+    line = line.replace("**", "").replace("__", "").replace("`", "").strip().lstrip(":").strip()
+    line = line.strip("\"'").rstrip(".").strip().strip("\"'").strip()
+    if not re.search(r"[^\W_]", line) or _REFUSAL.match(line):
+        return None
+    return line
+
+
+# ---------------------------------------------------------------- tasks
+_TASKS = {"fpb": _SENTIMENT.extract, "fiqa_sa": _SENTIMENT.extract, "tfns": _SENTIMENT.extract,
+          "headline": _YES_NO.extract, "ner_cls": _ENTITY_TYPE.extract, "ner": _entities,
+          "convfinqa": _number, "finqa": _number, "tatqa": _text}
+KNOWN_TASKS = tuple(_TASKS)
+
+
+def extract_answer(task: str, text: str | None):
+    """The normalised answer of `task` in the model output `text`, or None when none can be parsed."""
+    if task not in _TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(KNOWN_TASKS)}")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return _TASKS[task](text)

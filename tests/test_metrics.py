@@ -1,0 +1,410 @@
+"""finbench.metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from finbench import metrics as M
+
+SENT = ["negative", "neutral", "positive"]
+
+
+def roundtrip(items):
+    """What lm-eval's JSON samples file gives back: tuples become lists."""
+    return json.loads(json.dumps(items))
+
+
+# ---------------------------------------------------------------------------------------------------- classification
+
+# 8 samples, 3 classes, two missing predictions.
+CLS = [
+    ("positive", "positive"),  # 1 correct
+    ("positive", "positive"),  # 2 correct
+    ("positive", "neutral"),  # 3
+    ("neutral", "neutral"),  # 4 correct
+    ("neutral", "negative"),  # 5
+    ("negative", "negative"),  # 6 correct
+    ("negative", None),  # 7 missing
+    ("positive", None),  # 8 missing
+]
+# Confusion matrix (rows gold, cols pred: neg, neu, pos, <missing>):
+#   neg: 1 0 0 1   (support 2)
+#   neu: 1 1 0 0   (support 2)
+#   pos: 0 1 2 1   (support 4)
+# negative: TP=1 FP=1 (#5) FN=1 (#7) -> P=1/2 R=1/2 F1=1/2
+# neutral:  TP=1 FP=1 (#3) FN=1 (#5) -> P=1/2 R=1/2 F1=1/2
+# positive: TP=2 FP=0      FN=2 (#3, #8) -> P=1 R=1/2 F1=2*1*(1/2)/(3/2)=2/3
+# macro    = (1/2 + 1/2 + 2/3) / 3 = 5/9
+# weighted = (2*1/2 + 2*1/2 + 4*2/3) / 8 = (14/3) / 8 = 7/12
+# accuracy = 4/8
+# MCC (multiclass, Gorodkin): c=4 correct, s=8 samples, t=gold counts (2,2,4,0), p=pred counts (2,2,2,2) incl. the
+#   sentinel; sum(p*t)=4+4+8+0=16; num = c*s - 16 = 16; den = sqrt((64 - 16)(64 - 24)) = sqrt(48*40)
+#   MCC = 16 / sqrt(1920) = 0.365148...
+
+
+def test_accuracy_hand():
+    assert M.accuracy(CLS) == pytest.approx(0.5)
+
+
+def test_macro_weighted_f1_hand():
+    assert M.macro_f1(CLS, SENT) == pytest.approx(5 / 9)
+    assert M.weighted_f1(CLS, SENT) == pytest.approx(7 / 12)
+
+
+def test_mcc_multiclass_hand():
+    assert M.mcc(CLS, SENT) == pytest.approx(16 / math.sqrt(48 * 40))
+
+
+def test_mcc_binary_hand():
+    # positive class "a": TP=2 TN=1 FP=1 FN=1 -> (2*1 - 1*1) / sqrt((2+1)(2+1)(1+1)(1+1)) = 1/6
+    items = [("a", "a"), ("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")]
+    assert M.mcc(items, ["a", "b"]) == pytest.approx(1 / 6)
+
+
+def test_mcc_degenerate_is_zero():
+    assert M.mcc([("a", "a"), ("a", "a")], ["a", "b"]) == 0.0
+
+
+def test_missing_rate():
+    assert M.missing_rate(CLS) == pytest.approx(2 / 8)
+    assert M.missing_rate([("qt", "yes", None), ("qt", "no", "no")]) == pytest.approx(0.5)
+
+
+def test_missing_is_never_a_true_positive():
+    # a missing prediction is only a false negative of its gold class
+    items = [("positive", None), ("positive", "positive")]
+    # positive: TP=1 FP=0 FN=1 -> F1=2/3; negative/neutral: all zero -> 0 (zero_division=0)
+    assert M.macro_f1(items, SENT) == pytest.approx((2 / 3) / 3)
+    assert M.accuracy(items) == 0.5
+    all_missing = [("positive", None), ("negative", None)]
+    assert M.accuracy(all_missing) == 0.0
+    assert M.macro_f1(all_missing, SENT) == 0.0
+    assert M.weighted_f1(all_missing, SENT) == 0.0
+    assert M.mcc(all_missing, SENT) == 0.0
+    assert M.missing_rate(all_missing) == 1.0
+
+
+def test_out_of_set_prediction_is_wrong_like_missing():
+    a = [("positive", "mixed"), ("neutral", "neutral")]
+    b = [("positive", None), ("neutral", "neutral")]
+    assert M.macro_f1(a, SENT) == M.macro_f1(b, SENT)
+    assert M.mcc(a, SENT) == M.mcc(b, SENT)
+
+
+def test_explicit_label_set_keeps_absent_class_in_average():
+    # no "negative" anywhere in this sample
+    items = [("positive", "positive"), ("neutral", "neutral"), ("positive", "neutral")]
+    # negative: 0 (no support, never predicted; zero_division=0)
+    # neutral: TP=1 FP=1 FN=0 -> P=1/2 R=1 F1=2/3 ; positive: TP=1 FP=0 FN=1 -> F1=2/3
+    # macro over the 3 labels = (0 + 2/3 + 2/3)/3 = 4/9 (sklearn's inferred labels would give 2/3)
+    assert M.macro_f1(items, SENT) == pytest.approx(4 / 9)
+    # weighted: supports neg 0, neu 1, pos 2 -> (1*2/3 + 2*2/3)/3 = 2/3
+    assert M.weighted_f1(items, SENT) == pytest.approx(2 / 3)
+
+
+def test_gold_outside_label_set_raises():
+    with pytest.raises(ValueError):
+        M.macro_f1([("bullish", "positive")], SENT)
+
+
+def test_classification_json_roundtrip():
+    items = roundtrip(CLS)
+    assert isinstance(items[0], list)
+    assert M.accuracy(items) == pytest.approx(0.5)
+    assert M.macro_f1(items, SENT) == pytest.approx(5 / 9)
+    assert M.weighted_f1(items, SENT) == pytest.approx(7 / 12)
+    assert M.mcc(items, SENT) == pytest.approx(16 / math.sqrt(1920))
+    assert M.missing_rate(items) == pytest.approx(0.25)
+
+
+def test_empty_items_nan():
+    for value in (M.accuracy([]), M.macro_f1([], SENT), M.weighted_f1([], SENT), M.mcc([], SENT),
+                  M.missing_rate([]), M.headline_avg_f1([]), M.ner_entity_f1([])):
+        assert math.isnan(value)
+
+
+# ---------------------------------------------------------------------------------------------------------- headline
+
+HEADLINE = [
+    # price_up: yes-class TP=1 (#1), FP=1 (#3), FN=2 (#2, #5 missing) -> P=1/2 R=1/3 F1=(1/3)/(5/6)=2/5
+    ("price_up", "yes", "yes"),
+    ("price_up", "yes", "no"),
+    ("price_up", "no", "yes"),
+    ("price_up", "no", "no"),
+    ("price_up", "yes", None),
+    # past_news: TP=2 FP=0 FN=0 -> F1=1
+    ("past_news", "no", "no"),
+    ("past_news", "yes", "yes"),
+    ("past_news", "yes", "yes"),
+]
+
+
+def test_headline_per_type_and_average():
+    assert M.per_type_f1(HEADLINE) == pytest.approx({"past_news": 1.0, "price_up": 0.4})
+    assert M.headline_avg_f1(HEADLINE) == pytest.approx((1.0 + 0.4) / 2)
+    assert M.headline_avg_f1(roundtrip(HEADLINE)) == pytest.approx(0.7)
+
+
+def test_headline_type_without_yes_scores_zero_and_counts():
+    items = HEADLINE + [("future_news", "no", "no")]  # no yes at all -> F1 0 (zero_division=0)
+    assert M.per_type_f1(items)["future_news"] == 0.0
+    assert M.headline_avg_f1(items) == pytest.approx(1.4 / 3)
+
+
+def test_headline_case_insensitive():
+    assert M.per_type_f1([("t", "Yes", "YES")]) == {"t": 1.0}
+
+
+# --------------------------------------------------------------------------------------------------------------- NER
+
+S1 = "John Smith works at Acme Corp in Paris .".split()
+S1_GOLD = ["I-PER", "I-PER", "O", "O", "I-ORG", "I-ORG", "O", "I-LOC", "O"]
+S1_PRED = ["I-PER", "I-PER", "O", "O", "I-ORG", "O", "O", "O", "O"]
+# S1: gold {PER(0,2), ORG(4,6), LOC(7,8)}; pred {PER(0,2), ORG(4,5)} -> TP=1 (PER), FP=1 (ORG(4,5)), FN=2 (ORG, LOC)
+S2 = "Bank of America rose".split()
+S2_GOLD = ["I-ORG", "I-ORG", "I-ORG", "O"]
+S2_PRED = ["I-ORG", "I-ORG", "I-ORG", "O"]
+# S2: TP=1
+# corpus: TP=2 FP=1 FN=2 -> P=2/3 R=2/4 F1=2*(2/3)(1/2)/(2/3+1/2) = 4/7
+NER = [(S1_GOLD, S1_PRED), (S2_GOLD, S2_PRED)]
+
+
+def test_ner_corpus_micro_hand():
+    assert M.ner_entity_precision(NER) == pytest.approx(2 / 3)
+    assert M.ner_entity_recall(NER) == pytest.approx(1 / 2)
+    assert M.ner_entity_f1(NER) == pytest.approx(4 / 7)
+    assert M.ner_entity_f1(roundtrip(NER)) == pytest.approx(4 / 7)
+
+
+def test_ner_doc_f1_hand():
+    # S1: P=1/2 R=1/3 -> F1=(1/3)/(5/6)=2/5; corpus F1 is not the mean of these (0.7)
+    assert M.ner_doc_f1(S1_GOLD, S1_PRED) == pytest.approx(0.4)
+    assert M.ner_doc_f1(S2_GOLD, S2_PRED) == 1.0
+    assert M.ner_doc_f1(["O", "O"], ["O", "O"]) == 1.0  # both empty: defined as 1
+    assert M.ner_doc_f1(["O", "O"], ["I-PER", "O"]) == 0.0
+    assert M.ner_doc_f1(["I-PER", "O"], None) == 0.0
+
+
+def test_ner_missing_prediction_is_all_O():
+    # S1 missing: TP=0 FN=3; S2: TP=1 -> TP=1 FP=0 FN=3 -> P=1 R=1/4 F1=2*(1/4)/(5/4)=2/5
+    assert M.ner_entity_f1([(S1_GOLD, None), (S2_GOLD, S2_PRED)]) == pytest.approx(0.4)
+
+
+def test_ner_length_mismatch_padded():
+    assert M.ner_entity_f1([(S2_GOLD, ["I-ORG", "I-ORG", "I-ORG"])]) == 1.0
+    assert M.ner_entity_f1([(S2_GOLD, S2_PRED + ["I-PER", "I-PER"])]) == 1.0
+
+
+def test_ner_no_entities_anywhere_is_zero():
+    assert M.ner_entity_f1([(["O"], ["O"])]) == 0.0
+
+
+def test_entities_to_tags_basic_and_unplaceable():
+    ents = [("john smith", "PER"), ("Acme Corp", "org"), ("Paris", "LOC"), ("Berlin", "LOC")]
+    tags, unplaced = M.entities_to_tags(S1, ents)
+    assert tags == S1_GOLD
+    assert unplaced == 1  # Berlin is not in the sentence
+    assert M.entities_to_tags(S1, roundtrip(ents)) == (S1_GOLD, 1)
+
+
+def test_entities_to_tags_punctuation_spacing():
+    tokens = "Apple Inc . sold shares in the U . S . market".split()
+    tags, unplaced = M.entities_to_tags(tokens, [("Apple Inc.", "ORG"), ("U.S.", "LOC")])
+    assert unplaced == 0
+    assert tags == ["I-ORG"] * 3 + ["O", "O", "O", "O"] + ["I-LOC"] * 4 + ["O"]
+
+
+def test_entities_to_tags_every_occurrence_and_overlaps():
+    tokens = "Bank of America and America and New York Times in New York".split()
+    ents = [("America", "LOC"), ("Bank of America", "ORG"), ("New York", "LOC"), ("New York Times", "ORG")]
+    tags, unplaced = M.entities_to_tags(tokens, ents)
+    # Bank of America (start 0) beats America (start 2); the second America is LOC;
+    # at start 6 the longer New York Times beats New York; the last New York is LOC.
+    assert tags == [
+        "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC", "O", "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC", "I-LOC",
+    ]
+    assert unplaced == 0
+
+
+def test_entities_to_tags_adjacent_same_type_merge_like_gold():
+    tokens = "John Mary met".split()
+    gold = ["I-PER", "I-PER", "O"]  # two persons, one chunk in IO data
+    tags, _ = M.entities_to_tags(tokens, [("John", "PER"), ("Mary", "PER")])
+    assert tags == gold
+    assert M.ner_entity_f1([(gold, tags)]) == 1.0
+
+
+def test_entities_to_tags_empty():
+    assert M.entities_to_tags(["a", "b"], []) == (["O", "O"], 0)
+    assert M.entities_to_tags([], [("x", "PER")]) == ([], 1)
+    assert M.entities_to_tags(["a"], [("", "PER")]) == (["O"], 1)
+    assert M.entities_to_tags(["a"], ["a", ("a",), None]) == (["O"], 3)  # malformed entries are unplaceable
+
+
+# ------------------------------------------------------------------------------------------------------ numeric QA
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("60.94", 60.94),
+        ("-3.5", -3.5),
+        ("12.6%", 12.6),
+        ("142.4%", 142.4),
+        ("$1,234", 1234.0),
+        ("(12)", -12.0),
+        ("-$1,234.5", -1234.5),
+        ("1.2 million", 1_200_000.0),
+        ("3 billion", 3e9),
+        (" 7 ", 7.0),
+        ("\u22122", -2.0),
+        (0.126, 0.126),
+        (3, 3.0),
+        ("yes", None),
+        ("", None),
+        (None, None),
+        ("about 5", None),
+        ("(12", None),
+    ],
+)
+def test_parse_number(text, value):
+    assert M.parse_number(text) == value
+
+
+@pytest.mark.parametrize(
+    "pred, gold, ok",
+    [
+        (60.94, "60.94", True),
+        (60.9449, "60.94", True),  # rounds to 60.94
+        (60.95, "60.94", False),
+        (12.6, "12.6%", True),
+        (12.63, "12.6%", True),  # rounded to the gold's 1 decimal
+        (12.66, "12.6%", False),  # rounds to 12.7
+        (0.126, "12.6%", False),  # percent gold matches the written number only
+        (3.5, "-3.5", False),  # sign mismatch
+        (-3.5, "-3.5", True),
+        (60.4, "60", True),  # 0 decimals written
+        (60.6, "60", False),
+        (-12, "(12)", True),
+        (1234, "$1,234", True),
+        (1_200_000, "1.2 million", True),
+        (1.2, "1.2 million", False),
+        (1.0, "yes", False),
+        (None, "60.94", False),
+        (float("nan"), "60.94", False),
+        (float("inf"), "60.94", False),
+    ],
+)
+def test_strict_match(pred, gold, ok):
+    assert M.strict_match(pred, gold) is ok
+
+
+@pytest.mark.parametrize(
+    "pred, gold, ok",
+    [
+        (12.6, 12.6, True),
+        (12.7, 12.6, True),  # |diff| 0.1 <= 1% of 12.7
+        (12.8, 12.6, False),  # 0.2 > 1% of 12.8
+        (12.6, 0.126, True),  # percent vs fraction
+        (0.126, 12.6, True),  # fraction vs percent
+        (1.0, 100.0, True),  # 100% as 1
+        (3.5, -3.5, False),  # sign mismatch
+        (-0.035, -3.5, True),
+        (0.035, -3.5, False),
+        (1.234, 1234.0, True),  # thousands
+        (1_234_000, 1234.0, True),
+        (5.0, 5e9, True),  # billions
+        (5e6, 5.0, True),  # millions
+        (1.26e5, 12.6, False),  # 1e4 is not an accepted factor
+        (0.0, 0.0, True),
+        (1e-7, 0.0, True),  # abs_tol
+        (0.01, 0.0, False),
+        (None, 1.0, False),
+        (float("nan"), 1.0, False),
+        (12.6, "12.6%", True),  # gold string parsed
+        (1.0, "yes", False),
+    ],
+)
+def test_tolerant_match(pred, gold, ok):
+    assert M.tolerant_match(pred, gold) is ok
+
+
+def test_tolerant_match_custom_tolerance():
+    assert M.tolerant_match(12.8, 12.6, rel_tol=0.02)
+    assert not M.tolerant_match(12.61, 12.6, rel_tol=0.0001)
+
+
+@pytest.mark.parametrize(
+    "pred, gold, ok",
+    [("Yes", "yes", True), (" no. ", "No", True), ("yes", "no", False), (None, "yes", False), ("yes", None, False)],
+)
+def test_match_text(pred, gold, ok):
+    assert M.match_text(pred, gold) is ok
+
+
+# ----------------------------------------------------------------------------------------------------------- TAT-QA
+
+
+@pytest.mark.parametrize(
+    "pred, gold, atype, scale, em, f1",
+    [
+        # span: "the net sales" -> {net, sales} vs {net, sales, increase}: P=1 R=2/3 F1=0.8
+        ("the net sales", ["net sales increase"], "span", "", 0.0, 0.8),
+        ("Net sales increase.", ["net sales increase"], "span", "", 1.0, 1.0),
+        # 2 of 3 tokens + 1 wrong: P=R=2/3 -> F1 0.667, rounded to 2 decimals as the official script does
+        ("alpha beta delta", ["alpha beta gamma"], "span", "", 0.0, 0.67),
+        # a comma inside a single span is not a separator
+        ("Property, plant and equipment", ["Property, plant and equipment"], "span", "", 1.0, 1.0),
+        # multi-span: order and case do not matter; "," / "and" split the prediction
+        ("cost of sales, revenue", ["Revenue", "Cost of sales"], "multi-span", "", 1.0, 1.0),
+        ("Revenue and Cost of sales", ["Revenue", "Cost of sales"], "multi-span", "", 1.0, 1.0),
+        # partial multi-span: official joins the spans -> {cost, of, sales, revenue}; pred {revenue}:
+        # P=1 R=1/4 F1=0.4
+        ("revenue", ["Revenue", "Cost of sales"], "multi-span", "", 0.0, 0.4),
+        # arithmetic with scale: gold 1,234 thousand = 1234000
+        ("1,234 thousand", 1234, "arithmetic", "thousand", 1.0, 1.0),
+        ("$1,234 thousands", 1234, "arithmetic", "thousand", 1.0, 1.0),
+        ("1.234 million", 1234, "arithmetic", "thousand", 1.0, 1.0),
+        ("1234000", 1234, "arithmetic", "thousand", 1.0, 1.0),  # converted gold in units
+        ("1.23 million", 1234, "arithmetic", "thousand", 1.0, 1.0),  # 1.234 million rounds to 1.23 (2 dp)
+        ("1.24 million", 1234, "arithmetic", "thousand", 0.0, 0.0),
+        ("1234", 1234, "arithmetic", "thousand", 0.0, 0.0),  # bare number = units: wrong scale
+        ("1,234 million", 1234, "arithmetic", "thousand", 0.0, 0.0),  # wrong scale
+        # percent: gold 23.42 with scale percent -> 0.2342
+        ("23.42%", 23.42, "arithmetic", "percent", 1.0, 1.0),
+        ("23.42 percent", 23.42, "arithmetic", "percent", 1.0, 1.0),
+        ("0.2342", 23.42, "arithmetic", "percent", 1.0, 1.0),  # official add_percent_pred
+        ("23.42", 23.42, "arithmetic", "percent", 0.0, 0.0),  # no scale: wrong, as officially
+        ("23.4%", 23.42, "arithmetic", "percent", 0.0, 0.0),
+        ("0.23", 23.42, "arithmetic", "percent", 0.0, 0.0),
+        # rounding to 2 decimals
+        ("12.345", 12.35, "arithmetic", "", 1.0, 1.0),  # rounds to 12.35 (2 dp) like the gold
+        ("12.344", 12.35, "arithmetic", "", 0.0, 0.0),  # rounds to 12.34
+        ("12.351", 12.35, "arithmetic", "", 1.0, 1.0),
+        ("12.3", 12.35, "arithmetic", "", 0.0, 0.0),  # arithmetic: F1 = EM, no partial credit
+        ("(12.5)", -12.5, "arithmetic", "", 1.0, 1.0),
+        ("-12.5", "(12.5)", "arithmetic", "", 1.0, 1.0),
+        # count
+        ("3", 3, "count", "", 1.0, 1.0),
+        ("3.0", "3", "count", "", 1.0, 1.0),
+        ("4", 3, "count", "", 0.0, 0.0),
+        # numeric span with scale
+        ("$1.2 million", ["$1.2"], "span", "million", 1.0, 1.0),
+        ("12.5%", ["12.5%"], "span", "percent", 1.0, 1.0),
+        # missing / empty prediction
+        (None, 12.35, "arithmetic", "", 0.0, 0.0),
+        ("", ["x"], "span", "", 0.0, 0.0),
+        ("   ", ["x"], "span", "", 0.0, 0.0),
+    ],
+)
+def test_tatqa_em_f1(pred, gold, atype, scale, em, f1):
+    assert M.tatqa_em_f1(pred, gold, atype, scale) == (pytest.approx(em), pytest.approx(f1))
+
+
+def test_tatqa_json_gold_forms():
+    # a span gold given as a bare string, an arithmetic gold given as a one-element list
+    assert M.tatqa_em_f1("Revenue", "Revenue", "span", "") == (1.0, 1.0)
+    assert M.tatqa_em_f1("5", ["5"], "arithmetic", "") == (1.0, 1.0)
