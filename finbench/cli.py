@@ -111,6 +111,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
     if args.data_dir:
         os.environ[DATA_ENV] = args.data_dir
+    print(f"data dir: {data_dir()}")  # an unusable data dir is one clear message, not one per task
     rows = check()
     print(format_check(rows))
     return 0 if all(r["status"] == "found" for r in rows if r["task"] != "finqa") else 1

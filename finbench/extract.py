@@ -167,7 +167,7 @@ _BULLET = re.compile(r"^\s*(?:[-*\u2022+]|\d+[.)])\s+")
 _PAREN = re.compile(r"([^()\[\],;|\n]+?)\s*[(\[]\s*([^()\[\]\n]{1,40}?)\s*[)\]]")
 _ENTITY_TYPE_RX = re.compile(r"(?:entity|name|text)\s*[:=]\s*(.+?)\s*[,;|]?\s*(?:entity\s+)?(?:type|label|tag|category)"
                              r"\s*[:=]\s*(.+)$", re.I)
-_IS_A = re.compile(r"^(.+?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\W*$", re.I)
+_IS_A = re.compile(r"^([^,;:]{1,80}?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\W*$", re.I)
 
 
 def _ner_type(s) -> str | None:

@@ -60,6 +60,19 @@ SENTIMENT_CASES = [
     ("NEUTRAL", "neutral"),
     ("The sentiment is **NEGATIVE**.", "negative"),
     ("Sentiment (positive, negative, or neutral): positive", "positive"),
+    ("The answer is not negative but positive.", "positive"),
+    ("The sentiment is positive, not negative.", "positive"),
+    ("Not negative, but not positive either.", None),
+    ("It is a mix of positive and negative news, but overall neutral.", "neutral"),
+    ("The sentiment towards $AAPL in this tweet is bearish.", "negative"),
+    ("Sure! The sentiment of this financial news sentence is: Negative", "negative"),
+    ("Sure!\nText: Profits rose 5%.\nSentiment: positive", "positive"),
+    ("The sentiment of this sentence is neutral, as it does not express any positive or negative opinion.",
+     "neutral"),
+    ("The text is objective.", None),
+    ("Answer: Positive / Negative", None),
+    ("The sentiment cannot be positive.", None),
+    ("non-negative", None),
 ]
 
 HEADLINE_CASES = [
@@ -82,6 +95,10 @@ HEADLINE_CASES = [
     ("I cannot determine this from the headline.", None),
     ("YES<|eot_id|>", "yes"),
     ("Answer (yes or no): yes", "yes"),
+    ("Yes it does.", "yes"),
+    ("No it does not.", "no"),
+    ("Not applicable", None),
+    ("It is true that the price went up.", None),
     ("", None),
 ]
 
@@ -101,6 +118,9 @@ NER_CLS_CASES = [
     ("It refers to a country.", "location"),
     ("The earnings per share of the company", "organization"),
     ("I'm not sure.", None),
+    ("Bank Street is a location.", "location"),
+    ("The entity 'Bank of America' is an organization.", "organization"),
+    ("Answer: Person<|im_end|>", "person"),
 ]
 
 NER_CASES = [
@@ -137,6 +157,16 @@ NER_CASES = [
     ("Goldman Sachs, B-ORG", [("Goldman Sachs", "ORG")]),
     ("Entity types: PER, ORG, LOC", None),
     ("The sentence does not contain any named entities.", []),
+    ("Answer: Silicon Valley Bank, organization", [("Silicon Valley Bank", "ORG")]),
+    ("Silicon Valley Bank, organization, Santa Clara, location",
+     [("Silicon Valley Bank", "ORG"), ("Santa Clara", "LOC")]),
+    ("Person: None\nOrganization: None\nLocation: None", []),
+    ("Silicon Valley Bank [ORG]", [("Silicon Valley Bank", "ORG")]),
+    ("Sure! Here are the named entities:\n\n* Silicon Valley Bank, organization\n* Greg Becker, person",
+     [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER")]),
+    ("Greg Becker, person\nSentence: Shares of Apple fell.\nAnswer: Apple, organization", [("Greg Becker", "PER")]),
+    ("John Smith is a person.", [("John Smith", "PER")]),
+    ("I'm sorry, I can't help with that.", None),
 ]
 
 NUMBER_CASES = [
@@ -175,6 +205,16 @@ NUMBER_CASES = [
     ("Final Answer\n-0.5", -0.5),
     ("The answer is \u20ac300.", 300.0),
     ("The answer is 5.2x.", None),
+    ("The revenue was **1,234** in 2019 and **1,000** in 2018, so the change is 234.", 234.0),
+    ("(5,829 - 5,735) / 5,735 = **1.64%**\n\nThis shows modest growth from 2018 to 2019.", 1.64),
+    ("To find the change: (5,829 - 5,735) / 5,735 = 0.0164, or 1.64%.\nAnswer: 1.64%", 1.64),
+    ("Answer: -$1.2 million", -1.2),
+    ("Answer: $-1.2 million", -1.2),
+    ("The answer is 2019.", 2019.0),
+    ("The answer is 14.2 (rounded).", 14.2),
+    ("The answer is:\nRevenue 2019 = 1,234\nRevenue 2018 = 1,000\nChange = 234", 234.0),
+    ("Answer: yes", None),
+    ("Growth was 14.2% (2019)", 2019.0),
 ]
 
 TATQA_CASES = [
@@ -188,6 +228,8 @@ TATQA_CASES = [
     ("Answer: ...", None),
     ("I cannot find the answer in the report.", None),
     ("The revenue grew strongly.\nAnswer: `3.5 billion`<|im_end|>", "3.5 billion"),
+    ("The answer is: \"$1,234\".", "$1,234"),
+    ("Answer: N/A", None),
 ]
 
 
@@ -274,3 +316,26 @@ def test_fast_enough():
         for o in outs:
             extract_answer(task, o)
     assert time.perf_counter() - start < 10   # ~14k calls; well under a second in practice
+
+
+def test_random_garbage_never_raises_and_types_hold():
+    import random
+
+    toks = ["positive", "Negative", "neutral", "not", "no", "yes", "or", "and", "/", ",", ".", ":", "**", "Answer:",
+            "(", ")", "1,234", "-5.2", "14.2%", "$", "million", "\n", "|", "PER", "ORG", "person", "{", "}", "[", "]",
+            '"entity"', '"type"', "None", "<|im_end|>", "assistant", "=", "\\boxed{", "2019", "neither", "nor", "is a"]
+    allowed = {"headline": {None, "yes", "no"}, "ner_cls": {None, "person", "organization", "location"},
+               **dict.fromkeys(["fpb", "fiqa_sa", "tfns"], {None, "negative", "neutral", "positive"})}
+    rng = random.Random(0)
+    for _ in range(500):
+        text = " ".join(rng.choice(toks) for _ in range(rng.randint(0, 25)))
+        for task in KNOWN_TASKS:
+            got = extract_answer(task, text)
+            if task in allowed:
+                assert got in allowed[task]
+            elif task == "ner":
+                assert got is None or all(e and t in ("PER", "ORG", "LOC", "MISC") for e, t in got)
+            elif task == "tatqa":
+                assert got is None or (isinstance(got, str) and got)
+            else:
+                assert got is None or isinstance(got, float)
