@@ -82,14 +82,29 @@ def test_finbench_all_on_sample_data(tmp_path, default_model):
 
 
 @pytest.mark.slow
-def test_mc_variants_on_sample_data(tmp_path, default_model):
-    run = run_lm_eval("finbench_all_mc", default_model, tmp_path, "sample", limit=3, chat=False)
+def test_finbench_eval_runs_mc_variants_and_prints_cis(tmp_path, default_model):
+    """`finbench eval` = the real lm_eval CLI + finbench's table; here on the loglikelihood variants."""
+    env = dict(os.environ, FINBENCH_DATA_DIR="sample", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "finbench.cli", "eval", "--tasks", "finbench_all_mc",
+                           "--no-apply_chat_template", "--limit", "3", "--batch_size", "4", "--output_path", str(out)],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "95% CI" in proc.stdout and "SAMPLE DATA" in proc.stdout
+    assert "finbench_all_mc" in proc.stdout and "finbench_tfns_mc" in proc.stdout
+    meta = json.loads((out / results.META_FILE).read_text())
+    assert meta["sample_data"] is True and meta["tasks"] == "finbench_all_mc"
+    (run,) = results.find_runs(out)
     res = run.results["results"]
     for task in MC_TASKS:
-        assert "acc,none" in res[task] and "macro_f1,none" in res[task]
+        assert {"acc,none", "score,none", "missing,none"} <= set(res[task])
         assert res[task]["missing,none"] == 0  # loglikelihood always picks a label
+        assert ("avg_f1,none" if task == "finbench_headline_mc" else "macro_f1,none") in res[task]
     assert "score,none" in res["finbench_all_mc"]
     assert_recomputed(run)
+    # `finbench report` reprints the same table from the output dir
+    again = subprocess.run([sys.executable, "-m", "finbench.cli", "report", str(out)], capture_output=True, text=True)
+    assert again.returncode == 0 and "finbench_tfns_mc" in again.stdout
 
 
 @pytest.mark.slow
