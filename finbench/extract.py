@@ -157,6 +157,7 @@ _NER_TYPES = {**dict.fromkeys(["per", "person", "persons", "people", "individual
               **dict.fromkeys(["loc", "location", "locations", "place", "places", "country", "city", "gpe",
                                "geographic location"], "LOC"),
               **dict.fromkeys(["misc", "miscellaneous", "other", "others"], "MISC")}
+_TYPE_NAMES = {"per", "person", "org", "organization", "organisation", "loc", "location", "misc", "miscellaneous"}
 _ENT_KEYS = ("entity", "text", "name", "word", "span", "value", "entity_text")
 _TYPE_KEYS = ("type", "label", "entity_type", "tag", "category", "class", "entity_group")
 _PAIR_RX = re.compile(r'"(?:entity|text|name|word|span)"\s*:\s*"([^"]+)"\s*,\s*"(?:type|label|entity_type|tag)"\s*:'
@@ -183,8 +184,10 @@ def _add(out: list, ent, typ: str | None) -> bool:
     if not isinstance(ent, str) or typ is None:
         return False
     e = _BULLET.sub("", ent).replace("**", "").replace("__", "").strip().strip("`'\" \t").rstrip(".,;:").strip()
+    # an entity that is itself a type name ("organization, person") is a restated option list; synonyms such as
+    # "Company" or "Bank" are real entities in SEC filings and stay
     bad = (not e or ":" in e or len(e.split()) > 12 or e.lower() in ("none", "n/a", "na", "-", "nil")
-           or any(_ner_type(p) for p in e.split(",")))
+           or any(p.strip().lower() in _TYPE_NAMES for p in e.split(",")))
     if not bad and (e, typ) not in out:
         out.append((e, typ))
     return not bad

@@ -3,6 +3,8 @@ mixtures (so a model is trained on exactly the format it is evaluated on)."""
 
 from __future__ import annotations
 
+from finbench.data.ner import spans as ner_spans
+
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 ENTITY_TYPE_LABELS = ("person", "organization", "location")
 YES_NO = ("no", "yes")
@@ -81,22 +83,6 @@ def prompt(task: str, doc: dict) -> str:
     if task == "tatqa":
         return _tatqa(doc)
     raise ValueError(f"unknown finbench task {task!r}")
-
-
-def ner_spans(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
-    """IO-tagged tokens -> [(entity text, TYPE)], adjacent tokens of one type merged (the data's IO convention)."""
-    spans: list[tuple[str, str]] = []
-    cur: list[str] = []
-    cur_type = None
-    for tok, tag in list(zip(tokens, tags)) + [("", "O")]:
-        typ = tag[2:] if tag != "O" else None
-        if typ != cur_type and cur:
-            spans.append((" ".join(cur), cur_type))
-            cur = []
-        if typ:
-            cur.append(tok)
-        cur_type = typ
-    return spans
 
 
 def target(task: str, doc: dict) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -29,10 +28,8 @@ def test_prepared_directory_is_a_normal_hf_checkpoint(default_model):
 
 def test_prepare_is_idempotent_and_cli_prints_the_path(default_model):
     before = (default_model / "model.safetensors").stat().st_mtime_ns
-    t = time.perf_counter()
     again = dm.prepare()  # the fixture prepared it already
     assert again == default_model
-    assert time.perf_counter() - t < 5  # no second conversion (a behaviour check, not a speed target)
     assert (default_model / "model.safetensors").stat().st_mtime_ns == before
     out = subprocess.run([sys.executable, "-m", "finbench.cli", "default-model"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == str(default_model)
