@@ -63,12 +63,12 @@ def prefill_rate(model, tokenizer, samples: list[dict], n_params: int) -> tuple[
     return n_tok / wall, 2 * n_params * n_tok / wall / 1e12
 
 
-def run_once(tasks: list[str], model_dir: str, limit: int | None, task_manager, batch_size: int):
+def run_once(tasks: list[str], model_dir: str, limit: int | None, task_manager, batch_size: int, device: str):
     import lm_eval
 
     t = time.perf_counter()
     out = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_dir}", tasks=tasks, limit=limit, batch_size=batch_size,
+        model="hf", model_args=f"pretrained={model_dir}", tasks=tasks, limit=limit, batch_size=batch_size, device=device,
         apply_chat_template=True, log_samples=True, task_manager=task_manager, bootstrap_iters=0,
     )
     return time.perf_counter() - t, out
@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--tasks", default="fpb,fiqa_sa,tfns,headline,ner,ner_cls,convfinqa,tatqa")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
 
     from lm_eval.tasks import TaskManager
@@ -103,7 +104,7 @@ def main() -> None:
         name = f"finbench_{task}"
         walls, prompt_toks, gen_toks, n_docs = [], 0, 0, 0
         for _ in range(args.repeats):
-            wall, out = run_once([name], model_dir, args.limit, tm, args.batch_size)
+            wall, out = run_once([name], model_dir, args.limit, tm, args.batch_size, args.device)
             walls.append(wall)
             samples = out["samples"][name]
             n_docs = len(samples)
@@ -122,7 +123,7 @@ def main() -> None:
 
     suite_walls = []
     for _ in range(args.repeats):
-        wall, _ = run_once(["finbench_all"], model_dir, args.limit, tm, args.batch_size)
+        wall, _ = run_once(["finbench_all"], model_dir, args.limit, tm, args.batch_size, args.device)
         suite_walls.append(wall)
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
