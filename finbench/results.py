@@ -88,24 +88,36 @@ def _agg_name(agg) -> str:
 
 
 def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[MetricRow]:
-    rows = []
+    """Every declared metric of every task with samples, recomputed from the per-sample items, with its bootstrap
+    draws. Metrics that share an aggregation and identical items (e.g. `score` and `macro_f1`) share one bootstrap."""
+    from tqdm.auto import tqdm
+
+    jobs = []
     for task, samples in sorted(run.samples.items()):
         cfg = run.results["configs"][task]
-        reported = run.results["results"].get(task, {})
         for m in cfg.get("metric_list", []):
             name = m["metric"]
-            fn = aggregation_fn(_agg_name(m.get("aggregation", "mean")))
+            agg = _agg_name(m.get("aggregation", "mean"))
+            fn = aggregation_fn(agg)
             if fn is None:
                 continue
             by_filter: dict[str, list] = {}
             for s in samples:
                 if name in s:
                     by_filter.setdefault(s.get("filter", "none"), []).append(s[name])
-            for filt, items in by_filter.items():
-                value = float(fn(items))
-                boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
-                lo, hi = stats.percentile_ci(boot)
-                rows.append(MetricRow(task, name, filt, len(items), value, reported.get(f"{name},{filt}"), lo, hi, boot))
+            jobs += [(task, name, agg, fn, filt, items) for filt, items in by_filter.items()]
+    rows, done = [], {}
+    for task, name, agg, fn, filt, items in tqdm(jobs, desc="bootstrap CIs", unit="metric", leave=False):
+        key = (task, agg, filt)
+        if key in done and done[key][0] == items:
+            value, boot = done[key][1]
+        else:
+            value = float(fn(items))
+            boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
+            done[key] = (items, (value, boot))
+        lo, hi = stats.percentile_ci(boot)
+        reported = run.results["results"].get(task, {}).get(f"{name},{filt}")
+        rows.append(MetricRow(task, name, filt, len(items), value, reported, lo, hi, boot))
     return rows
 
 
@@ -158,7 +170,7 @@ META_FILE = "finbench_run.json"
 def run_meta(run: Run) -> dict:
     """finbench's own record of a run (data dir, sample or real data, versions), written by `finbench eval` at the
     top of the output path; empty for runs made with plain `lm_eval`."""
-    for parent in [run.results_file.parent, *run.results_file.parents]:
+    for parent in run.results_file.parents[:2]:  # lm-eval writes <output_path>/<model>/results_*.json
         f = parent / META_FILE
         if f.exists():
             return json.loads(f.read_text())
