@@ -144,10 +144,18 @@ def group_rows(run: Run, rows: list[MetricRow]) -> list[MetricRow]:
     return out
 
 
+_SECRET = re.compile(r"""(['"]?\w*(?:key|token|secret|password)\w*['"]?\s*[=:]\s*)(['"]?)[^,'"}\s]+""", re.I)
+
+
+def redact(model_args) -> str:
+    """model_args as text, with the values of anything named like a key, token, secret or password masked."""
+    return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", str(model_args))
+
+
 def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> str:
     cfg = run.results.get("config", {})
     lines = [
-        f"model: {cfg.get('model')} {cfg.get('model_args') or ''}".rstrip(),
+        f"model: {cfg.get('model')} {redact(cfg.get('model_args') or '')}".rstrip(),
         f"results: {run.results_file}",
         f"95% CI: percentile bootstrap over samples, {N_BOOT} resamples, seed {SEED}",
         "",
