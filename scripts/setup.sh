@@ -8,14 +8,24 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# pip's output is kept quiet unless it fails (then it is shown, and the script stops)
+quiet() {
+  local log; log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then grep -v "is ignored: it is neither" "$log" >&2; rm -f "$log"; exit 1; fi
+  rm -f "$log"
+}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0 (CPU build)"
-  .venv/bin/pip install -q torch==2.13.0 2>&1 | grep -v "is ignored: it is neither" || true
+  quiet .venv/bin/pip install torch==2.13.0
 fi
 echo "[setup] installing finbench and its dependencies"
-.venv/bin/pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
+quiet .venv/bin/pip install -e ".[dev]"
 .venv/bin/python - <<'PY'
+import importlib.metadata, sys
 import torch, finbench, lm_eval
+cuda = sorted(d.metadata["Name"] for d in importlib.metadata.distributions() if d.metadata["Name"].startswith("nvidia-"))
+if cuda and not torch.cuda.is_available():
+    sys.exit(f"[setup] CUDA wheels were installed on a machine without a GPU: {', '.join(cuda)}")
 print(f"[setup] ok: finbench {finbench.__version__}, torch {torch.__version__} (cuda: {torch.version.cuda}), "
       f"lm_eval {lm_eval.__version__}")
 PY
