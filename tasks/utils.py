@@ -102,17 +102,18 @@ def results_label(doc: dict, results: list) -> dict:
     return _classification(doc["label"], results[0])
 
 
-def _mc_pred(doc: dict, results: list, labels) -> str:
+def _mc_pred(results: list, labels) -> str:
+    """The label whose continuation has the highest loglikelihood."""
     lls = [ll for ll, _ in results]
     return labels[max(range(len(lls)), key=lls.__getitem__)]
 
 
 def results_sentiment_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], _mc_pred(doc, results, SENTIMENT_LABELS))
+    return _classification(doc["label"], _mc_pred(results, SENTIMENT_LABELS))
 
 
 def results_ner_cls_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], _mc_pred(doc, results, ENTITY_TYPE_LABELS))
+    return _classification(doc["label"], _mc_pred(results, ENTITY_TYPE_LABELS))
 
 
 def _headline(doc: dict, pred) -> dict:
@@ -125,7 +126,7 @@ def results_headline(doc: dict, results: list) -> dict:
 
 
 def results_headline_mc(doc: dict, results: list) -> dict:
-    return _headline(doc, _mc_pred(doc, results, prompts.YES_NO))
+    return _headline(doc, _mc_pred(results, prompts.YES_NO))
 
 
 def results_ner(doc: dict, results: list) -> dict:
