@@ -81,7 +81,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     cmd = [sys.executable, "-m", "lm_eval", "run", "--model", args.model, "--model_args", model_args,
            "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(out), "--log_samples"]
     if args.limit is not None:
-        cmd += ["--limit", str(args.limit)]
+        cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:
         cmd += ["--apply_chat_template"]
     if args.batch_size:
