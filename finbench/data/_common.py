@@ -110,6 +110,17 @@ class Reader:
                 f"({self.source})."
             ) from e
 
+    def json_records(self, path: Path, key: str | None = None) -> list[tuple[str, Any]]:
+        """The records of a JSON file holding a list (or `{key: list}`), each with a `where` for problem reports;
+        a file of another shape is one problem and no records."""
+        data = self.json(path)
+        records = data.get(key) if key and isinstance(data, dict) else data
+        if not isinstance(records, list):
+            self.problem(path, "file", f"expected {{'{key}': [...]}}" if key else "expected a JSON list")
+            return []
+        return [(f"record {i} ({rec.get('id')})" if isinstance(rec, dict) and "id" in rec else f"record {i}", rec)
+                for i, rec in enumerate(records)]
+
     def jsonl(self, path: Path) -> list[tuple[int, dict]]:
         """(line number, object) per non-empty JSON line; undecodable or non-object lines are problems."""
         out = []

@@ -93,14 +93,8 @@ def tomoro_table(table: dict) -> str:
 
 
 def read_tomoro(reader: Reader, path: Path) -> list[dict]:
-    data = reader.json(path)
-    records = data.get("dev") if isinstance(data, dict) else None
-    if not isinstance(records, list):
-        reader.problem(path, "file", "expected {'dev': [...]}")
-        return []
     convs = []
-    for i, rec in enumerate(records):
-        where = f"record {i} ({rec.get('id')})" if isinstance(rec, dict) else f"record {i}"
+    for where, rec in reader.json_records(path, key="dev"):
         try:
             doc, dlg = rec["doc"], rec["dialogue"]
             questions, answers = dlg["conv_questions"], dlg["executed_answers"]
@@ -122,13 +116,8 @@ def read_tomoro(reader: Reader, path: Path) -> list[dict]:
 
 
 def read_pot(reader: Reader, path: Path) -> list[dict]:
-    data = reader.json(path)
-    if not isinstance(data, list):
-        reader.problem(path, "file", "expected a JSON list")
-        return []
     convs = []
-    for i, rec in enumerate(data):
-        where = f"record {i} ({rec.get('id')})" if isinstance(rec, dict) else f"record {i}"
+    for where, rec in reader.json_records(path):
         try:
             questions, programs = rec["questions"], rec["programs"]
             if len(questions) != len(programs) or not questions:

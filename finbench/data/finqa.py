@@ -18,13 +18,8 @@ NOTE = (
 
 
 def parse(reader: Reader, path: Path) -> list[dict]:
-    data = reader.json(path)
-    if not isinstance(data, list):
-        reader.problem(path, "file", "expected a JSON list of entries")
-        return []
     out = []
-    for i, entry in enumerate(data):
-        where = f"record {i} ({entry.get('id')})" if isinstance(entry, dict) else f"record {i}"
+    for where, entry in reader.json_records(path):
         try:
             qa = entry["qa"]
             answer = qa["exe_ans"]

@@ -14,12 +14,8 @@ SOURCE = (
 
 
 def parse(reader: Reader, path: Path) -> list[dict]:
-    data = reader.json(path)
-    if not isinstance(data, list):
-        reader.problem(path, "file", "expected a JSON list of contexts")
-        return []
     out = []
-    for i, item in enumerate(data):
+    for where, item in reader.json_records(path):
         try:
             uid = str(item["table"]["uid"])
             rows = item["table"]["table"]
@@ -31,7 +27,7 @@ def parse(reader: Reader, path: Path) -> list[dict]:
             if not isinstance(questions, list):
                 raise ValueError("questions is not a list")
         except (TypeError, KeyError, ValueError, AttributeError) as e:
-            reader.problem(path, f"record {i}", f"malformed context ({type(e).__name__}: {e})")
+            reader.problem(path, where, f"malformed context ({type(e).__name__}: {e})")
             continue
         for j, q in enumerate(questions):
             try:
@@ -44,7 +40,7 @@ def parse(reader: Reader, path: Path) -> list[dict]:
                     "derivation": str(q.get("derivation") or ""),
                 })
             except (TypeError, KeyError, ValueError, AttributeError) as e:
-                reader.problem(path, f"record {i} question {j}", f"malformed question ({type(e).__name__}: {e})")
+                reader.problem(path, f"{where} question {j}", f"malformed question ({type(e).__name__}: {e})")
     return out
 
 
