@@ -154,6 +154,66 @@ def headline_avg_f1(items: Iterable[Sequence[Any]]) -> float:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The same classification metrics on stacks of confusion counts (for vectorised bootstraps). Each item becomes one
+# integer code; a resample is then a vector of code counts, and a stack of them is scored in one array operation.
+# They agree with the sklearn functions above draw for draw (tests/test_metrics.py checks it).
+# --------------------------------------------------------------------------------------------------------------
+
+
+def confusion_codes(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> tuple[np.ndarray, int]:
+    """(gold, pred) items -> (codes, n_codes): code = gold_index * (K + 1) + pred_index over labels + [MISSING]."""
+    labels = [str(x) for x in labels]
+    gold, pred = _pairs(items, labels)
+    index = {label: i for i, label in enumerate([*labels, MISSING])}
+    k = len(labels) + 1
+    return np.array([index[g] * k + index[p] for g, p in zip(gold, pred)], dtype=np.int64), k * k
+
+
+def from_confusion(counts: np.ndarray, n_labels: int, metric: str) -> np.ndarray:
+    """macro_f1 / weighted_f1 / mcc for each row of `counts` (shape (..., (K + 1)^2), from confusion_codes)."""
+    k = n_labels + 1
+    c = counts.reshape(*counts.shape[:-1], k, k).astype(float)
+    gold_sum, pred_sum = c.sum(-1), c.sum(-2)
+    if metric == "mcc":  # sklearn's multiclass formula; 0 where undefined
+        total = gold_sum.sum(-1)
+        correct = np.trace(c, axis1=-2, axis2=-1)
+        cov_tp = correct * total - (gold_sum * pred_sum).sum(-1)
+        den = np.sqrt((total**2 - (gold_sum * gold_sum).sum(-1)) * (total**2 - (pred_sum * pred_sum).sum(-1)))
+        return np.divide(cov_tp, den, out=np.zeros_like(cov_tp), where=den > 0)
+    tp = np.diagonal(c, axis1=-2, axis2=-1)[..., :n_labels]
+    support, predicted = gold_sum[..., :n_labels], pred_sum[..., :n_labels]
+    den = support + predicted  # = 2 tp + fp + fn
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)  # zero_division=0
+    if metric == "macro_f1":
+        return f1.mean(-1)
+    if metric == "weighted_f1":
+        weight = support.sum(-1)
+        return np.divide((f1 * support).sum(-1), weight, out=np.zeros_like(weight), where=weight > 0)
+    raise ValueError(f"unknown confusion metric {metric!r}")
+
+
+def headline_codes(items: Iterable[Sequence[Any]]) -> tuple[np.ndarray, int, int]:
+    """(question_type, gold, pred) items -> (codes, n_codes, n_types): code = type * 4 + gold_is_yes * 2 +
+    pred_is_yes (a None prediction is never a "yes")."""
+    rows = [(str(item[0]), _yes_no(item[1]) == "yes", _yes_no(item[2]) == "yes") for item in items]
+    types = {t: i for i, t in enumerate(sorted({t for t, _, _ in rows}))}
+    codes = np.array([types[t] * 4 + 2 * g + p for t, g, p in rows], dtype=np.int64)
+    return codes, 4 * len(types), len(types)
+
+
+def headline_avg_f1_from_counts(counts: np.ndarray, n_types: int) -> np.ndarray:
+    """headline_avg_f1 for each row of `counts` (shape (..., 4 * n_types), from headline_codes); types absent from
+    a row are left out of its average, as headline_avg_f1 does."""
+    c = counts.reshape(*counts.shape[:-1], n_types, 4).astype(float)
+    tp, fn, fp = c[..., 3], c[..., 2], c[..., 1]
+    den = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
+    present = c.sum(-1) > 0
+    n_present = present.sum(-1)
+    return np.divide((f1 * present).sum(-1), n_present, out=np.full(n_present.shape, np.nan), where=n_present > 0)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # NER (seqeval, IO tags)
 # --------------------------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import stats
+from . import metrics, stats
 
 N_BOOT = 1000
 SEED = 0
@@ -87,6 +87,23 @@ def _agg_name(agg) -> str:
     return found.group(1) if found else text
 
 
+def draws(items: list, fn, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap draws of aggregation `fn` over `items`. Means and the aggregations that declare a confusion-count
+    form (`fn.bootstrap_counts`, set in tasks/utils.py) are vectorised; anything else is resampled generically.
+    All paths use the same resample indices for a given seed and agree draw for draw."""
+    spec = getattr(fn, "bootstrap_counts", None)
+    if fn is _mean:
+        return stats.bootstrap_mean_distribution([float(x) for x in items], n_boot, seed)
+    if spec == "headline":
+        codes, n_codes, n_types = metrics.headline_codes(items)
+        return metrics.headline_avg_f1_from_counts(stats.bootstrap_counts(codes, n_codes, n_boot, seed), n_types)
+    if spec is not None:
+        labels, metric = spec
+        codes, n_codes = metrics.confusion_codes(items, labels)
+        return metrics.from_confusion(stats.bootstrap_counts(codes, n_codes, n_boot, seed), len(labels), metric)
+    return stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed)
+
+
 def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[MetricRow]:
     """Every declared metric of every task with samples, recomputed from the per-sample items, with its bootstrap
     draws. Metrics that share an aggregation and identical items (e.g. `score` and `macro_f1`) share one bootstrap."""
@@ -113,7 +130,7 @@ def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[Metric
             value, boot = done[key][1]
         else:
             value = float(fn(items))
-            boot = stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
+            boot = draws(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
             done[key] = (items, (value, boot))
         lo, hi = stats.percentile_ci(boot)
         reported = run.results["results"].get(task, {}).get(f"{name},{filt}")

@@ -11,9 +11,11 @@ __all__ = [
     "ALPHA",
     "SEED",
     "bootstrap_distribution",
+    "bootstrap_counts",
     "percentile_ci",
     "bootstrap_ci",
     "bootstrap_mean_ci",
+    "bootstrap_mean_distribution",
     "paired_bootstrap_delta",
     "paired_bootstrap_mean_delta",
 ]
@@ -75,6 +77,22 @@ def bootstrap_distribution(
     )
 
 
+def bootstrap_counts(codes: Sequence[int] | np.ndarray, n_codes: int, n_boot: int = N_BOOT, seed: int = SEED) -> np.ndarray:
+    """Per resample, how often each code 0..n_codes-1 occurs: shape (n_boot, n_codes), from the same resample
+    indices as bootstrap_distribution (so a metric of these counts equals that metric of the resampled items)."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.size == 0:
+        return np.zeros((n_boot, n_codes), dtype=np.int64)
+    out = []
+    for chunk in _index_chunks(codes.size, n_boot, seed):
+        offsets = np.arange(chunk.shape[0])[:, None] * n_codes
+        out.append(np.bincount((codes[chunk] + offsets).ravel(), minlength=chunk.shape[0] * n_codes)
+                   .reshape(chunk.shape[0], n_codes))
+    return np.concatenate(out)
+
+
 def bootstrap_ci(
     items: Sequence[Any],
     metric_fn: Callable[[list[Any]], float],
@@ -114,9 +132,17 @@ def bootstrap_mean_ci(
     arr = _values(values)
     if arr.size == 0:
         return _NAN3
-    means = np.concatenate([arr[idx].mean(axis=1) for idx in _index_chunks(arr.size, n_boot, seed)])
-    lo, hi = percentile_ci(means, alpha)
+    lo, hi = percentile_ci(bootstrap_mean_distribution(arr, n_boot, seed), alpha)
     return float(arr.mean()), lo, hi
+
+
+def bootstrap_mean_distribution(values: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED) -> np.ndarray:
+    """The n_boot resample means of per-sample scores (the draws of bootstrap_distribution(values, mean)), in one
+    chunked index-matrix op. Empty values -> n_boot nans."""
+    arr = _values(values)
+    if arr.size == 0:
+        return np.full(n_boot, np.nan)
+    return np.concatenate([arr[idx].mean(axis=1) for idx in _index_chunks(arr.size, n_boot, seed)])
 
 
 def paired_bootstrap_delta(

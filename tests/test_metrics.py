@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from finbench import metrics as M
@@ -408,3 +409,46 @@ def test_tatqa_json_gold_forms():
     # a span gold given as a bare string, an arithmetic gold given as a one-element list
     assert M.tatqa_em_f1("Revenue", "Revenue", "span", "") == (1.0, 1.0)
     assert M.tatqa_em_f1("5", ["5"], "arithmetic", "") == (1.0, 1.0)
+
+
+# --- vectorised bootstrap paths agree with the sklearn functions, draw for draw -----------------------------------
+def _random_items(n, seed):
+    import random
+
+    rng = random.Random(seed)
+    labels = ["negative", "neutral", "positive"]
+    return [[rng.choice(labels), rng.choice(labels + [None, "bullish"])] for _ in range(n)]
+
+
+@pytest.mark.parametrize("metric", ["macro_f1", "weighted_f1", "mcc"])
+@pytest.mark.parametrize("n", [1, 7, 300])
+def test_confusion_bootstrap_equals_sklearn_per_draw(metric, n):
+    from finbench import stats
+
+    labels = ["negative", "neutral", "positive"]
+    items = _random_items(n, seed=n)
+    fn = {"macro_f1": M.macro_f1, "weighted_f1": M.weighted_f1, "mcc": M.mcc}[metric]
+    generic = stats.bootstrap_distribution(items, lambda xs: fn(xs, labels), n_boot=200, seed=3)
+    codes, n_codes = M.confusion_codes(items, labels)
+    fast = M.from_confusion(stats.bootstrap_counts(codes, n_codes, n_boot=200, seed=3), len(labels), metric)
+    np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [3, 40, 500])
+def test_headline_count_bootstrap_equals_sklearn_per_draw(n):
+    import random
+
+    from finbench import stats
+
+    rng = random.Random(n)
+    types = ["price_up", "price_down", "past_info"]
+    items = [[rng.choice(types), rng.choice(["yes", "no"]), rng.choice(["yes", "no", None])] for _ in range(n)]
+    generic = stats.bootstrap_distribution(items, M.headline_avg_f1, n_boot=200, seed=5)
+    codes, n_codes, n_types = M.headline_codes(items)
+    fast = M.headline_avg_f1_from_counts(stats.bootstrap_counts(codes, n_codes, n_boot=200, seed=5), n_types)
+    np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
+
+
+def test_unknown_confusion_metric_is_an_error():
+    with pytest.raises(ValueError, match="unknown confusion metric"):
+        M.from_confusion(np.zeros((1, 16)), 3, "recall")
