@@ -121,7 +121,7 @@ def main() -> None:
     from lm_eval.tasks import TaskManager
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from finbench.cli import tasks_dir
+    from finbench.config import tasks_dir
     from finbench.default_model import prepare
 
     model_dir = str(prepare())

@@ -12,14 +12,8 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .config import DATA_ENV, DataError, data_dir, is_sample
+from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
-
-
-def tasks_dir() -> Path:
-    import finbench.tasks
-
-    return Path(finbench.tasks.__file__).parent
 
 
 def _finbench_tasks(names: list[str]) -> set[str]:

@@ -46,3 +46,10 @@ def cache_dir() -> Path:
         return Path(raw).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "finbench"
+
+
+def tasks_dir() -> Path:
+    """The lm-eval task configs (repo `tasks/`, installed as the package `finbench.tasks`): `--include_path`."""
+    import finbench.tasks
+
+    return Path(finbench.tasks.__file__).parent

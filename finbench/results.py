@@ -7,8 +7,8 @@ import importlib.util
 import json
 import math
 import re
-import zlib
 import sys
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics, stats
+from .config import tasks_dir
 
 N_BOOT = 1000
 SEED = 0
@@ -75,8 +76,6 @@ def aggregation_fn(name: str):
     from tasks/utils.py, `mean` from numpy. Unknown names -> None (no recomputation possible)."""
     if name == "mean":
         return _mean
-    from .cli import tasks_dir
-
     return getattr(_task_utils(str(tasks_dir() / "utils.py")), name, None)
 
 

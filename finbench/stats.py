@@ -184,6 +184,5 @@ def paired_bootstrap_mean_delta(
     if a.size == 0:
         return _NAN3
     diff = a - b
-    deltas = np.concatenate([diff[idx].mean(axis=1) for idx in _index_chunks(diff.size, n_boot, seed)])
-    lo, hi = percentile_ci(deltas, alpha)
+    lo, hi = percentile_ci(bootstrap_mean_distribution(diff, n_boot, seed), alpha)
     return float(diff.mean()), lo, hi
