@@ -29,6 +29,5 @@ def sample_data(monkeypatch):
     monkeypatch.setenv("FINBENCH_DATA_DIR", "sample")
     from finbench import data
 
-    if hasattr(data, "load_splits") and hasattr(data.load_splits, "cache_clear"):
-        data.load_splits.cache_clear()
+    data.clear_cache()
     yield

@@ -77,5 +77,3 @@ def clear_cache() -> None:
     """Forget parsed data (e.g. after the files changed on disk)."""
     _load.cache_clear()
 
-
-load_splits.cache_clear = clear_cache  # type: ignore[attr-defined]  # same name as on an lru_cache'd function

@@ -19,21 +19,24 @@ def _digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def _missing(task: str, error: DataError) -> dict:
+    return {"task": task, "status": "missing", "message": str(error), "counts": {}, "problems": 0,
+            "problem_examples": [], "files": []}
+
+
 def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
     """One dict per task: task, status ("found"/"missing"), message (the DataError text when missing), counts
     ({split: n}), problems (count), problem_examples (first 3 as text), files ([{path, size, sha256}])."""
     try:
         root = resolve(data_dir)
     except DataError as e:
-        return [{"task": t, "status": "missing", "message": str(e), "counts": {}, "problems": 0,
-                 "problem_examples": [], "files": []} for t in ALL_TASKS]
+        return [_missing(t, e) for t in ALL_TASKS]
     rows = []
     for task in ALL_TASKS:
         try:
             s = load_splits(task, data_dir)
         except DataError as e:
-            rows.append({"task": task, "status": "missing", "message": str(e), "counts": {}, "problems": 0,
-                         "problem_examples": [], "files": []})
+            rows.append(_missing(task, e))
             continue
         files = []
         for p in s.files:
