@@ -1,5 +1,5 @@
 """The `finbench` command line: eval (the real lm-eval CLI with finbench's tasks), report, data check,
-default-model, tasks-dir."""
+default-model, tasks-dir; finetune and sweep (finbench.finetune.cli)."""
 
 from __future__ import annotations
 
@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tasks-dir", help="print the lm-eval tasks directory (for --include_path)")
     t.set_defaults(func=cmd_tasks_dir)
+
+    from .finetune.cli import add_parsers as add_finetune_parsers
+
+    add_finetune_parsers(sub)
     return p
 
 

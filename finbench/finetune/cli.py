@@ -1,0 +1,161 @@
+"""`finbench finetune …` and `finbench sweep …` sub-commands (registered by finbench.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+from finbench.config import DATA_ENV, DataError
+
+
+def _guarded(fn):
+    """Print the fine-tuning module's user errors as one line and exit 2 (like the rest of the CLI)."""
+
+    @functools.wraps(fn)
+    def wrapper(args, *rest):
+        from .export import ExportError
+        from .leakage import LeakageError
+        from .recipe import RecipeError
+
+        if getattr(args, "data_dir", None):
+            os.environ[DATA_ENV] = args.data_dir
+        try:
+            return fn(args, *rest)
+        except LeakageError as exc:
+            print(f"finbench: {exc}", file=sys.stderr)
+            return 1
+        except (RecipeError, ExportError, DataError) as exc:
+            print(f"finbench: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+@_guarded
+def cmd_mix(args: argparse.Namespace) -> int:
+    from . import artifacts, leakage, mix, recipe
+
+    r = recipe.load(args.recipe)
+    m = mix.build(r, args.split)
+    report = leakage.check(m.records) if args.split == "train" else None
+    artifacts.write_text(Path(args.output), mix.dumps(m.records))
+    print(json.dumps(m.manifest, indent=2))
+    if report is not None:
+        print(report.format())
+    print(f"wrote {len(m.records)} examples to {args.output}")
+    return 0
+
+
+@_guarded
+def cmd_check_leakage(args: argparse.Namespace) -> int:
+    from . import leakage, mix, recipe
+
+    if args.mixture:
+        records = mix.read(Path(args.mixture))
+    else:
+        records = mix.build(recipe.load(args.recipe), "train").records
+    print(leakage.guard(records).format())  # LeakageError (exit 1) carries the report on overlap
+    return 0
+
+
+@_guarded
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import recipe, train
+
+    out = train.train(recipe.load(args.recipe), allow_leakage=args.allow_leakage, max_steps=args.max_steps,
+                      export_merged=not args.no_merge)
+    print(out)
+    return 0
+
+
+@_guarded
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export, recipe, train
+
+    run = Path(args.run_dir)
+    if not (run / "adapter" / "adapter_config.json").is_file():
+        raise recipe.RecipeError(f"{run}: no trained adapter (adapter/adapter_config.json); train it first")
+    r = recipe.load(run / "recipe.yaml")
+    diff = export.export(run / "adapter", train.resolve_base(r.base_model), run / "merged")
+    print(f"{run / 'merged'} (max |Δ logit| vs base + adapter: {diff:.1e})")
+    return 0
+
+
+@_guarded
+def cmd_sweep_plan(args: argparse.Namespace) -> int:
+    from . import sweep
+
+    template = sweep.template_from(args.template)
+    tasks = args.tasks.split(",") if args.tasks else [p.task for p in template.mixture.tasks]
+    entries = sweep.plan(template, tasks, args.variants.split(","), Path(args.output),
+                         args.general_share, args.math_share)
+    print(f"wrote {len(entries) - 1} recipes (+ the zero-shot base run) to {args.output}/recipes; "
+          f"plan in {args.output}/plan.json")
+    return 0
+
+
+@_guarded
+def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
+    from . import sweep
+
+    if args.dry_run:
+        print(sweep.dry_run(Path(args.sweep_dir)))
+        return 0
+    only = args.only.split(",") if args.only else None
+    n = sweep.run(Path(args.sweep_dir), eval_args, only=only, allow_leakage=args.allow_leakage)
+    print(f"[sweep] {n} run(s) completed now")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    data_help = f"overrides ${DATA_ENV}"
+    f = sub.add_parser("finetune", help="LoRA fine-tuning on task mixtures (recipes in finetune/recipes/)")
+    fsub = f.add_subparsers(dest="finetune_cmd", required=True)
+
+    m = fsub.add_parser("mix", help="write a recipe's mixture as chat-messages JSONL (train splits only)")
+    m.add_argument("recipe")
+    m.add_argument("-o", "--output", required=True)
+    m.add_argument("--split", choices=("train", "dev"), default="train", help="dev: the checkpoint-selection set")
+    m.add_argument("--data-dir", default=None, help=data_help)
+    m.set_defaults(func=cmd_mix)
+
+    c = fsub.add_parser("check-leakage", help="check a recipe's mixture against every test split (exit 1: overlap)")
+    c.add_argument("recipe", nargs="?")
+    c.add_argument("--mixture", default=None, help="check this mixture JSONL instead of building the recipe's")
+    c.add_argument("--data-dir", default=None, help=data_help)
+    c.set_defaults(func=cmd_check_leakage)
+
+    t = fsub.add_parser("train", help="train (or resume) a recipe's LoRA adapter, select on dev, export merged")
+    t.add_argument("recipe")
+    t.add_argument("--allow-leakage", action="store_true", help="train even if examples overlap a test split")
+    t.add_argument("--max-steps", type=int, default=None, help="override training.max_steps (smoke runs)")
+    t.add_argument("--no-merge", action="store_true", help="keep the adapter only")
+    t.add_argument("--data-dir", default=None, help=data_help)
+    t.set_defaults(func=cmd_train)
+
+    e = fsub.add_parser("export", help="(re)write RUN_DIR/merged from RUN_DIR/adapter, verified against base+adapter")
+    e.add_argument("run_dir")
+    e.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("sweep", help="the ablation grid: plan recipes, run train -> merge -> evaluate")
+    ssub = s.add_subparsers(dest="sweep_cmd", required=True)
+    p = ssub.add_parser("plan", help="write the grid's recipes (singles, pairs, leave-one-out, all) x variants")
+    p.add_argument("--tasks", default=None, help="comma-separated tasks (default: the template's)")
+    p.add_argument("--variants", default="base", help="comma-separated: base, general, math, general_math")
+    p.add_argument("--template", default=None, help="recipe giving caps, LoRA and training (default: cocktail)")
+    p.add_argument("--general-share", type=float, default=1.0)
+    p.add_argument("--math-share", type=float, default=0.5)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_sweep_plan)
+
+    r = ssub.add_parser("run", help="run a planned sweep (resumable); other flags go to `finbench eval`")
+    r.add_argument("sweep_dir")
+    r.add_argument("--dry-run", action="store_true", help="print the plan with token counts and time estimates")
+    r.add_argument("--only", default=None, help="comma-separated run names")
+    r.add_argument("--allow-leakage", action="store_true")
+    r.add_argument("--data-dir", default=None, help=data_help)
+    r.set_defaults(func=cmd_sweep_run, passthrough=True)

@@ -1,0 +1,154 @@
+"""Test-leakage guard: every training example is checked against every test split of the suite.
+
+A document is identified by keys: the hash of its normalised text (case, accents, punctuation and spacing
+removed) and, where the source has them, report identities (the ConvFinQA/FinQA page, the TAT-QA table). A training
+example leaks when any of its keys, or the hash of its prompt, equals one of a test document's, in any task (an FPB
+sentence in TFNS's test split counts too), or when its id names a test record.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from finbench import data, prompts
+from finbench.config import DataError
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+class LeakageError(Exception):
+    """Training examples overlap a test split; the message is the report."""
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NON_WORD.sub("", text.lower())
+
+
+def text_key(text: str) -> str:
+    return "text:" + hashlib.sha1(normalise(text).encode()).hexdigest()
+
+
+def doc_keys(task: str, doc: dict) -> set[str]:
+    """The identities of the document behind one record of `task` (general/math: the user turns' text)."""
+    if task in data.TRAIN_ONLY:
+        return {text_key(m["content"]) for m in doc["messages"] if m["role"] == "user"}
+    if task in ("fpb", "fiqa_sa", "tfns", "ner", "ner_cls"):
+        keys = {text_key(doc["text"])}
+    elif task == "headline":
+        keys = {text_key(doc["headline"])}
+    elif task in ("convfinqa", "finqa"):
+        keys = {"page:" + str(doc["doc_id"]), text_key(doc["context"])}
+    elif task == "tatqa":
+        keys = {"table:" + str(doc["doc_id"]), text_key(doc["context"])}
+    else:
+        raise ValueError(f"unknown finbench task {task!r}")
+    return keys | {text_key(prompts.prompt(task, doc))}
+
+
+@dataclass
+class TestIndex:
+    keys: dict[str, set[str]]  # key -> test tasks holding it
+    ids: dict[str, str]  # "<task>/<record id>" of every test record -> task
+    missing: list[str] = field(default_factory=list)  # tasks whose data is absent (cannot be checked)
+
+
+@functools.lru_cache(maxsize=4)
+def _test_index(root: str) -> TestIndex:
+    keys: dict[str, set[str]] = defaultdict(set)
+    ids: dict[str, str] = {}
+    missing = []
+    for task in data.TASKS:
+        try:
+            test = data.load_splits(task, root).splits.get("test", [])
+        except DataError:
+            missing.append(task)
+            continue
+        for doc in test:
+            ids[f"{task}/{doc['id']}"] = task
+            for k in doc_keys(task, doc):
+                keys[k].add(task)
+    return TestIndex(dict(keys), ids, missing)
+
+
+def test_index() -> TestIndex:
+    """Keys of every test document of every suite task found in the data dir (built once per data dir)."""
+    return _test_index(data.resolve())
+
+
+def leaked(task: str, doc: dict, index: TestIndex) -> set[str]:
+    """The test tasks that `doc` (a record of `task`'s train split) shares a document with."""
+    hits = set()
+    for k in doc_keys(task, doc):
+        hits |= index.keys.get(k, set())
+    return hits
+
+
+@dataclass
+class Report:
+    examples: int
+    overlaps: Counter  # (train source, test task) -> examples
+    samples: dict  # (train source, test task) -> up to 3 example ids
+    unchecked: list[str]  # test tasks whose data is missing
+
+    @property
+    def clean(self) -> bool:
+        return not self.overlaps
+
+    def format(self) -> str:
+        lines = [f"leakage check: {self.examples} training examples against the test splits of "
+                 f"{', '.join(t for t in data.TASKS if t not in self.unchecked)}"]
+        if self.unchecked:
+            lines.append(f"  not checked (no data): {', '.join(self.unchecked)}")
+        if self.clean:
+            lines.append("  no overlap")
+        for (src, test), n in sorted(self.overlaps.items()):
+            lines.append(f"  {n} example(s) from {src} share a document with the {test} test split, "
+                         f"e.g. {', '.join(self.samples[(src, test)])}")
+        return "\n".join(lines)
+
+
+def check(records: list[dict]) -> Report:
+    """Check mixture records ({id, source, messages}) by looking up their documents; ids must be train records."""
+    index = test_index()
+    train_docs: dict[str, dict[str, dict]] = {}
+    overlaps: Counter = Counter()
+    samples: dict = defaultdict(list)
+
+    def hit(src: str, test: str, rid: str) -> None:
+        overlaps[(src, test)] += 1
+        if len(samples[(src, test)]) < 3:
+            samples[(src, test)].append(rid)
+
+    for rec in records:
+        src, rid = rec["source"], rec["id"]
+        if rid in index.ids:
+            hit(src, index.ids[rid], rid)
+            continue
+        if src not in train_docs:
+            train_docs[src] = {f"{src}/{d['id']}": d for d in data.load_splits(src).splits["train"]}
+        doc = train_docs[src].get(rid)
+        tasks = leaked(src, doc, index) if doc is not None else set()
+        # the text actually trained on is checked as well (an edited or foreign record has no train document)
+        user = " ".join(m["content"] for m in rec["messages"] if m["role"] == "user")
+        tasks |= index.keys.get(text_key(user), set())
+        if doc is None and src not in data.TRAIN_ONLY:
+            tasks |= {"(not a train record of " + src + ")"}
+        for test in sorted(tasks):
+            hit(src, test, rid)
+    return Report(len(records), overlaps, dict(samples), list(index.missing))
+
+
+def guard(records: list[dict], allow: bool = False) -> Report:
+    """Run the check; raise LeakageError with the report on any overlap unless `allow`."""
+    report = check(records)
+    if not report.clean and not allow:
+        raise LeakageError(report.format() + "\nTraining stopped. Remove these examples (mixture.decontaminate: "
+                                             "true does it) or pass --allow-leakage to train anyway.")
+    return report

@@ -1,0 +1,104 @@
+"""Mixture builder: a recipe's task cocktail as chat `messages` records, from train splits only.
+
+Finance records use exactly the evaluation tasks' prompts (`finbench.prompts`), so a model is trained on the format
+it is tested on. Sampling is seeded by the recipe's seed and each part's name, so the same recipe and data give the
+same file byte for byte. With `mixture.decontaminate` (the default) train documents that also occur in any test split
+are dropped before sampling, and counted in the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from finbench import data, prompts
+from finbench.config import DataError
+
+from . import leakage
+from .recipe import Recipe
+
+
+@dataclass
+class Mixture:
+    records: list[dict]
+    manifest: dict = field(default_factory=dict)  # per source: available, leaked (dropped), taken; notes
+
+
+def _record(task: str, doc: dict) -> dict:
+    if task in data.TRAIN_ONLY:
+        messages = [{"role": m["role"], "content": m["content"]} for m in doc["messages"]]
+    else:
+        messages = [{"role": "user", "content": prompts.prompt(task, doc)},
+                    {"role": "assistant", "content": prompts.target(task, doc)}]
+    return {"id": f"{task}/{doc['id']}", "source": task, "messages": messages}
+
+
+def _split(task: str, split: str) -> list[dict]:
+    rows = data.load_splits(task).splits.get(split) or []
+    if not rows:
+        raise DataError(f"{task}: the {split} split is empty in {data.resolve()}; a mixture needs it "
+                        f"(run `finbench data check`).")
+    return rows
+
+
+def _take(task: str, rows: list[dict], n: int, seed: int, decontaminate: bool, info: dict) -> list[dict]:
+    info["available"] = len(rows)
+    if decontaminate:
+        index = leakage.test_index()
+        kept = [r for r in rows if not leakage.leaked(task, r, index)]
+        info["leaked_dropped"] = len(rows) - len(kept)
+        rows = kept
+    if n < len(rows):
+        rows = random.Random(f"{seed}:{task}").sample(rows, n)
+    info["taken"] = len(rows)
+    return [_record(task, r) for r in rows]
+
+
+def build(recipe: Recipe, split: str = "train") -> Mixture:
+    """The recipe's mixture from `split` (train for training; dev, with `mixture.dev_cap` per task, for selection).
+
+    general/math shares apply to the train mixture only (selection is on the finance tasks' dev data).
+    """
+    m, seed = recipe.mixture, recipe.training.seed
+    records: list[dict] = []
+    manifest: dict = {"split": split, "seed": seed, "sources": {}, "notes": []}
+    for part in m.tasks:
+        info = manifest["sources"].setdefault(part.task, {"cap": part.cap if split == "train" else m.dev_cap})
+        rows = _split(part.task, split)
+        records += _take(part.task, rows, info["cap"], seed, m.decontaminate and split == "train", info)
+    finance = len(records)
+    if split == "train":
+        for source, share in (("general", m.general), ("math", m.math)):
+            if share <= 0:
+                continue
+            want = round(share * finance)
+            info = manifest["sources"].setdefault(source, {"share": share, "asked": want})
+            records += _take(source, _split(source, "train"), want, seed, m.decontaminate, info)
+            if info["taken"] < want:
+                manifest["notes"].append(f"{source}: asked for {want} examples ({share} x {finance} finance), "
+                                         f"only {info['taken']} available")
+    random.Random(f"{seed}:shuffle:{split}").shuffle(records)
+    manifest["examples"] = len(records)
+    if not records:
+        raise DataError("the mixture is empty")
+    return Mixture(records, manifest)
+
+
+def dumps(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def read(path: Path) -> list[dict]:
+    """Read a mixture JSONL file (each line {id, source, messages}); DataError names the bad line."""
+    out = []
+    with open(path) as fh:
+        for i, line in enumerate(fh, 1):
+            try:
+                rec = json.loads(line)
+                assert isinstance(rec, dict) and {"id", "source", "messages"} <= set(rec)
+            except (json.JSONDecodeError, AssertionError):
+                raise DataError(f"{path}:{i}: not a mixture record (JSON with id, source, messages)") from None
+            out.append(rec)
+    return out

@@ -1,0 +1,149 @@
+"""Mixtures (train splits only, evaluation prompts, byte-reproducible) and the leakage guard, on the sample sets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from finbench import data, prompts
+from finbench.config import SAMPLE_DIR, DataError
+from finbench.finetune import leakage, mix, recipe
+from finbench.finetune.leakage import LeakageError
+
+from conftest import ROOT
+
+SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
+
+
+def _recipe(**mixture) -> recipe.Recipe:
+    base = {"tasks": [{"task": "fpb", "cap": 5}, {"task": "ner", "cap": 3}, {"task": "tatqa", "cap": 2}]}
+    return recipe.from_dict({"name": "t", "mixture": {**base, **mixture}})
+
+
+def test_records_are_train_documents_in_the_eval_format(sample_data):
+    m = mix.build(_recipe())
+    assert m.manifest["sources"]["fpb"]["taken"] == 5 and m.manifest["examples"] == 10
+    for rec in m.records:
+        task = rec["source"]
+        splits = data.load_splits(task).splits
+        train = {f"{task}/{d['id']}": d for d in splits["train"]}
+        others = {f"{task}/{d['id']}" for s in ("dev", "test") for d in splits.get(s, [])}
+        assert rec["id"] in train and rec["id"] not in others
+        doc = train[rec["id"]]
+        assert rec["messages"] == [{"role": "user", "content": prompts.prompt(task, doc)},
+                                   {"role": "assistant", "content": prompts.target(task, doc)}]
+
+
+def test_byte_identical_for_a_seed_and_different_for_another(sample_data):
+    r = _recipe()
+    a, b = mix.dumps(mix.build(r).records), mix.dumps(mix.build(r).records)
+    assert a == b
+    other = dataclasses.replace(r, training=dataclasses.replace(r.training, seed=7))
+    assert mix.dumps(mix.build(other).records) != a
+
+
+def test_general_and_math_shares(sample_data):
+    m = mix.build(_recipe(general=1.0, math=0.5))
+    sources = m.manifest["sources"]
+    finance = sum(sources[t]["taken"] for t in ("fpb", "ner", "tatqa"))
+    assert sources["math"]["asked"] == round(0.5 * finance) == sources["math"]["taken"]
+    assert sources["general"]["asked"] == finance
+    assert sources["general"]["taken"] == min(finance, sources["general"]["available"])
+    counts = {s: sum(r["source"] == s for r in m.records) for s in ("general", "math")}
+    assert counts == {"general": sources["general"]["taken"], "math": sources["math"]["taken"]}
+    if sources["general"]["taken"] < finance:
+        assert any(n.startswith("general: asked for") for n in m.manifest["notes"])
+
+
+def test_dev_mixture_for_selection_uses_dev_split_only(sample_data):
+    r = _recipe(general=1.0, dev_cap=2)
+    m = mix.build(r, "dev")
+    assert {x["source"] for x in m.records} <= {"fpb", "ner", "tatqa"}
+    for rec in m.records:
+        dev = {f"{rec['source']}/{d['id']}" for d in data.load_splits(rec["source"]).splits["dev"]}
+        assert rec["id"] in dev
+
+
+def test_missing_train_split_is_a_clear_error(tmp_path, monkeypatch):
+    shutil.copytree(SAMPLE_DIR, tmp_path / "d")
+    shutil.rmtree(tmp_path / "d" / "tatqa")
+    monkeypatch.setenv("FINBENCH_DATA_DIR", str(tmp_path / "d"))
+    data.clear_cache()
+    with pytest.raises(DataError, match="tatqa"):
+        mix.build(_recipe())
+
+
+def test_shipped_smoke_mixture_passes_the_guard(sample_data):
+    report = leakage.guard(mix.build(recipe.load(SMOKE)).records)
+    assert report.clean and report.examples > 0 and "no overlap" in report.format()
+
+
+def test_normalise_ignores_case_accents_spacing_punctuation():
+    assert leakage.normalise("Net sales  rose , to EUR 5 mn .") == leakage.normalise("net sales rose to EUR 5mn")
+    assert leakage.normalise("Café") == leakage.normalise("cafe")
+    assert leakage.text_key("a b") != leakage.text_key("a c")
+
+
+def test_guard_flags_test_documents_by_id_text_and_page(sample_data):
+    test = {t: data.load_splits(t).splits["test"] for t in ("fpb", "convfinqa")}
+    fpb_doc, page_doc = test["fpb"][0], test["convfinqa"][0]
+    by_id = {"id": f"fpb/{fpb_doc['id']}", "source": "fpb", "messages": [
+        {"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}
+    # a "general" example whose user turn is a test sentence, re-spaced and re-cased
+    by_text = {"id": "general/lima-x", "source": "general", "messages": [
+        {"role": "user", "content": fpb_doc["text"].upper().replace(" ", "  ")},
+        {"role": "assistant", "content": "ok"}]}
+    # a ConvFinQA training turn on the same report page as a test turn: a train record edited to point at it
+    train_doc = data.load_splits("convfinqa").splits["train"][0]
+    edited = dict(train_doc, doc_id=page_doc["doc_id"])
+    assert "convfinqa" in leakage.leaked("convfinqa", edited, leakage.test_index())
+    report = leakage.check([by_id, by_text])
+    assert not report.clean
+    assert report.overlaps[("fpb", "fpb")] == 1 and report.overlaps[("general", "fpb")] == 1
+    with pytest.raises(LeakageError, match="Training stopped"):
+        leakage.guard([by_id, by_text])
+    assert not leakage.guard([by_id], allow=True).clean
+
+
+def test_decontaminate_drops_leaked_train_documents(tmp_path, monkeypatch):
+    """A LIMA example that repeats an FPB test sentence is dropped (and counted) by the builder, kept without it."""
+    shutil.copytree(SAMPLE_DIR, tmp_path / "d")
+    lima = tmp_path / "d" / "general" / "lima.json"
+    monkeypatch.setenv("FINBENCH_DATA_DIR", str(tmp_path / "d"))
+    data.clear_cache()
+    sentence = data.load_splits("fpb").splits["test"][0]["text"]
+    rows = json.loads(lima.read_text())
+    rows.append({"instruction": sentence, "input": "", "output": "positive", "history": []})
+    lima.write_text(json.dumps(rows))
+    data.clear_cache()
+    r = _recipe(general=50.0)
+    m = mix.build(r)
+    assert m.manifest["sources"]["general"]["leaked_dropped"] == 1
+    assert leakage.check(m.records).clean
+    dirty = dataclasses.replace(r, mixture=dataclasses.replace(r.mixture, decontaminate=False))
+    report = leakage.check(mix.build(dirty).records)
+    assert report.overlaps[("general", "fpb")] == 1
+
+
+def test_cli_mix_and_check_leakage(tmp_path):
+    out = tmp_path / "mix.jsonl"
+    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
+    proc = subprocess.run(cmd + ["mix", str(SMOKE), "-o", str(out), "--data-dir", "sample"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    records = mix.read(out)
+    assert len(records) == json.loads(proc.stdout[:proc.stdout.index("\n}") + 2])["examples"]
+    ok = subprocess.run(cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "no overlap" in ok.stdout
+    test_doc = data.load_splits("fpb", SAMPLE_DIR).splits["test"][0]
+    records.append({"id": f"fpb/{test_doc['id']}", "source": "fpb", "messages": records[0]["messages"]})
+    out.write_text(mix.dumps(records))
+    bad = subprocess.run(cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "share a document with the fpb test split" in bad.stderr
