@@ -1,0 +1,101 @@
+"""The ablation grid: plan sizes and recipes; a resumable run (train -> merge -> evaluate) on the sample sets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from finbench.finetune import recipe, sweep
+from finbench.finetune.recipe import RecipeError
+
+from conftest import ROOT
+
+SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
+COCKTAIL = ROOT / "finetune" / "recipes" / "cocktail.yaml"
+NINE = ["fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa"]
+ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize("n, expected", [(1, 1), (2, 3), (3, 7), (4, 4 + 6 + 4 + 1), (9, 55)])
+def test_grid_sizes(n, expected):
+    grid = sweep.subsets(NINE[:n])
+    assert len(grid) == expected
+    assert len({frozenset(g) for _, g in grid}) == expected  # no task set twice
+
+
+def test_plan_writes_loadable_recipes_for_each_variant(tmp_path):
+    template = recipe.load(COCKTAIL)
+    template = dataclasses.replace(template, mixture=dataclasses.replace(
+        template.mixture, tasks=template.mixture.tasks + (recipe.Part("finqa", 2000),)))
+    entries = sweep.plan(template, NINE, ["base", "general_math"], tmp_path)
+    assert entries[0]["name"] == sweep.BASE_RUN and len(entries) == 1 + 2 * 55
+    files = sorted((tmp_path / "recipes").glob("*.yaml"))
+    assert len(files) == 110
+    loo = recipe.load(tmp_path / "recipes" / "loo-no_headline__general_math.yaml")
+    assert [p.task for p in loo.mixture.tasks] == [t for t in NINE if t != "headline"]
+    assert (loo.mixture.general, loo.mixture.math) == (1.0, 0.5)
+    single = recipe.load(tmp_path / "recipes" / "single-tfns.yaml")
+    assert single.mixture.tasks == (recipe.Part("tfns", 5000),) and single.mixture.general == 0.0
+    assert single.training == template.training and single.lora == template.lora
+    assert single.out == tmp_path / "runs" / "single-tfns"
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [e["name"] for e in plan["runs"]] == [e["name"] for e in entries]
+
+
+def test_plan_rejects_bad_input(tmp_path):
+    template = recipe.load(SMOKE)
+    with pytest.raises(RecipeError, match="unknown variant 'extra'"):
+        sweep.plan(template, ["fpb"], ["extra"], tmp_path)
+    with pytest.raises(RecipeError, match="'tfns' has no cap in the template"):
+        sweep.plan(template, ["fpb", "tfns"], ["base"], tmp_path)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(RecipeError, match="no plan.json"):
+        sweep.run(tmp_path, [])
+
+
+@pytest.mark.slow
+def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, default_model):
+    cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
+    plan = subprocess.run(cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb,ner_cls", "-o", str(tmp_path)],
+                          env=ENV, capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr
+    names = [e["name"] for e in json.loads((tmp_path / "plan.json").read_text())["runs"]]
+    assert names == ["zero-shot", "single-fpb", "single-ner_cls", "pair-fpb+ner_cls"]
+
+    dry = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:-1]}
+    assert set(rows) == set(names) and int(rows["single-fpb"][2]) > 0
+    assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
+
+    eval_args = ["--tasks", "finbench_fpb", "--limit", "2"]
+    run = subprocess.run(cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
+                         env=ENV, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 run(s) completed now" in run.stdout
+    single = tmp_path / "runs" / "single-fpb"
+    assert (single / "DONE.json").exists() and (single / "merged" / "config.json").exists()
+    stored = yaml.safe_load((single / "eval" / "recipe.yaml").read_text())
+    assert stored["name"] == "single-fpb" and (single / "eval" / "train_summary.json").exists()
+    assert list((single / "eval").rglob("results_*.json")) and list((single / "eval").rglob("samples_*.jsonl"))
+
+    # a finished sweep is skipped; an evaluation killed midway (its temp dir left behind) is redone cleanly
+    (tmp_path / "runs" / "zero-shot" / "DONE.json").unlink()
+    stale = tmp_path / "runs" / "zero-shot" / ".eval.tmp"
+    stale.mkdir()
+    (stale / "half-written.json").write_text("{")
+    again = subprocess.run(cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
+                           env=ENV, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "single-fpb: done, skipped" in again.stdout and "1 run(s) completed now" in again.stdout
+    assert not stale.exists() and (tmp_path / "runs" / "zero-shot" / "DONE.json").exists()
+    assert not list((tmp_path / "runs" / "zero-shot" / "eval").rglob("half-written.json"))
+
+    dry2 = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
+    assert "median of 1 finished run(s)" in dry2.stdout and " done" in dry2.stdout

@@ -1,0 +1,211 @@
+"""Training end to end on the sample sets with the real default model: the loss mask, a kill and a resume, dev
+selection, the verified merged export, evaluation of the merged checkpoint through the real `lm_eval` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from finbench.finetune import artifacts, export, train
+from finbench.finetune.train import complete_checkpoints
+
+from conftest import ROOT
+
+SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
+ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def _finbench(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "finbench.cli", *args], env=ENV, capture_output=True, text=True,
+                          **kw)
+
+
+def test_loss_is_on_the_assistant_turn_only(default_model, sample_data):
+    """TRL's prompt-completion format masks the prompt: the trained tokens are the answer and its end-of-turn."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    tok = AutoTokenizer.from_pretrained(default_model)
+    msgs = [{"role": "user", "content": "Sentiment? Text: profit rose"}, {"role": "assistant", "content": "positive"}]
+    rows, dropped = train._to_prompt_completion([{"messages": msgs}], tok, 512)
+    assert dropped == 0
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(default_model), processing_class=tok,
+                         args=SFTConfig(output_dir="/tmp/unused", use_cpu=True, report_to="none", max_length=512),
+                         train_dataset=Dataset.from_list(rows))
+    row = trainer.train_dataset[0]
+    trained = [t for t in row["labels"] if t != -100]
+    assert tok.decode(trained).strip() == "positive<|im_end|>"
+    assert row["labels"][: len(row["labels"]) - len(trained)] == [-100] * (len(row["labels"]) - len(trained))
+    full = tok.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
+    assert row["input_ids"] == full[:len(row["input_ids"])]
+    long_rows, long_dropped = train._to_prompt_completion([{"messages": msgs}], tok, 8)
+    assert long_rows == [] and long_dropped == 1  # too long: dropped and counted, never cut
+
+
+def test_staged_dir_keeps_the_old_version_on_failure(tmp_path):
+    final = tmp_path / "merged"
+    final.mkdir()
+    (final / "weights").write_text("old")
+    with pytest.raises(OSError):
+        with artifacts.staged_dir(final) as tmp:
+            (tmp / "weights").write_text("half")
+            raise OSError(28, "No space left on device")
+    assert (final / "weights").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["merged"]
+    with artifacts.staged_dir(final) as tmp:
+        (tmp / "weights").write_text("new")
+    assert (final / "weights").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["merged"]
+
+
+def test_complete_checkpoints_ignore_partial_saves(tmp_path):
+    for step, state in ((2, "{}"), (4, "{}"), (6, None), (8, "{trunc")):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "adapter_model.safetensors").write_text("x")
+        if state is not None:
+            (d / "trainer_state.json").write_text(state)
+    assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-2", "checkpoint-4"]
+
+
+@pytest.mark.slow
+def test_smoke_recipe_kill_resume_merge_and_evaluate(default_model, tmp_path):
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["output_dir"] = str(tmp_path / "run")
+    recipe_file = tmp_path / "smoke.yaml"
+    recipe_file.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+
+    # 1. train, and kill -9 right after the first checkpoint is complete
+    proc = subprocess.Popen([sys.executable, "-m", "finbench.cli", "finetune", "train", str(recipe_file)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = run / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    deadline = time.time() + 600
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert first.exists(), proc.stdout.read()
+    assert not (run / "train_summary.json").exists() and not (run / "adapter").exists()
+    assert (run / "mixture.jsonl").exists() and (run / "recipe.yaml").exists()
+    # and a later checkpoint cut short mid-save (weights written, trainer state not yet)
+    partial = run / "checkpoints" / "checkpoint-4"
+    partial.mkdir(exist_ok=True)
+    (partial / "trainer_state.json").unlink(missing_ok=True)
+    (partial / "adapter_model.safetensors").write_bytes(b"\0" * 10)
+
+    # 2. the same command resumes from the last complete checkpoint and finishes
+    again = _finbench("finetune", "train", str(recipe_file), timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    log = again.stdout + again.stderr
+    assert "discarded incomplete checkpoint(s) checkpoint-4" in log
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 6
+    assert summary["leakage"]["clean"] and summary["examples"] > 0
+    # the loss curve spans the whole run, across the kill
+    curve = [json.loads(line) for line in (run / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert (run / "loss.png").stat().st_size > 1000
+    # selection on dev loss: the selected checkpoint has the lowest dev loss seen
+    losses = {int(k): v for k, v in summary["dev_losses"].items()}
+    assert set(losses) == {2, 4, 6}
+    assert summary["selected_checkpoint"].endswith(f"checkpoint-{min(losses, key=losses.get)}")
+    assert summary["selected_dev_loss"] == pytest.approx(min(losses.values()))
+
+    # 3. the merged checkpoint reproduces base + adapter on a prompt the export check did not use
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(run / "merged")
+    assert tok.chat_template
+    ids = tok.apply_chat_template([{"role": "user", "content": "Is gold up? Headline: gold rises 1%"}],
+                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    merged = AutoModelForCausalLM.from_pretrained(run / "merged", dtype=torch.float32).eval()
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(default_model, dtype=torch.float32),
+                                        run / "adapter").eval()
+    base = AutoModelForCausalLM.from_pretrained(default_model, dtype=torch.float32).eval()
+    with torch.no_grad():
+        a, b, c = merged(**ids).logits, adapted(**ids).logits, base(**ids).logits
+    assert float((a - b).abs().max()) <= export.ATOL
+    assert float((a - c).abs().max()) > 10 * export.ATOL  # the adapter changed the model
+
+    # 4. re-export through the CLI is idempotent and verified
+    exp = _finbench("finetune", "export", str(run), timeout=600)
+    assert exp.returncode == 0 and "max |Δ logit|" in exp.stdout, exp.stderr
+
+    # 5. the merged checkpoint evaluates through the real lm_eval CLI (hf backend) on the suite
+    out = tmp_path / "eval"
+    ev = subprocess.run([sys.executable, "-m", "lm_eval", "run", "--model", "hf",
+                         "--model_args", f"pretrained={run / 'merged'},dtype=float32", "--device", "cpu",
+                         "--tasks", "finbench_all", "--include_path", str(ROOT / "tasks"), "--limit", "2",
+                         "--apply_chat_template", "--log_samples", "--output_path", str(out)],
+                        env=ENV, capture_output=True, text=True, timeout=1200)
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+    assert {"finbench_all", "finbench_fpb", "finbench_convfinqa"} <= set(results)
+    assert 0.0 <= results["finbench_all"]["score,extracted"] <= 1.0
+
+
+def test_training_refuses_leakage_and_missing_base_before_writing(tmp_path, sample_data, monkeypatch):
+    from finbench.finetune import recipe
+    from finbench.finetune.leakage import LeakageError
+    from finbench.finetune.recipe import RecipeError
+
+    r = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"), "base_model": str(tmp_path / "nope"),
+                          "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    (tmp_path / "nope").mkdir()
+    with pytest.raises(RecipeError, match="no config.json"):
+        train.train(r)
+    missing = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"), "base_model": "no-org/no-model",
+                                "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    with pytest.raises(RecipeError, match="neither a local model directory"):
+        train.train(missing)
+    assert not (tmp_path / "run").exists()
+    # a mixture that overlaps a test split (decontamination off, a test sentence planted in the train split)
+    from finbench import data
+    from finbench.finetune import leakage
+
+    test_doc = data.load_splits("fpb").splits["test"][0]
+    planted = dict(data.load_splits("fpb").splits["train"][0], text=test_doc["text"])
+    assert leakage.leaked("fpb", planted, leakage.test_index()) == {"fpb"}
+    monkeypatch.setattr(leakage, "check", lambda records: leakage.Report(
+        len(records), Counter({("fpb", "fpb"): 1}), {("fpb", "fpb"): ["fpb/x"]}, []))
+    ok = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"),
+                           "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    with pytest.raises(LeakageError, match="Training stopped"):
+        train.train(ok)
+    assert not (tmp_path / "run").exists()
+
+
+def test_output_dir_of_another_recipe_is_refused(tmp_path, sample_data, default_model):
+    from finbench.finetune import recipe
+    from finbench.finetune.recipe import RecipeError
+
+    a = recipe.from_dict({"name": "a", "output_dir": str(tmp_path / "run"),
+                          "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "recipe.yaml").write_text(a.to_yaml())
+    b = recipe.from_dict({"name": "a", "output_dir": str(tmp_path / "run"),
+                          "mixture": {"tasks": [{"task": "fpb", "cap": 5}]}})
+    with pytest.raises(RecipeError, match="holds a run of a different recipe"):
+        train.train(b)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["recipe.yaml"]
+
+
+def test_bf16_choice():
+    assert train.use_bf16("bf16") and not train.use_bf16("fp32")
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    import torch
+
+    if not torch.cuda.is_available():
+        assert train.use_bf16("auto") == ("avx512_bf16" in flags or "amx_bf16" in flags)
