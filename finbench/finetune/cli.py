@@ -89,10 +89,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_sweep_plan(args: argparse.Namespace) -> int:
     from . import sweep
 
-    template = sweep.template_from(args.template)
-    tasks = args.tasks.split(",") if args.tasks else [p.task for p in template.mixture.tasks]
-    entries = sweep.plan(template, tasks, args.variants.split(","), Path(args.output),
-                         args.general_share, args.math_share)
+    if args.recipes:
+        entries = sweep.plan_from_recipes([Path(p) for p in args.recipes], Path(args.output))
+    else:
+        template = sweep.template_from(args.template)
+        tasks = args.tasks.split(",") if args.tasks else [p.task for p in template.mixture.tasks]
+        entries = sweep.plan(template, tasks, args.variants.split(","), Path(args.output),
+                             args.general_share, args.math_share)
     print(f"wrote {len(entries) - 1} recipes (+ the zero-shot base run) to {args.output}/recipes; "
           f"plan in {args.output}/plan.json")
     return 0
@@ -149,6 +152,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--template", default=None, help="recipe giving caps, LoRA and training (default: cocktail)")
     p.add_argument("--general-share", type=float, default=1.0)
     p.add_argument("--math-share", type=float, default=0.5)
+    p.add_argument("--recipes", nargs="+", default=None, help="plan these recipe files instead of a grid")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_sweep_plan)
 

@@ -3,6 +3,7 @@
 `plan` writes, for N tasks, the paper's grid of N singles, N(N-1)/2 pairs, N leave-one-out and 1 all (55 distinct
 subsets for N = 9; duplicates are dropped for N <= 3), each crossed with the variants asked for (`base`, `general`,
 `math`, `general_math`), as recipe files derived from a template recipe, plus a zero-shot entry for the base model.
+`plan_from_recipes` makes a plan of hand-picked recipes instead (the CPU study of docs/RESULTS.md is one).
 `run` executes the plan in order and is resumable: a run whose DONE.json exists is skipped, training resumes from its
 last complete checkpoint, and an evaluation killed midway is discarded and redone (it is written to a temporary dir
 and moved into place when lm-eval has finished).
@@ -91,6 +92,29 @@ def plan(template: Recipe, tasks: list[str], variants: list[str], out_dir: Path,
     return entries
 
 
+def plan_from_recipes(paths: list[Path], out_dir: Path) -> list[dict]:
+    """A plan of hand-picked recipes (a study rather than a grid): copies them with output dirs in the sweep."""
+    out_dir = Path(out_dir)
+    recipes = [load(p) for p in paths]
+    names = [r.name for r in recipes]
+    if len(set(names)) != len(names):
+        raise RecipeError(f"--recipes: two recipes share a name ({', '.join(sorted(names))}); names must be unique")
+    bases = {r.base_model for r in recipes}
+    if len(bases) != 1:
+        raise RecipeError(f"--recipes: one base model per sweep (the zero-shot run), got {', '.join(sorted(bases))}")
+    entries: list[dict] = [{"name": BASE_RUN, "kind": "zero-shot", "tasks": [], "variant": None, "recipe": None}]
+    with artifacts.staged_dir(out_dir / "recipes") as tmp:
+        for r in recipes:
+            r = dataclasses.replace(r, output_dir=str(out_dir / "runs" / r.name), source="")
+            (tmp / f"{r.name}.yaml").write_text(r.to_yaml())
+            entries.append({"name": r.name, "kind": "recipe", "tasks": [p.task for p in r.mixture.tasks],
+                            "variant": None, "recipe": f"recipes/{r.name}.yaml"})
+    artifacts.write_text(out_dir / "plan.json", json.dumps(
+        {"template": {"base_model": bases.pop()}, "recipes": [str(p) for p in paths], "runs": entries},
+        indent=2) + "\n")
+    return entries
+
+
 def read_plan(sweep_dir: Path) -> dict:
     path = Path(sweep_dir) / "plan.json"
     if not path.is_file():
@@ -135,7 +159,8 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
         if tokenizer is None:
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_source or resolve_base(r.base_model))
         records = mix.build(r, "train").records
-        lens = [len(x) for x in tokenizer.apply_chat_template([x["messages"] for x in records], tokenize=True)]
+        lens = [len(x) for x in tokenizer.apply_chat_template([x["messages"] for x in records], tokenize=True,
+                                                               return_dict=True)["input_ids"]]
         tokens = int(sum(n for n in lens if n <= r.training.max_length) * r.training.epochs)
         total_tokens += tokens
         est = f"{tokens / rate / 60:.1f} min" if rate else "?"

@@ -89,23 +89,26 @@ def _discard_partial(ckpt_dir: Path) -> list[str]:
     return dropped
 
 
-def _prepare_run_dir(recipe: Recipe, mixture: mix.Mixture, report: leakage.Report) -> Path:
-    out = recipe.out
-    stored = out / "recipe.yaml"
+def _check_run_dir(recipe: Recipe) -> None:
+    """A run dir may only be resumed by the recipe that started it."""
+    stored = recipe.out / "recipe.yaml"
     if stored.exists():
         from .recipe import load
 
         old = load(stored)
         if old.fingerprint() != recipe.fingerprint():
-            raise RecipeError(f"{out} holds a run of a different recipe (fingerprint {old.fingerprint()} vs "
-                              f"{recipe.fingerprint()}); set another output_dir or delete {out}")
+            raise RecipeError(f"{recipe.out} holds a run of a different recipe (fingerprint {old.fingerprint()} vs "
+                              f"{recipe.fingerprint()}); set another output_dir or delete {recipe.out}")
+
+
+def _prepare_run_dir(recipe: Recipe, mixture: mix.Mixture, report: leakage.Report) -> None:
+    out = recipe.out
     out.mkdir(parents=True, exist_ok=True)
     artifacts.clean_stale(out)
-    artifacts.write_text(stored, recipe.to_yaml())
+    artifacts.write_text(out / "recipe.yaml", recipe.to_yaml())
     artifacts.write_text(out / "mixture.jsonl", mix.dumps(mixture.records))
     artifacts.write_text(out / "manifest.json", json.dumps(mixture.manifest, indent=2) + "\n")
     artifacts.write_text(out / "leakage.txt", report.format() + "\n")
-    return out
 
 
 def _to_prompt_completion(records: list[dict], tokenizer, max_length: int) -> tuple[list[dict], int]:
@@ -157,6 +160,7 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     mixture = mix.build(recipe, "train")
     dev = mix.build(recipe, "dev")
     report = leakage.guard(mixture.records, allow=allow_leakage)
+    _check_run_dir(recipe)
 
     import torch
     from peft import LoraConfig
@@ -203,9 +207,15 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
     )
-    out = _prepare_run_dir(recipe, mixture, report)
-    ckpt_dir = out / CHECKPOINTS
-    discarded = _discard_partial(ckpt_dir) if ckpt_dir.exists() else []
+    # under `accelerate launch` (several processes) only the main process writes; the others wait for it
+    from accelerate import PartialState
+
+    state = PartialState()
+    out, ckpt_dir, discarded = recipe.out, recipe.out / CHECKPOINTS, []
+    if state.is_main_process:
+        _prepare_run_dir(recipe, mixture, report)
+        discarded = _discard_partial(ckpt_dir) if ckpt_dir.exists() else []
+    state.wait_for_everyone()
     done = complete_checkpoints(ckpt_dir) if ckpt_dir.exists() else []
     resume = str(done[-1]) if done else None
     if discarded:
@@ -219,7 +229,8 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
 
     class Curve(TrainerCallback):
         def on_save(self, args, state, control, **kw):
-            write_curve(out, state.log_history)
+            if state.is_world_process_zero:
+                write_curve(out, state.log_history)
 
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
                          eval_dataset=Dataset.from_list(dev_rows), processing_class=tokenizer, peft_config=lora,
@@ -231,6 +242,8 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     tokens = trainer.state.num_input_tokens_seen - tokens_before
+    if not trainer.is_world_process_zero():
+        return out
     write_curve(out, trainer.state.log_history)
 
     # load_best_model_at_end has put the dev-selected weights into trainer.model
