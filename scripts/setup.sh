@@ -19,7 +19,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   quiet .venv/bin/pip install torch==2.13.0
 fi
 echo "[setup] installing finbench and its dependencies"
-quiet .venv/bin/pip install -e ".[dev]"
+quiet .venv/bin/pip install -e ".[dev,train]"
 .venv/bin/python - <<'PY'
 import importlib.metadata, sys
 import torch, finbench, lm_eval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,14 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
 
     dry2 = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
     assert "median of 1 finished run(s)" in dry2.stdout and " done" in dry2.stdout
+
+    # the report: scores with CIs for both runs, the single-task run paired against the zero-shot base
+    rep = subprocess.run(cmd + ["report", str(tmp_path), "-o", str(tmp_path / "RESULTS.md")], env=ENV,
+                         capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    lines = rep.stdout.splitlines()
+    assert any(line.startswith("| zero-shot | ") for line in lines)
+    section = rep.stdout.split("Δ(run − zero-shot)")[1]
+    row = next(line for line in section.splitlines() if line.startswith("| single-fpb | "))
+    assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", row), row
+    assert (tmp_path / "RESULTS.md").read_text() == rep.stdout

@@ -22,3 +22,5 @@ def test_wheel_contains_tasks_templates_and_samples(tmp_path):
     samples = {p.relative_to(ROOT / "finbench").as_posix()
                for p in (ROOT / "finbench" / "data" / "samples").rglob("*") if p.is_file()}
     assert samples and {f"finbench/{s}" for s in samples} <= names
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "finbench").rglob("*.py")}
+    assert modules - names == set()  # every sub-package is listed in pyproject.toml

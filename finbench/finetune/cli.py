@@ -114,6 +114,21 @@ def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
     return 0
 
 
+@_guarded
+def cmd_sweep_report(args: argparse.Namespace) -> int:
+    from . import artifacts, report
+
+    try:
+        text = report.markdown(Path(args.sweep_dir))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"finbench: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        artifacts.write_text(Path(args.output), text)
+    print(text, end="")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     data_help = f"overrides ${DATA_ENV}"
     f = sub.add_parser("finetune", help="LoRA fine-tuning on task mixtures (recipes in finetune/recipes/)")
@@ -163,3 +178,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--allow-leakage", action="store_true")
     r.add_argument("--data-dir", default=None, help=data_help)
     r.set_defaults(func=cmd_sweep_run, passthrough=True)
+
+    rep = ssub.add_parser("report", help="markdown: per-task scores with CIs, paired deltas vs single-task runs")
+    rep.add_argument("sweep_dir")
+    rep.add_argument("-o", "--output", default=None, help="also write the markdown to this file")
+    rep.set_defaults(func=cmd_sweep_report)
