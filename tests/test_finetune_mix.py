@@ -15,7 +15,7 @@ from finbench.config import SAMPLE_DIR, DataError
 from finbench.finetune import leakage, mix, recipe
 from finbench.finetune.leakage import LeakageError
 
-from conftest import ROOT
+from conftest import ROOT, real_data_dir
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 
@@ -147,3 +147,31 @@ def test_cli_mix_and_check_leakage(tmp_path):
     bad = subprocess.run(cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "share a document with the fpb test split" in bad.stderr
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
+def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
+    """`finbench finetune mix` on the shipped cocktail recipe: paper caps, decontaminated, the guard passes."""
+    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
+    cocktail = ROOT / "finetune" / "recipes" / "cocktail_general_math.yaml"
+    outs = []
+    for name in ("a.jsonl", "b.jsonl"):
+        proc = subprocess.run(cmd + ["mix", str(cocktail), "-o", str(tmp_path / name)], capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stderr
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+    manifest = json.loads(proc.stdout[:proc.stdout.index("\n}") + 2])
+    src = manifest["sources"]
+    assert src["headline"]["taken"] == 10000 and src["fpb"]["taken"] == src["fpb"]["available"] - \
+        src["fpb"]["leaked_dropped"]
+    assert src["fpb"]["leaked_dropped"] > 0  # the FinGPT FPB split repeats test sentences in train
+    finance = sum(src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa",
+                                            "tatqa"))
+    assert src["general"]["asked"] == finance and src["general"]["taken"] == src["general"]["available"]
+    assert src["math"]["taken"] == round(0.5 * finance)
+    assert "no overlap" in proc.stdout
+    check = subprocess.run(cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True,
+                           text=True)
+    assert check.returncode == 0 and "no overlap" in check.stdout

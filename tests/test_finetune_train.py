@@ -209,3 +209,24 @@ def test_bf16_choice():
 
     if not torch.cuda.is_available():
         assert train.use_bf16("auto") == ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+@pytest.mark.slow
+def test_two_process_launch_through_accelerate(default_model, tmp_path):
+    """The multi-device path: `accelerate launch` with two CPU processes (gloo) trains, and only the main process
+    writes the run files (a second writer would race on the staged dirs)."""
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["output_dir"] = str(tmp_path / "run")
+    recipe_file = tmp_path / "smoke.yaml"
+    recipe_file.write_text(yaml.safe_dump(raw))
+    accelerate = Path(sys.executable).parent / "accelerate"
+    proc = subprocess.run([str(accelerate), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "finbench.cli", "finetune",
+                           "train", str(recipe_file), "--max-steps", "2"], env=ENV, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = tmp_path / "run"
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["global_steps"] == 2
+    assert (run / "merged" / "config.json").exists() and (run / "adapter" / "adapter_config.json").exists()
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temp dirs left by a second writer
