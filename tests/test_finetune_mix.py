@@ -170,7 +170,8 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     finance = sum(src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa",
                                             "tatqa"))
     assert src["general"]["asked"] == finance and src["general"]["taken"] == src["general"]["available"]
-    assert src["math"]["taken"] == round(0.5 * finance)
+    assert src["math"]["asked"] == round(0.5 * finance)
+    assert src["math"]["taken"] == min(src["math"]["asked"], src["math"]["available"])
     assert "no overlap" in proc.stdout
     check = subprocess.run(cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True,
                            text=True)

@@ -3,12 +3,11 @@ of each multi-task run against the single-task run of that task (and against the
 
 Pairing: every run's per-task bootstrap uses the same seed per task (finbench.results), so draw i resamples the same
 documents in every run once the samples are aligned by doc_id; a delta's draws are the difference of the two runs'
-draws. Runs evaluated on different documents of a task are refused (no silent unpaired comparison).
+draws. Runs are compared on the documents of each task that all of them were evaluated on (their --limit may differ).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +25,22 @@ class RunScores:
     single: bool  # one task, no general/math
     rows: dict[str, results.MetricRow]  # task or group -> its `score` row
     doc_ids: dict[str, list]
-    limit: object
 
 
-def load_run(name: str, eval_dir: Path) -> RunScores:
+def _latest(eval_dir: Path) -> results.Run:
     found = results.find_runs(eval_dir)
     if not found:
         raise FileNotFoundError(f"{eval_dir}: no lm-eval results (run `finbench sweep run` first)")
-    run = found[-1]
-    for samples in run.samples.values():
-        samples.sort(key=lambda s: s["doc_id"])
+    return found[-1]
+
+
+def load_run(name: str, eval_dir: Path, shared: dict[str, set] | None = None) -> RunScores:
+    """Scores of one run; with `shared`, each task is restricted to those doc ids (runs evaluated with different
+    --limit values are compared on the documents they have in common, never on different ones)."""
+    run = _latest(eval_dir)
+    for task in list(run.samples):
+        kept = [s for s in run.samples[task] if shared is None or s["doc_id"] in shared.get(task, ())]
+        run.samples[task] = sorted(kept, key=lambda s: s["doc_id"])
     rows = [r for r in results.metric_rows(run) if r.metric == "score"]
     rows += results.group_rows(run, rows)
     recipe_file = eval_dir / "recipe.yaml"
@@ -44,11 +49,17 @@ def load_run(name: str, eval_dir: Path) -> RunScores:
         mixture = yaml.safe_load(recipe_file.read_text())["mixture"]
         tasks = [p["task"] for p in mixture["tasks"]]
         single = len(tasks) == 1 and not mixture.get("general") and not mixture.get("math")
-    meta = json.loads((run.results_file.parent / results.META_FILE).read_text()) \
-        if (run.results_file.parent / results.META_FILE).exists() else {}
     return RunScores(name, tasks, single, {r.task: r for r in rows},
-                     {t: [s["doc_id"] for s in ss] for t, ss in run.samples.items()},
-                     run.results.get("config", {}).get("limit", meta.get("limit")))
+                     {t: [s["doc_id"] for s in ss] for t, ss in run.samples.items()})
+
+
+def shared_docs(eval_dirs: list[Path]) -> dict[str, set]:
+    """Per task, the doc ids every run was evaluated on."""
+    shared: dict[str, set] = {}
+    for i, d in enumerate(eval_dirs):
+        docs = {t: {s["doc_id"] for s in ss} for t, ss in _latest(d).samples.items()}
+        shared = docs if i == 0 else {t: shared[t] & docs[t] for t in shared if t in docs}
+    return shared
 
 
 def _cell(r: results.MetricRow | None) -> str:
@@ -73,10 +84,12 @@ def _delta(a: RunScores, b: RunScores, task: str) -> str:
 def markdown(sweep_dir: Path) -> str:
     sweep_dir = Path(sweep_dir)
     plan = read_plan(sweep_dir)
-    runs = [load_run(e["name"], sweep_dir / "runs" / e["name"] / "eval") for e in plan["runs"]
-            if (sweep_dir / "runs" / e["name"] / "DONE.json").exists()]
-    if not runs:
+    names = [e["name"] for e in plan["runs"] if (sweep_dir / "runs" / e["name"] / "DONE.json").exists()]
+    if not names:
         raise FileNotFoundError(f"{sweep_dir}: no finished runs")
+    dirs = [sweep_dir / "runs" / n / "eval" for n in names]
+    shared = shared_docs(dirs)
+    runs = [load_run(n, d, shared) for n, d in zip(names, dirs)]
     tasks = sorted({t for r in runs for t in r.rows if t in r.doc_ids})
     groups = sorted({t for r in runs for t in r.rows if t not in r.doc_ids})
     n_docs = {t: len(next(r.doc_ids[t] for r in runs if t in r.doc_ids)) for t in tasks}
