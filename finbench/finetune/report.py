@@ -54,11 +54,12 @@ def load_run(name: str, eval_dir: Path, shared: dict[str, set] | None = None) ->
 
 
 def shared_docs(eval_dirs: list[Path]) -> dict[str, set]:
-    """Per task, the doc ids every run was evaluated on."""
+    """Per task, the doc ids that every run evaluated on that task has (a run may skip tasks: `--tasks`)."""
     shared: dict[str, set] = {}
-    for i, d in enumerate(eval_dirs):
-        docs = {t: {s["doc_id"] for s in ss} for t, ss in _latest(d).samples.items()}
-        shared = docs if i == 0 else {t: shared[t] & docs[t] for t in shared if t in docs}
+    for d in eval_dirs:
+        for t, ss in _latest(d).samples.items():
+            docs = {s["doc_id"] for s in ss}
+            shared[t] = shared[t] & docs if t in shared else docs
     return shared
 
 
