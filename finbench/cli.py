@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, leaderboard, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 
@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tasks-dir", help="print the lm-eval tasks directory (for --include_path)")
     t.set_defaults(func=cmd_tasks_dir)
+
+    leaderboard.add_parser(sub)
+    regress.add_parser(sub)
     return p
 
 
