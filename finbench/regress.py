@@ -23,13 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results, stats
+from . import stats
+from .config import DataError
 
 N_BOOT = 10_000
 ALPHA = 0.05
+# finbench.results (sklearn, seqeval) is imported where needed, so that registering this command stays cheap
 
 
-class RegressError(results.ResultsError):
+class RegressError(DataError):
     """Input that cannot be compared (exit 2); the message says what to do."""
 
 
@@ -53,7 +55,9 @@ class TaskComparison:
     verdict: str
 
 
-def _one_run(path: Path, role: str) -> results.Run:
+def _one_run(path: Path, role: str):
+    from . import results
+
     path = Path(path)
     if path.is_file():
         return results.load_run(path)
@@ -90,13 +94,15 @@ def _mcnemar(base: list, cand: list) -> tuple[float, int, int]:
     return p, wins, losses
 
 
-def _align(items: results.Items, keys: list[str]) -> results.Items:
+def _align(items, keys: list[str]):
     pos = {k: i for i, k in enumerate(items.keys)}
     return replace(items, items=[items.items[pos[k]] for k in keys], keys=list(keys))
 
 
-def compare_task(base: results.Run, cand: results.Run, task: str, max_drop: float, n_boot: int, seed: int,
-                 alpha: float) -> TaskComparison:
+def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int, alpha: float) -> TaskComparison:
+    """One task of two results.Run objects, paired on the samples both scored."""
+    from . import results
+
     for field, what in (("versions", "task version"), ("n-shot", "n-shot")):
         bv, cv = base.results.get(field, {}).get(task), cand.results.get(field, {}).get(task)
         if bv != cv:
@@ -136,8 +142,9 @@ def compare_task(base: results.Run, cand: results.Run, task: str, max_drop: floa
                           len(c_items.keys) - len(shared), bv, cv, cv - bv, lo, hi, p, wins, losses, verdict)
 
 
-def compare(base: results.Run, cand: results.Run, tasks: list[str] | None = None, max_drop: float = 0.0,
-            n_boot: int = N_BOOT, seed: int = results.SEED, alpha: float = ALPHA) -> list[TaskComparison]:
+def compare(base, cand, tasks: list[str] | None = None, max_drop: float = 0.0, n_boot: int = N_BOOT,
+            seed: int = stats.SEED, alpha: float = ALPHA) -> list[TaskComparison]:
+    """Every task both runs (results.Run) scored with samples, or `tasks`."""
     groups = set(base.results.get("group_subtasks", {})) | set(cand.results.get("group_subtasks", {}))
     shared = sorted((set(base.samples) & set(cand.samples)) - groups)
     if tasks:
@@ -233,7 +240,7 @@ def add_parser(sub) -> None:
     r.add_argument("--max-drop", type=float, default=0.0,
                    help="tolerated drop: regressed only if the whole CI is below -MAX_DROP (default 0)")
     r.add_argument("--n-boot", type=int, default=N_BOOT, help=f"paired bootstrap resamples (default {N_BOOT})")
-    r.add_argument("--seed", type=int, default=results.SEED, help="bootstrap seed (default 0; + a CRC of the task)")
+    r.add_argument("--seed", type=int, default=stats.SEED, help="bootstrap seed (default 0; + a CRC of the task)")
     r.add_argument("--alpha", type=float, default=ALPHA, help="significance level (default 0.05: 95%% CIs)")
     r.add_argument("--markdown", default=None, metavar="FILE", help="also write the Markdown report here")
     r.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report here")

@@ -80,3 +80,22 @@ def copy_run(src: Path, dst: Path, edit_results=None, edit_sample=None) -> Path:
                 edit_sample(task, row)
             f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return dst
+
+
+def cli(*args, subprocess_run: bool = False):
+    """`finbench ARGS`: in this process (fast), or as the real console entry point in a subprocess."""
+    import contextlib
+    import io
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from finbench.cli import main
+
+    args = [str(a) for a in args]
+    if subprocess_run:
+        return subprocess.run([sys.executable, "-m", "finbench.cli", *args], capture_output=True, text=True)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(args)
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())

@@ -5,18 +5,12 @@ input exits 2 with a message that says what to do."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from conftest import cli as finbench
 from conftest import copy_run
 from finbench import regress, results
-
-
-def finbench(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "finbench.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
 
 
 @pytest.mark.slow
@@ -48,7 +42,8 @@ def test_clearly_better_run_is_improved_and_reverse_regresses(tiny_runs, tmp_pat
     assert recall["mcnemar_p"] < 1e-3 and recall["losses"] == 0 and recall["wins"] > 20
     assert by_task["tiny_compare"]["verdict"] == "unchanged"  # the same prompt in both variants
 
-    down = finbench("regress", "--baseline", tiny_runs["hint"], "--candidate", tiny_runs["plain"])
+    down = finbench("regress", "--baseline", tiny_runs["hint"], "--candidate", tiny_runs["plain"],
+                    subprocess_run=True)  # the real entry point
     assert down.returncode == 1, down.stderr
     assert "REGRESSED" in down.stdout and "| tiny_recall |" in down.stdout
     # a tolerated drop larger than the whole CI turns the verdict into a pass

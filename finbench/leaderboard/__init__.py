@@ -17,7 +17,7 @@ def cmd_leaderboard_build(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     """Register `leaderboard build` on the `finbench` sub-command parser."""
-    from ..results import N_BOOT, SEED
+    from ..stats import N_BOOT, SEED  # the same defaults as finbench.results (1000, 0), without its imports
 
     lb = sub.add_parser("leaderboard", help="static HTML leaderboard from lm-eval output dirs")
     lsub = lb.add_subparsers(dest="leaderboard_cmd", required=True)

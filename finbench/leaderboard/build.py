@@ -48,8 +48,9 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
 
 
 def build(paths: list[Path], out: Path, n_boot: int = results.N_BOOT, seed: int = results.SEED,
-          title: str = "finbench leaderboard", err=sys.stderr) -> int:
+          title: str = "finbench leaderboard", err=None) -> int:
     """Exit status: 0 built (warnings printed for what was skipped), 2 nothing usable or bad arguments."""
+    err = err or sys.stderr
     if n_boot < 1:
         print(f"finbench leaderboard: --n-boot must be >= 1, got {n_boot}", file=err)
         return 2

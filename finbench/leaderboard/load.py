@@ -72,7 +72,8 @@ class Entry:
     slug: str = ""
 
 
-_PATH = re.compile(r"""(?<![\w.:/])(?:~|\.{1,2})?/(?:[^\s,'"=}{/]+/)*([^\s,'"=}{/]+)""")
+# an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
+_PATH = re.compile(r"""(?<![\w.:/<])(?:~|\.{1,2})?/(?:[^\s,'"=}{/<>]+/)+([^\s,'"=}{/<>]+)""")
 
 
 def public(text) -> str:
