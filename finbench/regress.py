@@ -233,7 +233,8 @@ def cmd_regress(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Register `regress` on the `finbench` sub-command parser."""
     r = sub.add_parser("regress", help="paired per-task comparison of two lm-eval runs; exit 1 on a significant "
-                                       "regression, 2 on unusable input")
+                                       "regression, 2 on unusable input",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--baseline", required=True, help="lm-eval output dir (one run) or its results_*.json")
     r.add_argument("--candidate", required=True, help="lm-eval output dir (one run) or its results_*.json")
     r.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task both runs scored)")
