@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--docs", default="20,100", help="documents per task per run (comma-separated sizes)")
     ap.add_argument("--samples", type=int, default=20_000, help="regress: documents in all (over 4 tasks)")
     ap.add_argument("--regress-boot", type=int, default=10_000)
+    ap.add_argument("--no-cli", action="store_true", help="time in process only (skip the CLI subprocess runs)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     rows = []
@@ -110,6 +111,8 @@ def main() -> None:
             what = (f"leaderboard build: {args.runs} runs x {args.tasks} tasks x {docs} docs "
                     f"({args.runs * args.tasks} cells x 1000 resamples, {n_files} files)")
             rows.append(f"| {what}, in process | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
+            if args.no_cli:
+                continue
             wall, cpu, walls = timed(lambda: subprocess.run(
                 [sys.executable, "-m", "finbench.cli", "leaderboard", "build", str(root), "--out", str(site)],
                 check=True, capture_output=True), args.repeats)
@@ -126,10 +129,11 @@ def main() -> None:
         wall, cpu, walls = timed(reg, args.repeats)
         rows.append(f"| regress: 2 runs x {args.samples} samples (4 tasks), {args.regress_boot} paired resamples per "
                     f"task, in process (load + compare) | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
-        wall, cpu, walls = timed(lambda: subprocess.run(
-            [sys.executable, "-m", "finbench.cli", "regress", "--baseline", str(base), "--candidate", str(cand),
-             "--n-boot", str(args.regress_boot)], capture_output=True), args.repeats)
-        rows.append(f"| the same as the `finbench regress` CLI | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
+        if not args.no_cli:
+            wall, cpu, walls = timed(lambda: subprocess.run(
+                [sys.executable, "-m", "finbench.cli", "regress", "--baseline", str(base), "--candidate", str(cand),
+                 "--n-boot", str(args.regress_boot)], capture_output=True), args.repeats)
+            rows.append(f"| the same as the `finbench regress` CLI | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
     print("| what (synthetic inputs) | median wall s | median CPU s | wall runs (s) |\n|---|---:|---:|---|")
     print("\n".join(rows))
 

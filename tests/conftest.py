@@ -46,7 +46,7 @@ def run_tiny(variant: str, model: Path, out: Path) -> Path:
     cmd = [sys.executable, "-m", "lm_eval", "--tasks", "tiny_suite", "--include_path", variant,
            "--model", "hf", "--model_args", f"pretrained={model},dtype=float32", "--device", "cpu",
            "--batch_size", "8", "--log_samples", "--output_path", str(out)]
-    proc = subprocess.run(cmd, cwd=TINY, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=TINY, env=env, capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out
 
