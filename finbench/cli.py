@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, leaderboard, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .finetune.cli import add_parsers as add_finetune_parsers
 
     add_finetune_parsers(sub)
+    leaderboard.add_parser(sub)
+    regress.add_parser(sub)
     return p
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics, stats
-from .config import tasks_dir
+from .config import DataError, tasks_dir
 
 N_BOOT = 1000
 SEED = 0
@@ -42,21 +42,50 @@ class Run:
     samples: dict[str, list[dict]]  # task -> samples (one dict per document)
 
 
+class ResultsError(DataError):
+    """An lm-eval results or samples file that cannot be read; the message names the file and what to do."""
+
+
+def _read_json(f: Path):
+    try:
+        return json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{f}: not a readable JSON file ({exc}); re-run lm_eval or remove it") from None
+
+
+def load_run(results_file: Path) -> Run:
+    """One lm-eval `results_*.json` and the `samples_<task>_<stamp>.jsonl` files written beside it. Raises
+    ResultsError naming the file when the results JSON or a samples line is malformed or lacks lm-eval's keys."""
+    f = Path(results_file)
+    res = _read_json(f)
+    if not isinstance(res, dict) or not isinstance(res.get("results"), dict) or not isinstance(res.get("configs"), dict):
+        raise ResultsError(f"{f}: not an lm-eval results file (no 'results'/'configs'); re-run lm_eval or remove it")
+    stamp = f.stem[len("results_"):]
+    samples = {}
+    for task in res["configs"]:
+        sfile = f.parent / f"samples_{task}_{stamp}.jsonl"
+        if not sfile.exists():
+            continue
+        rows = []
+        with open(sfile, encoding="utf-8", errors="replace") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ResultsError(f"{sfile}:{lineno}: malformed samples line ({exc}); the run was cut short? "
+                                       "re-run lm_eval with --log_samples") from None
+                if not isinstance(row, dict) or "doc_id" not in row:
+                    raise ResultsError(f"{sfile}:{lineno}: not an lm-eval sample (no doc_id)")
+                rows.append(row)
+        samples[task] = rows
+    return Run(f, res, samples)
+
+
 def find_runs(path: Path) -> list[Run]:
     """Every `results_*.json` under `path` (lm-eval nests them in a per-model folder), with its samples files."""
-    files = sorted(Path(path).rglob("results_*.json"))
-    runs = []
-    for f in files:
-        res = json.loads(f.read_text())
-        stamp = f.stem[len("results_"):]
-        samples = {}
-        for task in res.get("configs", {}):
-            sfile = f.parent / f"samples_{task}_{stamp}.jsonl"
-            if sfile.exists():
-                with open(sfile) as fh:
-                    samples[task] = [json.loads(line) for line in fh if line.strip()]
-        runs.append(Run(f, res, samples))
-    return runs
+    return [load_run(f) for f in sorted(Path(path).rglob("results_*.json"))]
 
 
 @lru_cache(maxsize=None)
@@ -73,10 +102,17 @@ def _mean(items):
 
 def aggregation_fn(name: str):
     """lm-eval writes a callable aggregation into the results' configs by its function name; resolve finbench's
-    from tasks/utils.py, `mean` from numpy. Unknown names -> None (no recomputation possible)."""
+    from tasks/utils.py, `mean` from numpy, any other from lm-eval's aggregation registry (f1, matthews_corrcoef,
+    perplexity, bleu, …: what other lm-eval tasks use). Unknown names -> None (no recomputation possible)."""
     if name == "mean":
         return _mean
-    return getattr(_task_utils(str(tasks_dir() / "utils.py")), name, None)
+    fn = getattr(_task_utils(str(tasks_dir() / "utils.py")), name, None)
+    if fn is None:
+        import lm_eval.api.metrics  # noqa: F401  (registers lm-eval's aggregations)
+        from lm_eval.api.registry import AGGREGATION_REGISTRY
+
+        fn = AGGREGATION_REGISTRY.get(name, None)
+    return fn
 
 
 def _agg_name(agg) -> str:
@@ -103,25 +139,80 @@ def draws(items: list, fn, n_boot: int, seed: int) -> np.ndarray:
     return stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed)
 
 
+def task_seed(task: str, seed: int = SEED) -> int:
+    """The bootstrap seed of a task: `seed` plus a CRC of its name (tasks resample independently; every run of one
+    task on the same samples draws the same indices, which is what makes cross-run deltas paired)."""
+    return seed + zlib.crc32(task.encode())
+
+
+@dataclass
+class Items:
+    """One metric of one task under one filter: the logged per-sample items in doc order, keyed for pairing."""
+
+    task: str
+    metric: str
+    filter: str
+    agg: str  # aggregation name
+    fn: object  # the aggregation callable
+    items: list
+    keys: list[str]  # per item: "<doc_id>:<doc_hash>" (the same document in two runs has the same key)
+    higher_is_better: bool
+
+
+def sample_key(sample: dict) -> str:
+    return f"{sample['doc_id']}:{sample.get('doc_hash', '')}"
+
+
+def metric_items(run: Run, task: str) -> list[Items]:
+    """Every declared metric of `task` (lm-eval's metric_list order; for configs without one, the metrics in
+    `higher_is_better`, aggregated by mean) whose aggregation can be recomputed, per filter, items in doc order."""
+    cfg = run.results["configs"].get(task, {})
+    hib = run.results.get("higher_is_better", {}).get(task) or {}
+    declared = cfg.get("metric_list") or [{"metric": m, "aggregation": "mean"} for m in hib]
+    samples = sorted(run.samples.get(task, []), key=lambda s: s["doc_id"])
+    out = []
+    for m in declared:
+        name = m["metric"]
+        agg = _agg_name(m.get("aggregation", "mean"))
+        fn = aggregation_fn(agg)
+        if fn is None:
+            continue
+        by_filter: dict[str, tuple[list, list]] = {}
+        for s in samples:
+            if name in s:
+                items, keys = by_filter.setdefault(s.get("filter", "none"), ([], []))
+                items.append(s[name])
+                keys.append(sample_key(s))
+        better = bool(hib.get(name, m.get("higher_is_better", True)))
+        out += [Items(task, name, filt, agg, fn, items, keys, better) for filt, (items, keys) in by_filter.items()]
+    return out
+
+
+def primary_items(run: Run, task: str) -> Items | None:
+    """The one score a table shows for a task: finbench's `score` when the task declares it, else the first
+    declared metric (lm-eval's order) that can be recomputed; its first filter. None if nothing can be."""
+    found = metric_items(run, task)
+    return next((i for i in found if i.metric == "score"), found[0] if found else None)
+
+
+def paired_draws(a: Items, b: Items, n_boot: int, seed: int) -> np.ndarray:
+    """Paired bootstrap draws of metric(a) - metric(b) over aligned items (a.keys == b.keys): both are resampled
+    with the SAME indices (same n, same seed), so this is draws(a) - draws(b); for means one pass over a - b."""
+    if a.keys != b.keys:
+        raise ValueError("paired draws need the same samples in the same order")
+    if a.fn is _mean:
+        diff = np.asarray(a.items, dtype=float) - np.asarray(b.items, dtype=float)
+        return stats.bootstrap_mean_distribution(diff, n_boot, seed)
+    return draws(a.items, a.fn, n_boot, seed) - draws(b.items, b.fn, n_boot, seed)
+
+
 def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[MetricRow]:
     """Every declared metric of every task with samples, recomputed from the per-sample items, with its bootstrap
     draws. Metrics that share an aggregation and identical items (e.g. `score` and `macro_f1`) share one bootstrap."""
     from tqdm.auto import tqdm
 
-    jobs = []
-    for task, samples in sorted(run.samples.items()):
-        cfg = run.results["configs"][task]
-        for m in cfg.get("metric_list", []):
-            name = m["metric"]
-            agg = _agg_name(m.get("aggregation", "mean"))
-            fn = aggregation_fn(agg)
-            if fn is None:
-                continue
-            by_filter: dict[str, list] = {}
-            for s in samples:
-                if name in s:
-                    by_filter.setdefault(s.get("filter", "none"), []).append(s[name])
-            jobs += [(task, name, agg, fn, filt, items) for filt, items in by_filter.items()]
+    jobs = [(i.task, i.metric, i.agg, i.fn, i.filter, i.items) for task in sorted(run.samples)
+            for i in metric_items(run, task)]
     rows, done = [], {}
     for task, name, agg, fn, filt, items in tqdm(jobs, desc="bootstrap CIs", unit="metric", leave=False):
         key = (task, agg, filt)
@@ -129,7 +220,7 @@ def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[Metric
             value, boot = done[key][1]
         else:
             value = float(fn(items))
-            boot = draws(items, fn, n_boot=n_boot, seed=seed + zlib.crc32(task.encode()))
+            boot = draws(items, fn, n_boot=n_boot, seed=task_seed(task, seed))
             done[key] = (items, (value, boot))
         lo, hi = stats.percentile_ci(boot)
         reported = run.results["results"].get(task, {}).get(f"{name},{filt}")
@@ -191,14 +282,20 @@ def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> st
 META_FILE = "finbench_run.json"
 
 
+def sidecar(run: Run, name: str) -> Path | None:
+    """A file stored beside a run's lm-eval output (finbench_run.json, recipe.yaml): next to the results file or
+    one level up (lm-eval writes <output_path>/<model>/results_*.json); the nearest wins."""
+    for parent in run.results_file.parents[:2]:
+        if (parent / name).is_file():
+            return parent / name
+    return None
+
+
 def run_meta(run: Run) -> dict:
     """finbench's own record of a run (data dir, sample or real data, versions), written by `finbench eval` at the
     top of the output path; empty for runs made with plain `lm_eval`."""
-    for parent in run.results_file.parents[:2]:  # lm-eval writes <output_path>/<model>/results_*.json
-        f = parent / META_FILE
-        if f.exists():
-            return json.loads(f.read_text())
-    return {}
+    f = sidecar(run, META_FILE)
+    return _read_json(f) if f else {}
 
 
 def report(path: Path, out=sys.stdout) -> int:

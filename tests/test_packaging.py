@@ -1,5 +1,5 @@
 """A non-editable install ships what `lm_eval --include_path "$(finbench tasks-dir)"` needs: the task YAMLs, their
-templates, utils.py, and the sample sets."""
+templates, utils.py, and the sample sets; and the leaderboard's site templates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import zipfile
 from conftest import ROOT
 
 
-def test_wheel_contains_tasks_templates_and_samples(tmp_path):
+def test_wheel_contains_tasks_templates_samples_and_site_templates(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -24,3 +24,6 @@ def test_wheel_contains_tasks_templates_and_samples(tmp_path):
     assert samples and {f"finbench/{s}" for s in samples} <= names
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "finbench").rglob("*.py")}
     assert modules - names == set()  # every sub-package is listed in pyproject.toml
+    templates = {f"finbench/leaderboards/templates/{p.name}" for p in (ROOT / "leaderboards" / "templates").iterdir()}
+    assert templates and templates <= names
+    assert {"finbench/leaderboards/__init__.py", "finbench/leaderboard/build.py", "finbench/regress.py"} <= names

@@ -1,0 +1,281 @@
+"""Load lm-eval output directories into leaderboard entries: one Entry per `results_*.json`, one Cell per task (its
+primary metric recomputed from the `--log_samples` items, with seeded bootstrap draws), and the run's metadata
+(lm-eval's own, plus finbench_run.json and recipe.yaml stored beside it when present).
+
+Only whitelisted fields reach an Entry, with secrets masked and filesystem paths cut to their last component, so
+nothing from the environment (keys, paths outside the results) can be rendered. Malformed or partial inputs become
+warnings naming the file, never a crash."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .. import results, stats
+
+RECIPE_FILE = "recipe.yaml"
+N_EXAMPLES = 3  # sample outputs shown per task on a model page
+
+
+@dataclass
+class Cell:
+    """One task of one run: its primary metric, recomputed, with bootstrap draws and the task's version/n-shot."""
+
+    items: results.Items
+    value: float
+    lo: float
+    hi: float
+    boot: np.ndarray = field(repr=False)
+    version: str
+    n_shot: str
+
+    @property
+    def n(self) -> int:
+        return len(self.items.items)
+
+
+@dataclass
+class Recipe:
+    """What the leaderboard reads from a fine-tuning recipe.yaml (tolerant of its exact layout)."""
+
+    name: str | None = None
+    base_model: str | None = None
+    mixture: list[str] = field(default_factory=list)  # finance task names
+    extras: dict[str, str] = field(default_factory=dict)  # e.g. general / math shares
+
+    @property
+    def single_task(self) -> str | None:
+        """The task of a single-task recipe (one mixture task, no general/math share), else None."""
+        if len(self.mixture) == 1 and not any(v not in ("0", "0.0", "False", "None", "") for v in self.extras.values()):
+            return self.mixture[0]
+        return None
+
+
+@dataclass
+class Entry:
+    """One run (one results file): display name, where it came from (relative to the RESULTS_DIR given), cells."""
+
+    name: str
+    label: str
+    cells: dict[str, Cell]
+    categories: dict[str, str]  # task -> innermost lm-eval group ("" when ungrouped)
+    meta: dict[str, str]  # rendered as is (already public)
+    recipe: Recipe
+    examples: dict[str, list[dict[str, str]]]
+    slug: str = ""
+
+
+# an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
+_PATH = re.compile(r"""(?<![\w.:/<])(?:~|\.{1,2})?/(?:[^\s,'"=}{/<>]+/)+([^\s,'"=}{/<>]+)""")
+
+
+def public(text) -> str:
+    """Text safe to publish: secrets masked (results.redact) and any filesystem path cut to its last component."""
+    return _PATH.sub(lambda m: m.group(1), results.redact(text))
+
+
+def _short(text, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _model_name(res: dict) -> str:
+    cfg = res.get("config") or {}
+    args = cfg.get("model_args")
+    name = res.get("model_name")
+    if not name and isinstance(args, dict):
+        name = args.get("pretrained") or args.get("model")
+    if not name and isinstance(args, str):
+        found = re.search(r"(?:pretrained|model)=([^,]+)", args)
+        name = found.group(1) if found else None
+    return public(name or cfg.get("model") or "unknown model")
+
+
+def _label(root: Path, results_file: Path, res: dict) -> str:
+    """Where a run came from, for humans: the RESULTS_DIR's name and the path below it, without lm-eval's
+    per-model folder (its name encodes the model's full local path)."""
+    rel = results_file.relative_to(root) if results_file != root else Path(results_file.name)
+    parts = [p for p in rel.parts if p != res.get("model_name_sanitized")]
+    return "/".join([root.name, *parts]) if root.is_dir() else results_file.name
+
+
+def _date(res: dict) -> str:
+    try:
+        return datetime.fromtimestamp(float(res["date"]), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
+def _innermost_groups(res: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for group, children in sorted((res.get("group_subtasks") or {}).items()):
+        for child in children or []:
+            out.setdefault(child, group)
+    return out
+
+
+def read_recipe(path: Path | None, warn) -> Recipe:
+    """Parse recipe.yaml: name, base model (`base_model`, or `model` as a string or a mapping with base/name/path),
+    mixture (a list of task names or of `{task, cap}`, or a mapping with `tasks`), and general/math shares."""
+    if path is None:
+        return Recipe()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        warn(path, f"unreadable recipe ({type(exc).__name__}); metadata from it ignored")
+        return Recipe()
+    if not isinstance(raw, dict):
+        warn(path, "recipe is not a mapping; metadata from it ignored")
+        return Recipe()
+    base = raw.get("base_model") or raw.get("base")
+    model = raw.get("model")
+    if base is None and isinstance(model, str):
+        base = model
+    if base is None and isinstance(model, dict):
+        base = model.get("base") or model.get("name") or model.get("path")
+    mix = raw.get("mixture") or []
+    extras = {k: raw[k] for k in ("general", "math") if k in raw}
+    if isinstance(mix, dict):
+        extras.update({k: mix[k] for k in ("general", "math") if k in mix})
+        mix = mix.get("tasks") or []
+    tasks = []
+    for m in mix if isinstance(mix, list) else []:
+        if isinstance(m, dict) and m.get("task") in ("general", "math"):
+            extras[m["task"]] = m.get("cap", m.get("share", 1))
+        elif isinstance(m, dict) and m.get("task"):
+            tasks.append(str(m["task"]))
+        elif isinstance(m, str):
+            tasks.append(m)
+    return Recipe(name=public(raw["name"]) if raw.get("name") else None,
+                  base_model=public(base) if base else None,
+                  mixture=sorted(set(tasks)), extras={k: public(v) for k, v in sorted(extras.items())})
+
+
+def _examples(samples: list[dict]) -> list[dict[str, str]]:
+    out = []
+    for s in sorted(samples, key=lambda s: s["doc_id"])[:N_EXAMPLES]:
+        args = s.get("arguments") or {}
+        first = next(iter(args.values()), {}) if isinstance(args, dict) else (args[0] if args else {})
+        prompt = first.get("arg_0", "") if isinstance(first, dict) else first
+        resp = s.get("filtered_resps", s.get("resps", ""))
+        if isinstance(resp, list) and len(resp) == 1:
+            resp = resp[0]
+        out.append({"doc_id": str(s["doc_id"]), "prompt": _short(prompt, 600), "target": _short(s.get("target", ""), 200),
+                    "response": _short(resp, 400)})
+    return out
+
+
+def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> Entry | None:
+    """One results file -> Entry (None, with a warning, when it is malformed or has no usable task)."""
+    try:
+        run = results.load_run(results_file)
+    except results.ResultsError as exc:
+        warn(results_file, str(exc).split(": ", 1)[-1] if str(exc).startswith(str(results_file)) else str(exc))
+        return None
+    res = run.results
+    tasks = [t for t in sorted(res["configs"]) if t not in (res.get("group_subtasks") or {})]
+    cells: dict[str, Cell] = {}
+    for task in tasks:
+        if task not in run.samples:
+            warn(results_file, f"{task}: no samples file beside it (run lm_eval with --log_samples); task skipped")
+            continue
+        try:
+            items = results.primary_items(run, task)
+        except (KeyError, TypeError, ValueError) as exc:
+            warn(results_file, f"{task}: malformed samples ({type(exc).__name__}: {exc}); task skipped")
+            continue
+        if items is None or not items.items:
+            warn(results_file, f"{task}: no metric that can be recomputed from the samples; task skipped")
+            continue
+        try:
+            value = float(items.fn(items.items))
+            boot = results.draws(items.items, items.fn, n_boot, results.task_seed(task, seed))
+        except Exception as exc:  # an aggregation on malformed items: any error type is possible
+            warn(results_file, f"{task}: cannot score the samples ({type(exc).__name__}: {exc}); task skipped")
+            continue
+        lo, hi = stats.percentile_ci(boot)
+        cells[task] = Cell(items, value, lo, hi, boot, str(res.get("versions", {}).get(task, "")),
+                           str(res.get("n-shot", {}).get(task, "")))
+    if not cells:
+        warn(results_file, "no task with usable samples; run skipped")
+        return None
+    cfg = res.get("config") or {}
+    fb = results.run_meta(run) if results.sidecar(run, results.META_FILE) else {}
+    recipe = read_recipe(results.sidecar(run, RECIPE_FILE), warn)
+    meta = {
+        "backend": public(cfg.get("model", "")),
+        "model args": _short(public(cfg.get("model_args", "")), 300),
+        "lm-eval version": public(res.get("lm_eval_version", "")),
+        "transformers version": public(res.get("transformers_version", "")),
+        "git hash": public(res.get("git_hash") or ""),
+        "finbench git hash": public(fb.get("git_hash") or ""),
+        "date": _date(res),
+        "limit": public(cfg.get("limit") if cfg.get("limit") is not None else ""),
+        "chat template": "yes" if res.get("chat_template_sha") else "no",
+        "data": "finbench SAMPLE data (a smoke test, not benchmark scores)" if fb.get("sample_data") else "",
+    }
+    meta = {k: v for k, v in meta.items() if v not in ("", "None", "{}")}
+    name = recipe.name or _model_name(res)
+    groups = _innermost_groups(res)
+    return Entry(name=name, label=_label(root, results_file, res), cells=cells,
+                 categories={t: groups.get(t, "") for t in cells}, meta=meta, recipe=recipe,
+                 examples={t: _examples(run.samples[t]) for t in cells})
+
+
+def _slug(entry: Entry) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", entry.name.lower()).strip("-")[:40] or "run"
+    return f"{base}-{hashlib.sha1(entry.label.encode()).hexdigest()[:8]}"
+
+
+def load(paths: list[Path], n_boot: int, seed: int) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """Every run under the given RESULTS_DIRs (or results files). Returns (entries, warnings); a warning is
+    (file as a label relative to its RESULTS_DIR, reason). Display names are made unique by adding the label."""
+    entries: list[Entry] = []
+    warnings: list[tuple[str, str]] = []
+    for raw in paths:
+        root = Path(raw)
+        base = root.parent if root.is_file() else root
+
+        def warn(f: Path, reason: str, base=base) -> None:
+            try:
+                shown = "/".join([base.name, *Path(f).relative_to(base).parts])
+            except ValueError:
+                shown = Path(f).name
+            warnings.append((shown, reason.replace(str(base), base.name)))
+
+        if not root.exists():
+            warnings.append((root.name, "does not exist; skipped"))
+            continue
+        files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
+        if not files:
+            warnings.append((root.name, "no lm-eval results_*.json found under it; skipped"))
+        for f in files:
+            entry = load_entry(base, f, n_boot, seed, warn)
+            if entry is not None:
+                entries.append(entry)
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.name] = counts.get(e.name, 0) + 1
+    for e in entries:
+        if counts[e.name] > 1:
+            e.name = f"{e.name} ({e.label.rsplit('/', 1)[0] if '/' in e.label else e.label})"
+    counts = {}
+    for e in entries:
+        counts[e.name] = counts.get(e.name, 0) + 1
+    for e in entries:
+        if counts[e.name] > 1:
+            e.name = f"{e.name} [{e.label.rsplit('/', 1)[-1]}]"
+        e.slug = _slug(e)
+    entries.sort(key=lambda e: (e.name, e.label))
+    return entries, warnings
+
+
+def finite(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)

@@ -1,0 +1,233 @@
+"""The leaderboard table: columns (one per task and its version/n-shot), category averages and an overall score
+with bootstrap CIs, the best cell per column (marked only where the statistics separate it from the runner-up),
+comparability flags, and Δ vs the single-task run for runs that share a base model.
+
+Rules (docs/DESIGN.md):
+- A task whose runs differ in task version or n-shot becomes one column per variant, flagged; averages over it
+  are left blank, so different variants are never averaged or compared.
+- Category = the innermost lm-eval group that lists the task; its average (and the overall score, the mean over
+  all task columns, as lm-eval averages a group of groups) is shown only for runs that have every column of it,
+  and only over higher-is-better metrics. Its draws are the mean of the task draws, index by index.
+- Best cell: the top and the runner-up are compared with a paired bootstrap when they were scored on the same
+  samples (same doc ids and hashes, so the same resample indices: the Δ draws are the difference of the draws),
+  else by non-overlap of their 95 % CIs (top's lower bound beyond the runner-up's upper bound)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import results, stats
+from .load import Cell, Entry
+
+
+@dataclass
+class Column:
+    key: str  # unique id (the task name, or task@version,n-shot when a task has several variants)
+    task: str
+    metric: str
+    filter: str
+    version: str
+    n_shot: str
+    higher_is_better: bool
+    category: str
+    variant: bool = False  # this task has several versions/n-shots across runs
+
+    @property
+    def label(self) -> str:
+        return f"{self.task} [v{self.version}, {self.n_shot}-shot]" if self.variant else self.task
+
+
+@dataclass
+class Score:
+    value: float
+    lo: float
+    hi: float
+    boot: np.ndarray = field(repr=False)
+    sig: str  # which samples it was scored on (equal sig -> paired comparison possible)
+    n: int = 0
+    best: bool = False
+    cell: Cell | None = field(default=None, repr=False)
+
+
+@dataclass
+class Delta:
+    task: str
+    reference: Entry
+    value: float
+    lo: float
+    hi: float
+    paired: bool
+    higher_is_better: bool
+
+    @property
+    def verdict(self) -> str:
+        lo, hi = (self.lo, self.hi) if self.higher_is_better else (-self.hi, -self.lo)
+        return "helps" if lo > 0 else "hurts" if hi < 0 else "no clear difference"
+
+
+@dataclass
+class Row:
+    entry: Entry
+    tasks: dict[str, Score | None]  # column key -> score
+    categories: dict[str, Score | None]
+    overall: Score | None
+    deltas: list[Delta] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    categories: list[str]
+    rows: list[Row]
+    flags: list[str]
+    n_boot: int
+    seed: int
+    averaged: dict[str, list[str]]  # category (or "overall") -> the column keys it averages; [] = not comparable
+
+
+def _sig(keys: list[str]) -> str:
+    return hashlib.sha1("\n".join(keys).encode()).hexdigest()
+
+
+def _variant_key(cell: Cell) -> tuple:
+    return (cell.items.metric, cell.items.filter, cell.version, cell.n_shot)
+
+
+def _columns(entries: list[Entry]) -> tuple[list[Column], list[str], list[str]]:
+    variants: dict[str, dict[tuple, list[Entry]]] = {}
+    category: dict[str, str] = {}
+    for e in entries:
+        for task, cell in e.cells.items():
+            variants.setdefault(task, {}).setdefault(_variant_key(cell), []).append(e)
+            if e.categories.get(task):
+                category.setdefault(task, e.categories[task])
+    columns, flags = [], []
+    for task in sorted(variants):
+        kinds = variants[task]
+        several = len(kinds) > 1
+        if several:
+            desc = "; ".join(f"{m},{f} v{v} {s}-shot: {len(es)} run(s)" for (m, f, v, s), es in sorted(kinds.items()))
+            flags.append(f"{task}: runs differ in task version, n-shot or metric ({desc}); shown as separate "
+                         "columns and left out of every average, never compared.")
+        for (metric, filt, version, n_shot), es in sorted(kinds.items()):
+            hib = es[0].cells[task].items.higher_is_better
+            key = f"{task}@v{version},{n_shot}-shot,{metric},{filt}" if several else task
+            columns.append(Column(key, task, metric, filt, version, n_shot, hib, category.get(task, ""), several))
+    cats = sorted({c.category for c in columns})
+    return columns, cats, flags
+
+
+def _cell_for(entry: Entry, col: Column) -> Cell | None:
+    cell = entry.cells.get(col.task)
+    return cell if cell is not None and _variant_key(cell) == (col.metric, col.filter, col.version, col.n_shot) else None
+
+
+def _average(scores: list[Score]) -> Score:
+    boot = np.mean(np.stack([s.boot for s in scores]), axis=0)
+    lo, hi = stats.percentile_ci(boot)
+    return Score(float(np.mean([s.value for s in scores])), lo, hi, boot, _sig([s.sig for s in scores]),
+                 sum(s.n for s in scores))
+
+
+def separated(top: Score, second: Score, higher_is_better: bool) -> bool:
+    """Does the evidence separate `top` from `second`? Paired bootstrap when both were scored on the same samples
+    (the Δ draws' 95 % CI excludes 0), else non-overlapping 95 % CIs."""
+    sign = 1.0 if higher_is_better else -1.0
+    if top.sig == second.sig:
+        lo, _ = stats.percentile_ci(sign * (top.boot - second.boot))
+        return lo > 0
+    return top.lo > second.hi if higher_is_better else top.hi < second.lo
+
+
+def _mark_best(scores: list[Score | None], higher_is_better: bool) -> None:
+    present = sorted((s for s in scores if s is not None and np.isfinite(s.value)),
+                     key=lambda s: s.value, reverse=higher_is_better)
+    if len(present) >= 2 and present[0].value != present[1].value:
+        present[0].best = separated(present[0], present[1], higher_is_better)
+
+
+def _matches(task: str, mixture_task: str) -> bool:
+    return task in (mixture_task, f"finbench_{mixture_task}", f"finbench_{mixture_task}_mc")
+
+
+def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flags: list[str]) -> None:
+    """For runs sharing a base model: Δ on each task vs the single-task run trained on that task."""
+    by_base: dict[str, list[Row]] = {}
+    for r in rows:
+        if r.entry.recipe.base_model:
+            by_base.setdefault(r.entry.recipe.base_model, []).append(r)
+    for base, group in sorted(by_base.items()):
+        for col in columns:
+            refs = [r for r in group if r.entry.recipe.single_task and _matches(col.task, r.entry.recipe.single_task)
+                    and r.tasks.get(col.key) is not None]
+            if len(refs) > 1:
+                flags.append(f"{col.label}: {len(refs)} single-task runs on base model {base} "
+                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task.")
+            if len(refs) != 1:
+                continue
+            ref = refs[0]
+            ref_score = ref.tasks[col.key]
+            for r in group:
+                score = r.tasks.get(col.key)
+                if r is ref or score is None:
+                    continue
+                paired = score.sig == ref_score.sig
+                if paired:
+                    boot = score.boot - ref_score.boot
+                else:  # different samples: independent draws for the reference (another seed)
+                    items = ref_score.cell.items
+                    boot = score.boot - results.draws(items.items, items.fn, n_boot,
+                                                      results.task_seed(col.task, seed) + 1)
+                lo, hi = stats.percentile_ci(boot)
+                r.deltas.append(Delta(col.label, ref.entry, score.value - ref_score.value, lo, hi, paired,
+                                      col.higher_is_better))
+
+
+def build_table(entries: list[Entry], n_boot: int, seed: int) -> Table:
+    columns, cats, flags = _columns(entries)
+    rows = []
+    for e in entries:
+        tasks = {}
+        for col in columns:
+            cell = _cell_for(e, col)
+            tasks[col.key] = None if cell is None else Score(cell.value, cell.lo, cell.hi, cell.boot,
+                                                               _sig(cell.items.keys), cell.n, cell=cell)
+        rows.append(Row(e, tasks, {}, None))
+    flagged = {c.task for c in columns if c.variant}
+    averaged: dict[str, list[str]] = {}
+    for cat in cats + ["overall"]:
+        cols = [c for c in columns if cat in ("overall", c.category)]
+        ok = cols and not any(c.task in flagged for c in cols) and all(c.higher_is_better for c in cols)
+        averaged[cat] = [c.key for c in cols] if ok else []
+        for r in rows:
+            scores = [r.tasks[k] for k in averaged[cat]]
+            avg = _average(scores) if scores and all(s is not None for s in scores) else None
+            if cat == "overall":
+                r.overall = avg
+            else:
+                r.categories[cat] = avg
+    for col in columns:
+        _mark_best([r.tasks[col.key] for r in rows], col.higher_is_better)
+    for cat in cats:
+        _mark_best([r.categories[cat] for r in rows], True)
+    _mark_best([r.overall for r in rows], True)
+    samples = {}
+    for col in columns:
+        sigs = {r.tasks[col.key].sig for r in rows if r.tasks[col.key] is not None}
+        if len(sigs) > 1:
+            samples[col.label] = len(sigs)
+    if samples:
+        flags.append("Runs scored on different samples (e.g. another --limit): "
+                     + ", ".join(f"{t} ({k} sample sets)" for t, k in sorted(samples.items()))
+                     + "; their cells are compared by CI overlap only, not paired.")
+    _deltas(rows, columns, n_boot, seed, flags)
+
+    def order(r: Row):
+        o = r.overall.value if r.overall is not None else -np.inf
+        return (-o, r.entry.name, r.entry.label)
+
+    rows.sort(key=order)
+    return Table(columns, cats, rows, flags, n_boot, seed, averaged)

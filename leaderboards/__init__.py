@@ -1,0 +1,1 @@
+"""Templates of the static leaderboard (installed as the package data `finbench.leaderboards/templates`)."""
