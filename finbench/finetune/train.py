@@ -174,8 +174,10 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     t = recipe.training
     train_rows, dropped = _to_prompt_completion(mixture.records, tokenizer, t.max_length)
     dev_rows, dev_dropped = _to_prompt_completion(dev.records, tokenizer, t.max_length)
-    if not train_rows:
-        raise DataError(f"every training example is longer than training.max_length={t.max_length} tokens")
+    if not train_rows or not dev_rows:
+        which = "training" if not train_rows else "dev (checkpoint-selection)"
+        raise DataError(f"every {which} example is longer than training.max_length={t.max_length} tokens; "
+                        "raise max_length or add shorter tasks")
 
     bf16 = use_bf16(t.precision)
     args = SFTConfig(
