@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import stats
+from .artifacts import write_text
 from .config import DataError
 
 N_BOOT = 10_000
@@ -197,20 +196,6 @@ def report_json(rows: list[TaskComparison], settings: dict) -> str:
                       indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename, so a report is never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def cmd_regress(args: argparse.Namespace) -> int:
     if args.n_boot < 1 or not 0 < args.alpha < 1 or args.max_drop < 0:
         print("finbench regress: need --n-boot >= 1, 0 < --alpha < 1 and --max-drop >= 0", file=sys.stderr)
@@ -223,9 +208,9 @@ def cmd_regress(args: argparse.Namespace) -> int:
                 "seed": args.seed, "alpha": args.alpha, "max_drop": args.max_drop}
     md = markdown(rows, settings)
     if args.markdown:
-        write_atomic(Path(args.markdown), md)
+        write_text(Path(args.markdown), md)
     if args.json:
-        write_atomic(Path(args.json), report_json(rows, settings))
+        write_text(Path(args.json), report_json(rows, settings))
     print(md, end="")
     return 1 if overall(rows) == "regressed" else 0
 

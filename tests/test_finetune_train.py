@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from finbench.finetune import artifacts, export, train
+from finbench import artifacts
+from finbench.finetune import export, train
 from finbench.finetune.train import complete_checkpoints
 
 from conftest import ROOT

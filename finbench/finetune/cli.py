@@ -37,7 +37,9 @@ def _guarded(fn):
 
 @_guarded
 def cmd_mix(args: argparse.Namespace) -> int:
-    from . import artifacts, leakage, mix, recipe
+    from finbench import artifacts
+
+    from . import leakage, mix, recipe
 
     r = recipe.load(args.recipe)
     m = mix.build(r, args.split)
@@ -116,7 +118,9 @@ def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
 
 @_guarded
 def cmd_sweep_report(args: argparse.Namespace) -> int:
-    from . import artifacts, report
+    from finbench import artifacts
+
+    from . import report
 
     try:
         text = report.markdown(Path(args.sweep_dir))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import artifacts
+from finbench import artifacts
 
 PROBES = (
     "What is the sentiment of this financial news sentence? Answer with one word: negative, neutral, or positive."

@@ -21,9 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from finbench import artifacts
 from finbench.config import cache_dir
 
-from . import artifacts, mix
+from . import mix
 from .recipe import Part, Recipe, RecipeError, load
 
 VARIANTS = {"base": (False, False), "general": (True, False), "math": (False, True), "general_math": (True, True)}

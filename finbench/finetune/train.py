@@ -22,9 +22,10 @@ import shutil
 import time
 from pathlib import Path
 
+from finbench import artifacts
 from finbench.config import DataError
 
-from . import artifacts, leakage, mix
+from . import leakage, mix
 from .recipe import DEFAULT_BASE, Recipe, RecipeError
 
 CHECKPOINTS = "checkpoints"

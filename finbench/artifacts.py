@@ -1,4 +1,4 @@
-"""Atomic files and directories for run outputs: a reader (or a resumed run) sees the old version or the new one,
+"""Atomic files and directories for outputs (runs, reports): a reader (or a resumed run) sees the old version or the new one,
 never a half-written one, even after a kill or a full disk mid-write."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
