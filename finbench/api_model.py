@@ -34,6 +34,7 @@ from pathlib import Path
 from lm_eval.api.model import hash_args
 from lm_eval.api.registry import register_model
 from lm_eval.models.openai_completions import LocalChatCompletion, OpenAIChatCompletion
+from lm_eval.models.utils import handle_stop_sequences
 
 from . import preflight
 from .config import cache_dir
@@ -271,7 +272,7 @@ class FinbenchOpenAIChatCompletion(_FinbenchChatMixin, OpenAIChatCompletion):
         keep = {"until": gen_kwargs.get("until"), "temperature": gen_kwargs.get("temperature", 0)}
         out = super()._create_payload(messages, generate=generate, gen_kwargs=gen_kwargs, seed=seed, eos=eos, **kwargs)
         if not re.match(r"^(o\d|gpt-5)", str(self.model)) and "stop" not in out:
-            stop = keep["until"] or [eos]
+            stop = handle_stop_sequences(keep["until"] or ["<|endoftext|>"], eos)
             out["stop"] = ([stop] if isinstance(stop, str) else list(stop))[:4]
             out["temperature"] = keep["temperature"]
         return out

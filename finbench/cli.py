@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="run lm-eval on finbench tasks and print scores with 95%% CIs; "
                                     "unknown flags go to lm_eval unchanged")
     e.add_argument("--tasks", default="finbench_all")
-    e.add_argument("--model", "--backend", dest="model", default="hf", help="lm-eval model type (hf, vllm, finbench-chat-completions, …)")
+    e.add_argument("--model", "--backend", dest="model", default="hf",
+                   help="lm-eval model type (hf, vllm, finbench-chat-completions, …)")
     e.add_argument("--model_args", default=None, help="default: pretrained=<finbench default model> for hf")
     e.add_argument("--limit", type=float, default=None)
     e.add_argument("--output_path", default=None, help="default: out/finbench-<timestamp>")

@@ -9,7 +9,6 @@ a few steps change the greedy answers (a verification against an adapter that ch
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -17,10 +16,11 @@ TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 
 def _examples(tokenizer, n: int) -> list[dict]:
     from finbench import data, prompts
+    from finbench.config import SAMPLE_DIR
 
     out = []
     for task in ("fpb", "tfns", "headline"):
-        for rec in data.load_splits(task).splits["train"][:n]:
+        for rec in data.load_splits(task, SAMPLE_DIR).splits["train"][:n]:
             chat = [{"role": "user", "content": prompts.prompt(task, rec)}]
             prefix = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
             answer = prompts.target(task, rec) + tokenizer.eos_token
@@ -36,7 +36,6 @@ def train_lora(base: Path, out_dir: Path, steps: int = 24, rank: int = 8, lr: fl
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-    os.environ.setdefault("FINBENCH_DATA_DIR", "sample")
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)

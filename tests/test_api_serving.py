@@ -83,12 +83,12 @@ def test_suite_through_local_chat_completions(clean_run):
 
 
 def test_faults_injected_run_gives_identical_outputs_and_hides_the_key(server, default_model, clean_run, tmp_path):
-    proxy = FaultProxy(server, seed=4, delay_s=1.0, stall_s=14.0)
+    proxy = FaultProxy(server, seed=4, delay_s=1.0, stall_s=50.0)
     port = proxy.start()
     try:
         out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
         proc = lm_eval(out, "finbench-chat-completions",
-                       f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,timeout=10,"
+                       f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,timeout=45,"
                        f"response_cache={cache}", finbench_models=True, env_extra={"OPENAI_API_KEY": SECRET})
     finally:
         proxy.stop()
