@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason=
 
 @pytest.fixture(scope="module")
 def checkpoint(default_model, tmp_path_factory):
-    adapter, merged = train_lora(default_model, tmp_path_factory.mktemp("lora"))
+    adapter, merged = train_lora(default_model, tmp_path_factory.mktemp("lora"), steps=16)
     return default_model, adapter, merged
 
 
@@ -34,7 +34,7 @@ def verify(args: list[str]) -> subprocess.CompletedProcess:
 def test_four_serving_paths_agree(checkpoint, tmp_path):
     base, adapter, merged = checkpoint
     proc = verify(["--base", str(base), "--adapter", str(adapter), "--merged", str(merged), "--tasks",
-                   "finbench_fpb,finbench_tfns", "--limit", "8", "--output_path", str(tmp_path)])
+                   "finbench_fpb,finbench_tfns", "--limit", "6", "--output_path", str(tmp_path)])
     report = (tmp_path / "verify_serving.txt").read_text() if (tmp_path / "verify_serving.txt").exists() else ""
     assert proc.returncode == 0, report + proc.stderr[-3000:]
     assert report.rstrip().endswith("PASS")
