@@ -63,6 +63,10 @@ class FaultProxy:
     def stop(self) -> None:
         async def close():
             self._server.close()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in pending:  # stalled or delayed handlers
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -135,7 +139,7 @@ class FaultProxy:
                 return
             writer.write(response)
             await writer.drain()
-            if method == "POST" and response.startswith(b"HTTP/1.1 200"):
+            if method == "POST" and response.split(b" ", 2)[1:2] == [b"200"]:
                 self._answered(digest)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -152,3 +152,14 @@ def test_openai_payload_keeps_stop_and_greedy_for_gpt4o_snapshots(tmp_path, monk
         payload = lm._create_payload([{"role": "user", "content": "x"}], generate=True,
                                      gen_kwargs={"until": ["\n\n"], "max_gen_toks": 8, "temperature": 0})
         assert payload.get("stop") == stop and payload["temperature"] == temp, model
+
+
+def test_usage_line_of_the_printed_table():
+    from finbench.results import api_usage_line
+
+    usage = {"requests_sent": 3, "cache_hits": 2, "prompt_tokens": 100, "completion_tokens": 5}
+    priced = api_usage_line({"usage": usage, "estimated_cost_this_run": pricing.estimate_cost("gpt-4o", 100, 5)})
+    assert "3 requests sent, 2 answers from the response cache" in priced
+    assert f"$0.0003 (list prices of {pricing.PRICES_TAKEN})" in priced
+    unknown = api_usage_line({"usage": usage, "estimated_cost_this_run": pricing.estimate_cost("local", 100, 5)})
+    assert unknown.endswith("estimated cost unknown")
