@@ -141,8 +141,11 @@ def cmd_verify_serving(args: argparse.Namespace) -> int:
     _check_data(args.tasks.split(","))
     out = Path(args.output_path or f"out/verify-serving-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
-    merged = args.merged or str(out / "merged" if (out / "merged").exists() else merge(args.base, args.adapter,
-                                                                                        out / "merged"))
+    merged = args.merged
+    if merged is None:
+        merged = out / "merged"
+        if not merged.exists():  # an earlier run's merge into this output dir is reused
+            merge(args.base, args.adapter, merged)
     rank = args.max_lora_rank or max(16, int(cfg.get("r", 16)))
     runs = {}
     for name in paths:
