@@ -1,5 +1,5 @@
-"""The `finbench` command line: eval (the real lm-eval CLI with finbench's tasks), report, data check,
-default-model, tasks-dir; finetune and sweep (finbench.finetune.cli)."""
+"""The `finbench` command line: eval (the real lm-eval CLI with finbench's tasks and API models), report, data
+check, default-model, tasks-dir, verify-serving; finetune and sweep (finbench.finetune.cli); leaderboard, regress."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__, leaderboard, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
+from .preflight import ServingError, check_eval_args
 
 
 def _finbench_tasks(names: list[str]) -> set[str]:
@@ -71,8 +72,9 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
         from .default_model import prepare
 
         model_args = f"pretrained={prepare()}"
+    check_eval_args(args.model, model_args)
     out = Path(args.output_path or f"out/finbench-{time.strftime('%Y%m%d-%H%M%S')}")
-    cmd = [sys.executable, "-m", "lm_eval", "run", "--model", args.model, "--model_args", model_args,
+    cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", args.model, "--model_args", model_args,
            "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(out), "--log_samples"]
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
@@ -131,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="run lm-eval on finbench tasks and print scores with 95%% CIs; "
                                     "unknown flags go to lm_eval unchanged")
     e.add_argument("--tasks", default="finbench_all")
-    e.add_argument("--model", "--backend", dest="model", default="hf", help="lm-eval model type (hf, vllm, …)")
+    e.add_argument("--model", "--backend", dest="model", default="hf",
+                   help="lm-eval model type (hf, vllm, finbench-chat-completions, …)")
     e.add_argument("--model_args", default=None, help="default: pretrained=<finbench default model> for hf")
     e.add_argument("--limit", type=float, default=None)
     e.add_argument("--output_path", default=None, help="default: out/finbench-<timestamp>")
@@ -158,10 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_tasks_dir)
 
     from .finetune.cli import add_parsers as add_finetune_parsers
+    from .verify import add_parser as add_verify_serving
 
     add_finetune_parsers(sub)
     leaderboard.add_parser(sub)
     regress.add_parser(sub)
+    add_verify_serving(sub)
     return p
 
 
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "passthrough", False):
             return args.func(args, rest)
         return args.func(args)
-    except (DataError, ModelError) as exc:
+    except (DataError, ModelError, ServingError) as exc:
         print(f"finbench: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

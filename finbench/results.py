@@ -272,11 +272,21 @@ def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> st
     for r in groups + rows:
         ci = f"[{r.lo:.3f}, {r.hi:.3f}]" if not math.isnan(r.lo) else ""
         lines.append(f"{r.task:<28} {r.metric:<12} {r.n:>6} {r.value:>7.3f}  {ci:<17}")
+    if cfg.get("finbench_api"):
+        lines += ["", api_usage_line(cfg["finbench_api"])]
     meta = run_meta(run)
     if meta.get("sample_data"):
         lines += ["", "SAMPLE DATA: these numbers come from finbench's small synthetic sample sets; they are a smoke "
                       "test, not benchmark scores."]
     return "\n".join(lines)
+
+
+def api_usage_line(api: dict) -> str:
+    """One line on an API run (finbench's API models write `config.finbench_api` into the results file)."""
+    u, cost = api["usage"], api["estimated_cost_this_run"]
+    usd = cost["usd"] if cost["usd"] == "unknown" else f"${cost['usd']:.4f} (list prices of {cost['prices_taken']})"
+    return (f"API usage: {u['requests_sent']} requests sent, {u['cache_hits']} answers from the response cache; "
+            f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens billed; estimated cost {usd}")
 
 
 META_FILE = "finbench_run.json"

