@@ -10,11 +10,9 @@ from collections.abc import Sequence
 from typing import Any, Iterable
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from seqeval.metrics import f1_score as _seq_f1
-from seqeval.metrics import precision_score as _seq_precision
-from seqeval.metrics import recall_score as _seq_recall
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+# sklearn, seqeval and scipy are imported where they are used: importing them costs ~0.7 s, and reading results
+# (tables, leaderboards, regress) mostly runs on the vectorised confusion-count path, which needs none of them.
 
 __all__ = [
     "MISSING",
@@ -73,6 +71,8 @@ def accuracy(items: Iterable[Sequence[Any]]) -> float:
     gold, pred = _pairs(items)
     if not gold:
         return float("nan")
+    from sklearn.metrics import accuracy_score
+
     return float(accuracy_score(gold, pred))
 
 
@@ -81,6 +81,8 @@ def _f1(items: Iterable[Sequence[Any]], labels: Sequence[Any], average: str) -> 
     gold, pred = _pairs(items, labels)
     if not gold:
         return float("nan")
+    from sklearn.metrics import f1_score
+
     return float(f1_score(gold, pred, labels=labels, average=average, zero_division=0))
 
 
@@ -105,6 +107,8 @@ def mcc(items: Iterable[Sequence[Any]], labels: Sequence[Any]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
+        from sklearn.metrics import matthews_corrcoef
+
         value = float(matthews_corrcoef(gold, pred))
     return 0.0 if math.isnan(value) else value
 
@@ -141,6 +145,8 @@ def per_type_f1(items: Iterable[Sequence[Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for qtype in sorted(by_type):
         gold, pred = by_type[qtype]
+        from sklearn.metrics import f1_score
+
         out[qtype] = float(f1_score(gold, pred, labels=["yes"], average=None, zero_division=0)[0])
     return out
 
@@ -287,11 +293,14 @@ def _tag_pairs(items: Iterable[Sequence[Any]]) -> tuple[list[list[str]], list[li
     return golds, preds
 
 
-def _seq(fn, items: Iterable[Sequence[Any]]) -> float:
+def _seq(name: str, items: Iterable[Sequence[Any]]) -> float:
+    """seqeval.metrics.<name> (f1_score, precision_score, recall_score) over items; nan for no items."""
+    import seqeval.metrics
+
     golds, preds = _tag_pairs(items)
     if not golds:
         return float("nan")
-    return float(fn(golds, preds, zero_division=0))
+    return float(getattr(seqeval.metrics, name)(golds, preds, zero_division=0))
 
 
 def ner_entity_f1(items: Iterable[Sequence[Any]]) -> float:
@@ -301,17 +310,17 @@ def ner_entity_f1(items: Iterable[Sequence[Any]]) -> float:
     chunk, so two adjacent same-type entities merge; the gold data has the same property, so both sides are chunked
     alike. A None pred_tags is all "O" (its gold entities are false negatives). 0.0 when there are no entities at
     all; nan for no items."""
-    return _seq(_seq_f1, items)
+    return _seq("f1_score", items)
 
 
 def ner_entity_precision(items: Iterable[Sequence[Any]]) -> float:
     """Corpus-level micro entity precision (seqeval), same conventions as ner_entity_f1."""
-    return _seq(_seq_precision, items)
+    return _seq("precision_score", items)
 
 
 def ner_entity_recall(items: Iterable[Sequence[Any]]) -> float:
     """Corpus-level micro entity recall (seqeval), same conventions as ner_entity_f1."""
-    return _seq(_seq_recall, items)
+    return _seq("recall_score", items)
 
 
 def ner_doc_f1(gold_tags: Sequence[str], pred_tags: Sequence[str] | None) -> float:
@@ -319,7 +328,7 @@ def ner_doc_f1(gold_tags: Sequence[str], pred_tags: Sequence[str] | None) -> flo
     golds, preds = _tag_pairs([(gold_tags, pred_tags)])
     if all(t == "O" for t in golds[0]) and all(t == "O" for t in preds[0]):
         return 1.0
-    return float(_seq_f1(golds, preds, zero_division=0))
+    return _seq("f1_score", [(gold_tags, pred_tags)])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -548,6 +557,8 @@ def _align_bags(predicted: list[set[str]], gold: list[set[str]]) -> np.ndarray:
     for gi, g in enumerate(gold):
         for pi, p in enumerate(predicted):
             scores[gi, pi] = _compute_f1(p, g)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(-scores)
     max_scores = np.zeros([max(len(gold), len(predicted))])
     for r, c in zip(rows, cols):

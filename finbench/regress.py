@@ -59,7 +59,7 @@ def _one_run(path: Path, role: str):
 
     path = Path(path)
     if path.is_file():
-        return results.load_run(path)
+        return results.load_run(path, lazy=True)
     if not path.is_dir():
         raise RegressError(f"--{role} {path}: no such file or directory; pass an lm_eval --output_path dir")
     files = sorted(path.rglob("results_*.json"))
@@ -70,7 +70,7 @@ def _one_run(path: Path, role: str):
         listed = "\n  ".join(str(f) for f in files)
         raise RegressError(f"--{role} {path}: {len(files)} runs under it; pass one run's results_*.json "
                            f"(or its own directory):\n  {listed}")
-    run = results.load_run(files[0])
+    run = results.load_run(files[0], lazy=True)
     if not run.samples:
         raise RegressError(f"--{role} {files[0]}: no samples files beside it; re-run lm_eval with --log_samples")
     return run

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from . import metrics, stats
@@ -53,9 +54,32 @@ def _read_json(f: Path):
         raise ResultsError(f"{f}: not a readable JSON file ({exc}); re-run lm_eval or remove it") from None
 
 
-def load_run(results_file: Path) -> Run:
+# The bulky fields lm-eval logs per sample. A lazy load keeps them as undecoded JSON (msgspec.Raw): tables need only
+# doc ids, hashes and metric values, and skipping the rest makes loading ~5x faster with far less garbage to collect.
+LAZY_FIELDS = frozenset({"doc", "arguments", "resps", "filtered_resps", "target"})
+_LINE = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_VALUE = msgspec.json.Decoder()
+
+
+def sample_field(sample: dict, key: str, default=None):
+    """`sample[key]` whether the sample was loaded lazily (a LAZY_FIELDS value is decoded here) or not."""
+    value = sample.get(key, default)
+    return _VALUE.decode(value) if isinstance(value, msgspec.Raw) else value
+
+
+def _parse_sample(line: bytes, lazy: bool):
+    try:
+        raw = _LINE.decode(line)
+        return {k: v if lazy and k in LAZY_FIELDS else _VALUE.decode(v) for k, v in raw.items()}
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # what msgspec refuses but Python's json reads (NaN, invalid UTF-8): the tolerant path, or its error
+        return json.loads(line.decode("utf-8", errors="replace"))
+
+
+def load_run(results_file: Path, lazy: bool = False) -> Run:
     """One lm-eval `results_*.json` and the `samples_<task>_<stamp>.jsonl` files written beside it. Raises
-    ResultsError naming the file when the results JSON or a samples line is malformed or lacks lm-eval's keys."""
+    ResultsError naming the file when the results JSON or a samples line is malformed or lacks lm-eval's keys.
+    `lazy`: leave LAZY_FIELDS undecoded (read them with `sample_field`)."""
     f = Path(results_file)
     res = _read_json(f)
     if not isinstance(res, dict) or not isinstance(res.get("results"), dict) or not isinstance(res.get("configs"), dict):
@@ -67,25 +91,28 @@ def load_run(results_file: Path) -> Run:
         if not sfile.exists():
             continue
         rows = []
-        with open(sfile, encoding="utf-8", errors="replace") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ResultsError(f"{sfile}:{lineno}: malformed samples line ({exc}); the run was cut short? "
-                                       "re-run lm_eval with --log_samples") from None
-                if not isinstance(row, dict) or "doc_id" not in row:
-                    raise ResultsError(f"{sfile}:{lineno}: not an lm-eval sample (no doc_id)")
-                rows.append(row)
+        try:
+            lines = sfile.read_bytes().splitlines()
+        except OSError as exc:
+            raise ResultsError(f"{sfile}: unreadable ({exc})") from None
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = _parse_sample(line, lazy)
+            except json.JSONDecodeError as exc:
+                raise ResultsError(f"{sfile}:{lineno}: malformed samples line ({exc}); the run was cut short? "
+                                   "re-run lm_eval with --log_samples") from None
+            if not isinstance(row, dict) or "doc_id" not in row:
+                raise ResultsError(f"{sfile}:{lineno}: not an lm-eval sample (no doc_id)")
+            rows.append(row)
         samples[task] = rows
     return Run(f, res, samples)
 
 
-def find_runs(path: Path) -> list[Run]:
+def find_runs(path: Path, lazy: bool = False) -> list[Run]:
     """Every `results_*.json` under `path` (lm-eval nests them in a per-model folder), with its samples files."""
-    return [load_run(f) for f in sorted(Path(path).rglob("results_*.json"))]
+    return [load_run(f, lazy) for f in sorted(Path(path).rglob("results_*.json"))]
 
 
 @lru_cache(maxsize=None)
@@ -309,7 +336,7 @@ def run_meta(run: Run) -> dict:
 
 
 def report(path: Path, out=sys.stdout) -> int:
-    runs = find_runs(path)
+    runs = find_runs(path, lazy=True)
     if not runs:
         print(f"no lm-eval results_*.json under {path}", file=sys.stderr)
         return 2

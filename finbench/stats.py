@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -32,6 +33,9 @@ _CELLS_PER_CHUNK = 2_000_000  # bound the (rows x n) index matrix to ~16 MB what
 
 def _index_chunks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Resample indices, shape (rows, n) per chunk, n_boot rows in all, from default_rng(seed)."""
+    if n * n_boot <= min(_CACHED_CELLS, _CELLS_PER_CHUNK):
+        yield _single_chunk(n, n_boot, seed)
+        return
     rng = np.random.default_rng(seed)
     rows = max(1, _CELLS_PER_CHUNK // max(n, 1))
     done = 0
@@ -39,6 +43,16 @@ def _index_chunks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         k = min(rows, n_boot - done)
         yield rng.integers(0, n, (k, n))
         done += k
+
+
+_CACHED_CELLS = 250_000  # small index matrices (2 MB) are kept: a leaderboard redraws the same (n, seed) per run
+
+
+@lru_cache(maxsize=32)
+def _single_chunk(n: int, n_boot: int, seed: int) -> np.ndarray:
+    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    idx.flags.writeable = False
+    return idx
 
 
 def percentile_ci(boot: Sequence[float] | np.ndarray, alpha: float = ALPHA) -> tuple[float, float]:

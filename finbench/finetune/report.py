@@ -28,7 +28,7 @@ class RunScores:
 
 
 def _latest(eval_dir: Path) -> results.Run:
-    found = results.find_runs(eval_dir)
+    found = results.find_runs(eval_dir, lazy=True)
     if not found:
         raise FileNotFoundError(f"{eval_dir}: no lm-eval results (run `finbench sweep run` first)")
     return found[-1]

@@ -161,13 +161,13 @@ def read_recipe(path: Path | None, warn) -> Recipe:
 def _examples(samples: list[dict]) -> list[dict[str, str]]:
     out = []
     for s in sorted(samples, key=lambda s: s["doc_id"])[:N_EXAMPLES]:
-        args = s.get("arguments") or {}
+        args = results.sample_field(s, "arguments") or {}
         first = next(iter(args.values()), {}) if isinstance(args, dict) else (args[0] if args else {})
         prompt = first.get("arg_0", "") if isinstance(first, dict) else first
-        resp = s.get("filtered_resps", s.get("resps", ""))
+        resp = results.sample_field(s, "filtered_resps", results.sample_field(s, "resps", ""))
         if isinstance(resp, list) and len(resp) == 1:
             resp = resp[0]
-        out.append({"doc_id": str(s["doc_id"]), "prompt": _short(prompt, 600), "target": _short(s.get("target", ""), 200),
+        out.append({"doc_id": str(s["doc_id"]), "prompt": _short(prompt, 600), "target": _short(results.sample_field(s, "target", ""), 200),
                     "response": _short(resp, 400)})
     return out
 
@@ -175,7 +175,7 @@ def _examples(samples: list[dict]) -> list[dict[str, str]]:
 def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> Entry | None:
     """One results file -> Entry (None, with a warning, when it is malformed or has no usable task)."""
     try:
-        run = results.load_run(results_file)
+        run = results.load_run(results_file, lazy=True)
     except results.ResultsError as exc:
         warn(results_file, str(exc).split(": ", 1)[-1] if str(exc).startswith(str(results_file)) else str(exc))
         return None
