@@ -195,7 +195,8 @@ class _FinbenchChatMixin:
         too_long = []
         for req in requests:
             messages = json.loads(req.args[0].prompt) if hasattr(req.args[0], "prompt") else req.args[0]
-            n = len(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+            n = len(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                            return_dict=True)["input_ids"])
             gen = int(req.args[1].get("max_gen_toks", self._max_gen_toks))
             if n + gen > self._window:
                 too_long.append((req.task_name, req.doc_id, n, gen))

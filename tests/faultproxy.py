@@ -46,7 +46,6 @@ class FaultProxy:
         self._faulted: Counter = Counter()  # digest -> faults so far
         self._new = 0
         self._lock = threading.Lock()
-        self._answer_waiters: list[tuple[int, threading.Event]] = []
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -81,16 +80,6 @@ class FaultProxy:
             if pattern is not None:
                 self.pattern = list(pattern)
         return old
-
-    def when_answered(self, n: int) -> threading.Event:
-        """An event set once `n` requests have been answered with a complete 200 (since the last reset)."""
-        ev = threading.Event()
-        with self._lock:
-            if len(self.stats.answered) >= n:
-                ev.set()
-            else:
-                self._answer_waiters.append((n, ev))
-        return ev
 
     # -- the proxy --------------------------------------------------------------------------------------------------
     def _choose(self, digest: str) -> str | None:
@@ -161,7 +150,3 @@ class FaultProxy:
     def _answered(self, digest: str) -> None:
         with self._lock:
             self.stats.answered.append(digest)
-            n = len(self.stats.answered)
-            for want, ev in self._answer_waiters:
-                if n >= want:
-                    ev.set()
