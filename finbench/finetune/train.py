@@ -181,6 +181,9 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
                         "raise max_length or add shorter tasks")
 
     bf16 = use_bf16(t.precision)
+    if t.packing and not torch.cuda.is_available():
+        print("[finetune] note: packing gives TRL padding-free batches, made for FlashAttention on GPUs; on CPU they "
+              "trained at about half the speed of padded batches (docs/BENCHMARKS.md)")
     args = SFTConfig(
         output_dir=str(recipe.out / CHECKPOINTS),
         num_train_epochs=t.epochs,
