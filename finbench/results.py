@@ -69,8 +69,9 @@ def sample_field(sample: dict, key: str, default=None):
 
 def _parse_sample(line: bytes, lazy: bool):
     try:
-        raw = _LINE.decode(line)
-        return {k: v if lazy and k in LAZY_FIELDS else _VALUE.decode(v) for k, v in raw.items()}
+        if not lazy:
+            return _VALUE.decode(line)
+        return {k: v if k in LAZY_FIELDS else _VALUE.decode(v) for k, v in _LINE.decode(line).items()}
     except (msgspec.DecodeError, UnicodeDecodeError):
         # what msgspec refuses but Python's json reads (NaN, invalid UTF-8): the tolerant path, or its error
         return json.loads(line.decode("utf-8", errors="replace"))

@@ -34,16 +34,14 @@ def _latest(eval_dir: Path) -> results.Run:
     return found[-1]
 
 
-def load_run(name: str, eval_dir: Path, shared: dict[str, set] | None = None) -> RunScores:
+def run_scores(name: str, run: results.Run, recipe_file: Path, shared: dict[str, set] | None = None) -> RunScores:
     """Scores of one run; with `shared`, each task is restricted to those doc ids (runs evaluated with different
     --limit values are compared on the documents they have in common, never on different ones)."""
-    run = _latest(eval_dir)
     for task in list(run.samples):
         kept = [s for s in run.samples[task] if shared is None or s["doc_id"] in shared.get(task, ())]
         run.samples[task] = sorted(kept, key=lambda s: s["doc_id"])
     rows = [r for r in results.metric_rows(run) if r.metric == "score"]
     rows += results.group_rows(run, rows)
-    recipe_file = eval_dir / "recipe.yaml"
     tasks, single = [], False
     if recipe_file.exists():
         mixture = yaml.safe_load(recipe_file.read_text())["mixture"]
@@ -53,11 +51,11 @@ def load_run(name: str, eval_dir: Path, shared: dict[str, set] | None = None) ->
                      {t: [s["doc_id"] for s in ss] for t, ss in run.samples.items()})
 
 
-def shared_docs(eval_dirs: list[Path]) -> dict[str, set]:
+def shared_docs(runs: list[results.Run]) -> dict[str, set]:
     """Per task, the doc ids that every run evaluated on that task has (a run may skip tasks: `--tasks`)."""
     shared: dict[str, set] = {}
-    for d in eval_dirs:
-        for t, ss in _latest(d).samples.items():
+    for run in runs:
+        for t, ss in run.samples.items():
             docs = {s["doc_id"] for s in ss}
             shared[t] = shared[t] & docs if t in shared else docs
     return shared
@@ -89,8 +87,9 @@ def markdown(sweep_dir: Path) -> str:
     if not names:
         raise FileNotFoundError(f"{sweep_dir}: no finished runs")
     dirs = [sweep_dir / "runs" / n / "eval" for n in names]
-    shared = shared_docs(dirs)
-    runs = [load_run(n, d, shared) for n, d in zip(names, dirs)]
+    loaded = [_latest(d) for d in dirs]  # each run's files are read once
+    shared = shared_docs(loaded)
+    runs = [run_scores(n, run, d / "recipe.yaml", shared) for n, run, d in zip(names, loaded, dirs)]
     tasks = sorted({t for r in runs for t in r.rows if t in r.doc_ids})
     groups = sorted({t for r in runs for t in r.rows if t not in r.doc_ids})
     n_docs = {t: len(next(r.doc_ids[t] for r in runs if t in r.doc_ids)) for t in tasks}
