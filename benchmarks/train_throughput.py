@@ -8,8 +8,8 @@ classification prompts and long report excerpts) with TRL's SFTTrainer for --ste
 warm-up step; configurations are interleaved within each repeat so machine load hits them alike. Reported figures
 are medians over repeats. Model FLOPs per trained token: 2N forward + 2N backward through the activations (LoRA
 freezes the base weights, so their weight gradients are never computed) + attention, N = matmul parameters
-(lm_head included, the embedding lookup excluded). The median tokens/s of the packed run in the recipe's precision
-is recorded in finbench's cache for `finbench sweep run --dry-run` estimates.
+(lm_head included, the embedding lookup excluded). The median tokens/s of the configuration the recipe trains with
+(its packing and precision) is recorded in finbench's cache for `finbench sweep run --dry-run` estimates.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def main() -> None:
     from finbench.config import cache_dir
     from finbench.finetune.sweep import THROUGHPUT_FILE
 
-    chosen = f"packed {'bf16' if train.use_bf16(r.training.precision) else 'fp32'}"
+    precision = "bf16" if train.use_bf16(r.training.precision) else "fp32"
+    chosen = f"{'packed' if r.training.packing else 'padded'} {precision}"
     cache_dir().mkdir(parents=True, exist_ok=True)
     (cache_dir() / THROUGHPUT_FILE).write_text(json.dumps(
         {"tokens_per_second": out["configs"][chosen]["tokens_per_second"], "config": chosen,
