@@ -53,13 +53,15 @@ _ROLE = re.compile(r"^\s*(?:assistant|model)\s*(?::|\n)", re.I)
 _NEXT_SHOT = re.compile(r"\n\s*(?:Text|Sentence|Headline)\s*:[^\n]*\n(?:[^\n]*\n)?\s*Answer\s*:", re.I)
 
 
-def _clean(text: str, cut_next_shot: bool = False) -> str:
+def _clean(text: str, cut_next_shot: bool = False, ascii_quotes: bool = True) -> str:
     for m in _END.finditer(text):
         if _SPECIAL.sub("", text[: m.start()]).strip():
             text = text[: m.start()]
             break
     text = _ROLE.sub("", _SPECIAL.sub(" ", text), count=1)
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"').strip()
+    if ascii_quotes:
+        text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = text.strip()
     if cut_next_shot and (m := _NEXT_SHOT.search(text)):
         text = text[: m.start()]
     return text
@@ -359,17 +361,22 @@ def _number(text: str) -> float | None:
 
 
 # ---------------------------------------------------------------- text
-_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can't|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don't\s+know)|"
-                      r"unable\s+to|not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can['\u2019]t|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don['\u2019]t\s+know)|"
+                      r"not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+
+
+_QUOTES = "\"'\u2018\u2019\u201c\u201d"
 
 
 def _text(text: str) -> str | None:
-    t = _clean(text)
+    t = _clean(text, ascii_quotes=False)  # the answer is scored on its characters: "Company\u2019s" stays
     if marks := list(_STRONG.finditer(t)):
         t = t[marks[-1].end():]
     line = next((ln for ln in t.splitlines() if ln.strip(" \t*_`:")), "")
     line = line.replace("**", "").replace("__", "").replace("`", "").strip().lstrip(":").strip()
-    line = line.strip("\"'").rstrip(".").strip().strip("\"'").strip()
+    line = line.rstrip(".").strip()
+    if len(line) >= 2 and line[0] in _QUOTES and line[-1] in _QUOTES:  # only a quoted answer loses its quotes:
+        line = line[1:-1].rstrip(".").strip()  # the scorer keeps a closing \u201d, so must the answer
     if not re.search(r"[^\W_]", line) or _REFUSAL.match(line):
         return None
     return line
