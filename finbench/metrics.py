@@ -715,7 +715,7 @@ def _gold_answers(gold_answer: Any, answer_type: str) -> list[str]:
     return [str(gold_answer)]
 
 
-def tatqa_official(spans: Sequence[str], pred_scale: str, gold_answer: Any, answer_type: str,
+def tatqa_official(spans: Sequence[str] | str | float, pred_scale: str, gold_answer: Any, answer_type: str,
                    scale: str) -> tuple[float, float]:
     """(EM, F1) the official TAT-QA scorer (NExTplusplus/TAT-QA tatqa_metric.py, TaTQAEmAndF1.__call__) gives a
     prediction given as answer spans plus a predicted scale: DROP-style normalisation (lower, punctuation stripped
@@ -726,8 +726,8 @@ def tatqa_official(spans: Sequence[str], pred_scale: str, gold_answer: Any, answ
     number also tries its unrounded value: 0.2342 matches 23.42 percent), EM = equal normalised strings, F1 =
     bag-of-tokens F1 over the optimal (Hungarian) alignment, rounded to 2 decimals; arithmetic and count: F1 = EM.
     No or empty prediction -> (0.0, 0.0)."""
-    spans = [str(s) for s in spans]
-    if not spans:
+    spans = [str(s) for s in (spans if isinstance(spans, (list, tuple)) else [spans])]
+    if not spans or not any(spans):
         return 0.0, 0.0
     gold = _gold_answers(gold_answer, answer_type)
     if not gold:
