@@ -448,8 +448,9 @@ def exec_match(pred: float | None, executed: float | None) -> bool:
     and x / 100 (a percent written 12.6 or 0.126), both rounded to the smaller of their precisions (decimals); a
     match with any of the three is correct. Deliberate differences, each needed for the annotated answers to score
     as right (tasks/README.md counts them):
-      - precision is the decimals of the number's shortest form, with an integral value counting 0: "11%" for
-        x = 0.10745 is right (PoT takes str(float("11")) = "11.0", precision 1);
+      - the prediction's precision is the decimals of its shortest form, an integral value counting 0: "11%" for
+        x = 0.10745 is right (PoT takes str(float("11")) = "11.0", precision 1); the reference's is PoT's (at
+        least 1);
       - numbers are rounded in decimal (repr) arithmetic, and the executed answer may be rounded half-up,
         half-even or truncated: annotators truncate ("6.88" for 6.88702, "1.42%" for 0.01429); 0.13445 is
         "0.1345" (Python's float round gives 0.1344);
@@ -467,7 +468,8 @@ def exec_match(pred: float | None, executed: float | None) -> bool:
     p_dec, x_dec = Decimal(repr(pred)), Decimal(repr(executed))
     try:
         for ref in (x_dec.scaleb(-2), x_dec, x_dec.scaleb(2)):
-            q = Decimal(1).scaleb(-min(_decimals(p_dec), _decimals(ref)))
+            ref_decimals = max(1, _decimals(ref))  # PoT: str() of a float reference always shows a decimal
+            q = Decimal(1).scaleb(-min(_decimals(p_dec), ref_decimals))
             preds = {p_dec.quantize(q, ROUND_HALF_UP), p_dec.quantize(q, ROUND_HALF_EVEN)}
             for mode in _REF_ROUNDING:
                 rounded = ref.quantize(q, mode)
