@@ -531,6 +531,20 @@ def test_headline_count_bootstrap_equals_sklearn_per_draw(n):
     np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [3, 40, 500])
+def test_headline_yes_f1_counts_equal_sklearn(n):
+    import random
+
+    rng = random.Random(100 + n)
+    types = ["price_up", "price_down", "past_info"]
+    items = [[rng.choice(types), rng.choice(["yes", "no"]), rng.choice(["yes", "no", None, "maybe"])]
+             for _ in range(n)]
+    assert M.headline_yes_f1(items) == pytest.approx(np.mean(list(M.per_type_f1(items, "yes").values())), abs=1e-12)
+    codes, n_codes, n_types = M.headline_codes(items)
+    counts = np.bincount(codes, minlength=n_codes)
+    assert M.headline_avg_f1_from_counts(counts, n_types) == pytest.approx(M.headline_avg_f1(items), abs=1e-12)
+
+
 def test_unknown_confusion_metric_is_an_error():
     with pytest.raises(ValueError, match="unknown confusion metric"):
         M.from_confusion(np.zeros((1, 16)), 3, "recall")
