@@ -21,7 +21,7 @@ Sentiment: "neither positive nor negative", "not positive or negative", "no (cle
 both poles is what neutral means); "mixed", "none", "neither", "objective" alone -> None: none of them picks one of
 the three labels, and mapping them to one is the guessing this module exists to avoid.
 
-ENTITIES (ner) -> [(text, "PER"|"ORG"|"LOC"|"MISC")], order of appearance, deduplicated. A JSON/Python literal if
+ENTITIES (ner) -> [(text, "PER"|"ORG"|"LOC"|"MISC")], order of appearance, one per mention (repeats kept). A JSON/Python literal if
 one parses (list of {entity, type} / [text, type], or {TYPE: [texts]}, or {text: TYPE}); else `"entity": "..",
 "type": ".."` pairs (truncated JSON); else per line / `;`-piece: `X, type`, `X: type`, `type: X, Y`, `X (type)`,
 `X - type`, `| X | type |`, `Entity: X, Type: T`, `X is a type`, `A, type, B, type`. Nothing found: [] when the
@@ -194,7 +194,7 @@ def _add(out: list, ent, typ: str | None) -> bool:
     # "Company" or "Bank" are real entities in SEC filings and stay
     bad = (not e or ":" in e or len(e.split()) > 12 or e.lower() in ("none", "n/a", "na", "-", "nil")
            or any(p.strip().lower() in _TYPE_NAMES for p in e.split(",")))
-    if not bad and (e, typ) not in out:
+    if not bad:  # a repeated line is another mention (the scorer places each mention once)
         out.append((e, typ))
     return not bad
 

@@ -285,30 +285,41 @@ def _find_spans(tokens: Sequence[str], entity: str) -> list[tuple[int, int]]:
 def entities_to_tags(tokens: Sequence[str], entities: Iterable[Sequence[str]]) -> tuple[list[str], int]:
     """Place predicted (entity text, TYPE) pairs onto a sentence's tokens as IO tags ("I-PER", "O", ...).
 
-    Each entity is matched against the token sequence case-insensitively by its whitespace tokens, with spaces
-    around punctuation ignored on both sides (the data is tokenised "Inc ." style, models write "Inc."); matches
-    start and end on token boundaries. Every occurrence is tagged. On overlaps the earlier-starting match wins, then the longer one, then the entity
-    listed first; tokens already tagged are never re-tagged. Returns (tags, unplaced) where `unplaced` counts
-    entities that match nowhere in the sentence (dropped: they cannot be scored on tokens); an entity that matched
-    but lost every span to an overlapping one is not counted as unplaced."""
+    Each listed line is one mention (the prompt asks for one line per mention, and the gold target lists a name
+    mentioned twice twice). An entity is matched against the token sequence case-insensitively by its whitespace
+    tokens, with spaces around punctuation ignored on both sides (the data is tokenised "Inc ." style, models write
+    "Inc."); matches start and end on token boundaries. An entity listed k times with the same type tags its first k
+    free occurrences, so listing "LLC" once does not tag every "LLC" of a contract. Occurrences are resolved left to
+    right: the earlier-starting match wins, then the longer one, then the entity listed first; tokens already tagged
+    are never re-tagged, and an occurrence lost to an overlap does not use up a mention. Returns (tags, unplaced)
+    where `unplaced` counts entity lines that match nowhere in the sentence (dropped: they cannot be scored on
+    tokens); an entity that matched but lost every span to an overlapping one is not counted as unplaced."""
     tokens = [str(t) for t in tokens]
     tags = ["O"] * len(tokens)
-    matches: list[tuple[int, int, int, str]] = []  # (start, -length, entity order, type)
+    matches: list[tuple[int, int, int, tuple[str, str]]] = []  # (start, -length, entity order, key)
+    mentions: dict[tuple[str, str], int] = {}  # (canonical text, TYPE) -> lines listing it
     unplaced = 0
     for order, entity in enumerate(entities):
         if isinstance(entity, str) or not isinstance(entity, Sequence) or len(entity) != 2:
             unplaced += 1  # malformed: not a (text, TYPE) pair
             continue
         text, etype = str(entity[0]), str(entity[1]).strip().upper()
+        key = (_canon(text), etype)
         spans = _find_spans(tokens, text)
         if not spans:
             unplaced += 1
+            continue
+        if key in mentions:
+            mentions[key] += 1
+            continue  # its occurrences are already listed, with the order of its first line
+        mentions[key] = 1
         for start, end in spans:
-            matches.append((start, start - end, order, etype))
-    for start, neg_len, _, etype in sorted(matches):
+            matches.append((start, start - end, order, key))
+    for start, neg_len, _, key in sorted(matches):
         end = start - neg_len
-        if all(tag == "O" for tag in tags[start:end]):
-            tags[start:end] = [f"I-{etype}"] * (end - start)
+        if mentions[key] and all(tag == "O" for tag in tags[start:end]):
+            tags[start:end] = [f"I-{key[1]}"] * (end - start)
+            mentions[key] -= 1
     return tags, unplaced
 
 

@@ -144,7 +144,8 @@ NER_CASES = [
     ("", None),
     ("Here are the named entities:\n1. Silicon Valley Bank - organization\n2. Greg Becker - person\n"
      "3. Santa Clara - location", [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER"), ("Santa Clara", "LOC")]),
-    ("Silicon Valley Bank, organization\nSilicon Valley Bank, organization", [("Silicon Valley Bank", "ORG")]),
+    ("Silicon Valley Bank, organization\nSilicon Valley Bank, organization",  # two mentions
+     [("Silicon Valley Bank", "ORG"), ("Silicon Valley Bank", "ORG")]),
     ('"Silicon Valley Bank", organization', [("Silicon Valley Bank", "ORG")]),
     ("Organizations: Acme Corp, Globex\nPersons: John Smith\nLocations: None",
      [("Acme Corp", "ORG"), ("Globex", "ORG"), ("John Smith", "PER")]),

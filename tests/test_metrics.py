@@ -548,3 +548,18 @@ def test_headline_yes_f1_counts_equal_sklearn(n):
 def test_unknown_confusion_metric_is_an_error():
     with pytest.raises(ValueError, match="unknown confusion metric"):
         M.from_confusion(np.zeros((1, 16)), 3, "recall")
+
+
+def test_entities_to_tags_one_line_per_mention():
+    # FIN3's signature pages: "LLC" is an entity once (after "ASHFORD VENTURE I ,") and plain text elsewhere; listing
+    # it once tags one occurrence, the first free one; a name listed twice tags two occurrences.
+    tokens = "ASHFORD VENTURE I , LLC , By PRISA GP , LLC David Brooks Title David Brooks".split()
+    ents = [("ASHFORD VENTURE I", "ORG"), ("LLC", "ORG"), ("David Brooks", "PER"), ("David Brooks", "PER")]
+    tags, unplaced = M.entities_to_tags(tokens, ents)
+    assert tags == ["I-ORG"] * 3 + ["O", "I-ORG"] + ["O"] * 6 + ["I-PER"] * 2 + ["O"] + ["I-PER"] * 2
+    assert unplaced == 0
+    once, _ = M.entities_to_tags(tokens, ents[:3])
+    assert once[-2:] == ["O", "O"] and once[11:13] == ["I-PER", "I-PER"]
+    # an occurrence lost to an overlap does not use up the mention: the free "America" is tagged
+    tags, _ = M.entities_to_tags("Bank of America and America".split(), [("America", "LOC"), ("Bank of America", "ORG")])
+    assert tags == ["I-ORG"] * 3 + ["O", "I-LOC"]
