@@ -21,7 +21,7 @@ Sentiment: "neither positive nor negative", "not positive or negative", "no (cle
 both poles is what neutral means); "mixed", "none", "neither", "objective" alone -> None: none of them picks one of
 the three labels, and mapping them to one is the guessing this module exists to avoid.
 
-ENTITIES (ner) -> [(text, "PER"|"ORG"|"LOC"|"MISC")], order of appearance, deduplicated. A JSON/Python literal if
+ENTITIES (ner) -> [(text, "PER"|"ORG"|"LOC"|"MISC")], order of appearance, one per mention (repeats kept). A JSON/Python literal if
 one parses (list of {entity, type} / [text, type], or {TYPE: [texts]}, or {text: TYPE}); else `"entity": "..",
 "type": ".."` pairs (truncated JSON); else per line / `;`-piece: `X, type`, `X: type`, `type: X, Y`, `X (type)`,
 `X - type`, `| X | type |`, `Entity: X, Type: T`, `X is a type`, `A, type, B, type`. Nothing found: [] when the
@@ -29,12 +29,15 @@ text says so ("None", "No entities", "Person: None", "does not contain any named
 
 NUMBERS (convfinqa, finqa) -> float, the number AS WRITTEN: "14.2%" -> 14.2, "$1.2 million" -> 1.2 (the scorer
 decides % vs fraction and scale; `extract_number_with_scale` also gives the scale word and a percent flag).
-"(1,234)" -> -1234 (accounting negative; not with a % inside, "0.35 (35%)", nor for a year "(2019)"); unicode
-minus; 1.2e3; currency; thousands separators; "2018-2019" is two positive numbers. Which number:
+"(1,234)", "(12.3)%", "(12.3%)" -> negative (accounting; not for a year "(2019)", nor for a restatement of the number
+just before it, "0.35 (35%)"); unicode minus; 1.2e3; currency; thousands separators; "2018-2019" is two positive
+numbers. Which number:
 the last `\\boxed{}`; else after the LAST answer marker (`answer is/:/=`, `final answer`, `result is`) that has a
 number after it: the first number on the marker's line, after that line's last `=` if any ("Answer: (100-85)/85 =
 17.6%"), or if that line has none, the last number after the marker; else the bold number when the text bolds
 exactly one value (`**14.2%**`; several bold values are intermediate steps); else the last number in the text.
+When the chosen number and its neighbour give one quantity twice, as a fraction and a percent ("0.142 or 14.2%",
+"14.2% (0.142)"), the percent form is the answer (the prompt asks for it).
 Number words zero..twenty count only right after a marker or as the whole answer.
 
 TEXT (tatqa) -> the rest of the line after the last answer marker (else the first non-empty line), without
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 
 _END = re.compile(r"<\|(?:im_end|eot_id|eom_id|end|endoftext)\|>|</s>|<end_of_turn>|<\|im_start\|>\s*user", re.I)
@@ -53,13 +57,15 @@ _ROLE = re.compile(r"^\s*(?:assistant|model)\s*(?::|\n)", re.I)
 _NEXT_SHOT = re.compile(r"\n\s*(?:Text|Sentence|Headline)\s*:[^\n]*\n(?:[^\n]*\n)?\s*Answer\s*:", re.I)
 
 
-def _clean(text: str, cut_next_shot: bool = False) -> str:
+def _clean(text: str, cut_next_shot: bool = False, ascii_quotes: bool = True) -> str:
     for m in _END.finditer(text):
         if _SPECIAL.sub("", text[: m.start()]).strip():
             text = text[: m.start()]
             break
     text = _ROLE.sub("", _SPECIAL.sub(" ", text), count=1)
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"').strip()
+    if ascii_quotes:
+        text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = text.strip()
     if cut_next_shot and (m := _NEXT_SHOT.search(text)):
         text = text[: m.start()]
     return text
@@ -188,7 +194,7 @@ def _add(out: list, ent, typ: str | None) -> bool:
     # "Company" or "Bank" are real entities in SEC filings and stay
     bad = (not e or ":" in e or len(e.split()) > 12 or e.lower() in ("none", "n/a", "na", "-", "nil")
            or any(p.strip().lower() in _TYPE_NAMES for p in e.split(",")))
-    if not bad and (e, typ) not in out:
+    if not bad:  # a repeated line is another mention (the scorer places each mention once)
         out.append((e, typ))
     return not bad
 
@@ -306,7 +312,7 @@ def _value(m: re.Match) -> tuple[float, str | None, bool]:
     v = float(m["num"].replace(",", "") + (m["exp"] or ""))
     pct = bool(m["pin"] or m["pct"])
     year = re.fullmatch(r"(?:19|20)\d\d", m["num"]) is not None
-    parens = bool(m["lp"] and m["rp"]) and not pct and not year
+    parens = bool(m["lp"] and m["rp"]) and not year
     neg = m["sign"] in ("-", "\u2212", "\u2013") or bool(m["sign2"]) or parens
     scale = (m["scale"] or _SCALES.get((m["abbr"] or m["short"] or "").lower()) or "").lower() or None
     return (-v if neg else v, scale, pct)
@@ -318,11 +324,50 @@ def _delatex(t: str) -> str:
     return re.sub(r"\\[()\[\],!;]", " ", t)
 
 
+_RESTATE_GAP = re.compile(r"\s*")
+_DUAL_GAP = re.compile(r"[\s,]*(?:or|i\.e\.,?|that\s+is|which\s+is|=|\u2248|~)?\s*", re.I)
+
+
+def _same_quantity(a: tuple, b: tuple, forms: bool) -> bool:
+    """a and b are one quantity: a fraction and its percent (0.142 and 14.2%; forms=True), or also (forms=False)
+    equal magnitudes, for a parenthesised restatement ("0.35 (35%)", "14.2% (0.142)", "12 (12)")."""
+    (va, _, pa), (vb, _, pb) = a, b
+    if pa != pb:
+        frac, pct = (va, vb) if pb else (vb, va)
+        return math.isclose(abs(frac) * 100, abs(pct), rel_tol=0.01)
+    return not forms and math.isclose(abs(va), abs(vb), rel_tol=1e-9)
+
+
+def _numbers(text: str, pos: int = 0) -> list[tuple[re.Match, tuple]]:
+    """The numbers of text[pos:] with their values; a parenthesised number right after a number it restates is
+    positive ("0.35 (35%)": 35, not -35; "(12.3%)" alone is -12.3)."""
+    out: list[tuple[re.Match, tuple]] = []
+    for m in _NUM.finditer(text, pos):
+        v = _value(m)
+        if v[0] < 0 and m["lp"] and m["rp"] and out and _RESTATE_GAP.fullmatch(text, out[-1][0].end(), m.start()) \
+                and _same_quantity(out[-1][1], v, forms=False):
+            v = (-v[0], v[1], v[2])
+        out.append((m, v))
+    return out
+
+
+def _pick(text: str, nums: list, i: int) -> tuple:
+    """nums[i]'s value; when the answer gives the same quantity twice ("0.142 or 14.2%", "14.2% (0.142)"), the
+    percent form, which the prompt asks for."""
+    m, v = nums[i]
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(nums):
+            (m1, v1), (m2, v2) = sorted([nums[i], nums[j]], key=lambda n: n[0].start())
+            if _DUAL_GAP.fullmatch(text, m1.end(), m2.start()) and _same_quantity(v1, v2, forms=True):
+                return v1 if v1[2] else v2
+    return v
+
+
 def _region(seg: str):
     if "=" in seg:
         seg = seg[seg.rfind("=") + 1:]
-    if m := _NUM.search(seg):
-        return _value(m)
+    if nums := _numbers(seg):
+        return _pick(seg, nums, 0)
     if m := _WORD_RX.match(seg):
         return (_WORDS[m.group(1).lower()], None, False)
     return None
@@ -333,21 +378,21 @@ def extract_number_with_scale(text: str) -> tuple[float, str | None, bool] | Non
     if not isinstance(text, str) or not (t := _delatex(_clean(text))):
         return None
     for box in reversed(re.findall(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}", t)):
-        if m := _NUM.search(box):
-            return _value(m)
+        if nums := _numbers(box):
+            return _pick(box, nums, 0)
     plain = re.sub(r"\*\*|__|`", " ", t)
     for mk in reversed(list(_NUM_MARKER.finditer(plain))):
         eol = plain.find("\n", mk.end())
         if r := _region(plain[mk.end(): eol if eol >= 0 else None]):
             return r
-        if nums := list(_NUM.finditer(plain, mk.end())):
-            return _value(nums[-1])
+        if nums := _numbers(plain, mk.end()):
+            return _pick(plain, nums, len(nums) - 1)
     bold = {_value(m) for b in re.findall(r"\*\*([^*\n]{1,60}?)\*\*", t) if (m := _NUM.fullmatch(
         re.sub(r"^(?:approximately|about|around|roughly|~|\u2248)\s*", "", b.strip(), flags=re.I).rstrip(".,")))}
     if len(bold) == 1:   # one emphasised value is the answer; several are intermediate results
         return bold.pop()
-    if nums := list(_NUM.finditer(plain)):
-        return _value(nums[-1])
+    if nums := _numbers(plain):
+        return _pick(plain, nums, len(nums) - 1)
     if m := re.fullmatch(r"\W*(" + "|".join(_WORDS) + r")\W*", plain, re.I):
         return (_WORDS[m.group(1).lower()], None, False)
     return None
@@ -359,17 +404,22 @@ def _number(text: str) -> float | None:
 
 
 # ---------------------------------------------------------------- text
-_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can't|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don't\s+know)|"
-                      r"unable\s+to|not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can['\u2019]t|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don['\u2019]t\s+know)|"
+                      r"not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+
+
+_QUOTES = "\"'\u2018\u2019\u201c\u201d"
 
 
 def _text(text: str) -> str | None:
-    t = _clean(text)
+    t = _clean(text, ascii_quotes=False)  # the answer is scored on its characters: "Company\u2019s" stays
     if marks := list(_STRONG.finditer(t)):
         t = t[marks[-1].end():]
     line = next((ln for ln in t.splitlines() if ln.strip(" \t*_`:")), "")
     line = line.replace("**", "").replace("__", "").replace("`", "").strip().lstrip(":").strip()
-    line = line.strip("\"'").rstrip(".").strip().strip("\"'").strip()
+    line = line.rstrip(".").strip()
+    if len(line) >= 2 and line[0] in _QUOTES and line[-1] in _QUOTES:  # only a quoted answer loses its quotes:
+        line = line[1:-1].rstrip(".").strip()  # the scorer keeps a closing \u201d, so must the answer
     if not re.search(r"[^\W_]", line) or _REFUSAL.match(line):
         return None
     return line

@@ -7,6 +7,7 @@ import re
 import string
 import warnings
 from collections.abc import Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "missing_rate",
     "per_type_f1",
     "headline_avg_f1",
+    "headline_yes_f1",
     "entities_to_tags",
     "ner_entity_f1",
     "ner_entity_precision",
@@ -30,9 +32,11 @@ __all__ = [
     "ner_doc_f1",
     "parse_number",
     "strict_match",
-    "tolerant_match",
+    "exec_match",
     "match_text",
     "tatqa_em_f1",
+    "tatqa_official",
+    "tatqa_readings",
 ]
 
 # A missing prediction (None) becomes this label. It is never in a task's label set, so it can never be a true
@@ -122,7 +126,9 @@ def missing_rate(items: Iterable[Sequence[Any]]) -> float:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Headline: binary F1 of the "yes" class per question type, averaged over the types present
+# Headline. FinBen's "AvgF1" (PIXIU src/tasks/flare.py, Headlines.label_avg): per question type the weighted F1 over
+# yes/no (sklearn average="weighted", weights = gold support), then the unweighted mean over the types present.
+# Secondary: the F1 of the "yes" class per type, averaged (finbench's v1 score).
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -130,33 +136,44 @@ def _yes_no(value: Any) -> str:
     return MISSING if value is None else str(value).strip().lower()
 
 
-def per_type_f1(items: Iterable[Sequence[Any]]) -> dict[str, float]:
-    """Items (question_type, gold, pred) with gold/pred "yes"/"no"/None -> {question_type: F1 of the "yes" class}.
-
-    sklearn F1 restricted to label "yes" (labels=["yes"]), zero_division=0. A None prediction is never a "yes", so
-    it is a false negative when gold is "yes" (and, as for any "no", not a false positive when gold is "no").
-    Types are returned sorted."""
+def _by_type(items: Iterable[Sequence[Any]]) -> dict[str, tuple[list[str], list[str]]]:
     by_type: dict[str, tuple[list[str], list[str]]] = {}
     for item in items:
-        qtype, g, p = str(item[0]), _yes_no(item[1]), _yes_no(item[2])
-        gold, pred = by_type.setdefault(qtype, ([], []))
-        gold.append(g)
-        pred.append(p)
-    out: dict[str, float] = {}
-    for qtype in sorted(by_type):
-        gold, pred = by_type[qtype]
-        from sklearn.metrics import f1_score
+        gold, pred = by_type.setdefault(str(item[0]), ([], []))
+        gold.append(_yes_no(item[1]))
+        pred.append(_yes_no(item[2]))
+    return dict(sorted(by_type.items()))
 
-        out[qtype] = float(f1_score(gold, pred, labels=["yes"], average=None, zero_division=0)[0])
-    return out
+
+def per_type_f1(items: Iterable[Sequence[Any]], average: str = "weighted") -> dict[str, float]:
+    """Items (question_type, gold, pred) with gold/pred "yes"/"no"/None -> {question_type: F1}, types sorted.
+
+    average="weighted": sklearn f1_score over labels ["no", "yes"] weighted by gold support (FinBen's per-type
+    score); average="yes": the F1 of the "yes" class alone. zero_division=0. A None (or out-of-set) prediction is
+    its own class: a false negative for its gold label, never a true positive (FinBen reads anything but "Yes" as
+    "no"; finbench does not let a missing answer score as a correct "no")."""
+    from sklearn.metrics import f1_score
+
+    if average not in ("weighted", "yes"):
+        raise ValueError(f"unknown headline F1 average {average!r}: use 'weighted' or 'yes'")
+    labels, avg = (["no", "yes"], "weighted") if average == "weighted" else (["yes"], "macro")
+    return {t: float(f1_score(g, p, labels=labels, average=avg, zero_division=0)) for t, (g, p) in _by_type(items).items()}
 
 
 def headline_avg_f1(items: Iterable[Sequence[Any]]) -> float:
-    """Unweighted mean over the question types present of the per-type "yes" F1 (see per_type_f1). nan if empty."""
+    """FinBen's headline AvgF1: unweighted mean over the question types present of the per-type weighted yes/no F1
+    (see per_type_f1). nan if empty."""
     scores = per_type_f1(items)
-    if not scores:
+    return float(np.mean(list(scores.values()))) if scores else float("nan")
+
+
+def headline_yes_f1(items: Iterable[Sequence[Any]]) -> float:
+    """Mean over the question types present of the F1 of the "yes" class (numpy over confusion counts; equal to
+    per_type_f1(items, "yes") averaged, tests check it). nan if empty."""
+    codes, n_codes, n_types = headline_codes(items)
+    if not n_types:
         return float("nan")
-    return float(np.mean(list(scores.values())))
+    return float(headline_f1_from_counts(np.bincount(codes, minlength=n_codes), n_types, "yes"))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -199,24 +216,39 @@ def from_confusion(counts: np.ndarray, n_labels: int, metric: str) -> np.ndarray
 
 
 def headline_codes(items: Iterable[Sequence[Any]]) -> tuple[np.ndarray, int, int]:
-    """(question_type, gold, pred) items -> (codes, n_codes, n_types): code = type * 4 + gold_is_yes * 2 +
-    pred_is_yes (a None prediction is never a "yes")."""
-    rows = [(str(item[0]), _yes_no(item[1]) == "yes", _yes_no(item[2]) == "yes") for item in items]
+    """(question_type, gold, pred) items -> (codes, n_codes, n_types): code = type * 6 + gold_is_yes * 3 + pred,
+    pred 0 = "no", 1 = "yes", 2 = missing or anything else."""
+    rows = [(str(item[0]), _yes_no(item[1]) == "yes", {"no": 0, "yes": 1}.get(_yes_no(item[2]), 2)) for item in items]
     types = {t: i for i, t in enumerate(sorted({t for t, _, _ in rows}))}
-    codes = np.array([types[t] * 4 + 2 * g + p for t, g, p in rows], dtype=np.int64)
-    return codes, 4 * len(types), len(types)
+    codes = np.array([types[t] * 6 + 3 * g + p for t, g, p in rows], dtype=np.int64)
+    return codes, 6 * len(types), len(types)
+
+
+def headline_f1_from_counts(counts: np.ndarray, n_types: int, average: str = "weighted") -> np.ndarray:
+    """headline_avg_f1 (average="weighted") or headline_yes_f1 (average="yes") for each row of `counts` (shape
+    (..., 6 * n_types), from headline_codes); types absent from a row are left out of its average."""
+    c = counts.reshape(*counts.shape[:-1], n_types, 2, 3).astype(float)  # [..., type, gold no/yes, pred no/yes/miss]
+    tp = np.stack([c[..., 0, 0], c[..., 1, 1]], -1)
+    support = c.sum(-1)  # [..., type, gold class]
+    predicted = c[..., :2].sum(-2)  # [..., type, pred class no/yes]
+    den = support + predicted
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)  # zero_division=0
+    n = support.sum(-1)
+    if average == "weighted":
+        per_type = np.divide((f1 * support).sum(-1), n, out=np.zeros_like(n), where=n > 0)
+    elif average == "yes":
+        per_type = f1[..., 1]
+    else:
+        raise ValueError(f"unknown headline F1 average {average!r}: use 'weighted' or 'yes'")
+    present = n > 0
+    n_present = present.sum(-1)
+    return np.divide((per_type * present).sum(-1), n_present, out=np.full(n_present.shape, np.nan),
+                     where=n_present > 0)
 
 
 def headline_avg_f1_from_counts(counts: np.ndarray, n_types: int) -> np.ndarray:
-    """headline_avg_f1 for each row of `counts` (shape (..., 4 * n_types), from headline_codes); types absent from
-    a row are left out of its average, as headline_avg_f1 does."""
-    c = counts.reshape(*counts.shape[:-1], n_types, 4).astype(float)
-    tp, fn, fp = c[..., 3], c[..., 2], c[..., 1]
-    den = 2 * tp + fp + fn
-    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
-    present = c.sum(-1) > 0
-    n_present = present.sum(-1)
-    return np.divide((f1 * present).sum(-1), n_present, out=np.full(n_present.shape, np.nan), where=n_present > 0)
+    """headline_avg_f1 for each row of `counts` (the vectorised bootstrap form finbench.results uses)."""
+    return headline_f1_from_counts(counts, n_types, "weighted")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -253,30 +285,41 @@ def _find_spans(tokens: Sequence[str], entity: str) -> list[tuple[int, int]]:
 def entities_to_tags(tokens: Sequence[str], entities: Iterable[Sequence[str]]) -> tuple[list[str], int]:
     """Place predicted (entity text, TYPE) pairs onto a sentence's tokens as IO tags ("I-PER", "O", ...).
 
-    Each entity is matched against the token sequence case-insensitively by its whitespace tokens, with spaces
-    around punctuation ignored on both sides (the data is tokenised "Inc ." style, models write "Inc."); matches
-    start and end on token boundaries. Every occurrence is tagged. On overlaps the earlier-starting match wins, then the longer one, then the entity
-    listed first; tokens already tagged are never re-tagged. Returns (tags, unplaced) where `unplaced` counts
-    entities that match nowhere in the sentence (dropped: they cannot be scored on tokens); an entity that matched
-    but lost every span to an overlapping one is not counted as unplaced."""
+    Each listed line is one mention (the prompt asks for one line per mention, and the gold target lists a name
+    mentioned twice twice). An entity is matched against the token sequence case-insensitively by its whitespace
+    tokens, with spaces around punctuation ignored on both sides (the data is tokenised "Inc ." style, models write
+    "Inc."); matches start and end on token boundaries. An entity listed k times with the same type tags its first k
+    free occurrences, so listing "LLC" once does not tag every "LLC" of a contract. Occurrences are resolved left to
+    right: the earlier-starting match wins, then the longer one, then the entity listed first; tokens already tagged
+    are never re-tagged, and an occurrence lost to an overlap does not use up a mention. Returns (tags, unplaced)
+    where `unplaced` counts entity lines that match nowhere in the sentence (dropped: they cannot be scored on
+    tokens); an entity that matched but lost every span to an overlapping one is not counted as unplaced."""
     tokens = [str(t) for t in tokens]
     tags = ["O"] * len(tokens)
-    matches: list[tuple[int, int, int, str]] = []  # (start, -length, entity order, type)
+    matches: list[tuple[int, int, int, tuple[str, str]]] = []  # (start, -length, entity order, key)
+    mentions: dict[tuple[str, str], int] = {}  # (canonical text, TYPE) -> lines listing it
     unplaced = 0
     for order, entity in enumerate(entities):
         if isinstance(entity, str) or not isinstance(entity, Sequence) or len(entity) != 2:
             unplaced += 1  # malformed: not a (text, TYPE) pair
             continue
         text, etype = str(entity[0]), str(entity[1]).strip().upper()
+        key = (_canon(text), etype)
         spans = _find_spans(tokens, text)
         if not spans:
             unplaced += 1
+            continue
+        if key in mentions:
+            mentions[key] += 1
+            continue  # its occurrences are already listed, with the order of its first line
+        mentions[key] = 1
         for start, end in spans:
-            matches.append((start, start - end, order, etype))
-    for start, neg_len, _, etype in sorted(matches):
+            matches.append((start, start - end, order, key))
+    for start, neg_len, _, key in sorted(matches):
         end = start - neg_len
-        if all(tag == "O" for tag in tags[start:end]):
-            tags[start:end] = [f"I-{etype}"] * (end - start)
+        if mentions[key] and all(tag == "O" for tag in tags[start:end]):
+            tags[start:end] = [f"I-{key[1]}"] * (end - start)
+            mentions[key] -= 1
     return tags, unplaced
 
 
@@ -402,34 +445,50 @@ def strict_match(pred: float | None, gold_str: Any) -> bool:
     return round(pred / scale, decimals) == round(value, decimals)
 
 
-_TOLERANT_FACTORS = (1.0, 100.0, 0.01, 1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9)
+def _decimals(d: Decimal) -> int:
+    """Decimals of a number written as the shortest repr of its float: 60.94 -> 2, 11.0 -> 0, 1e-05 -> 5."""
+    return max(0, -d.normalize().as_tuple().exponent)
 
 
-def tolerant_match(pred: float | None, gold: float | None, rel_tol: float = 0.01, abs_tol: float = 1e-6) -> bool:
-    """Lenient numeric match. Rules, in order:
+_REF_ROUNDING = (ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN)
 
-    1. None / NaN / inf prediction (or gold) -> False.
-    2. Signs must agree: a nonzero prediction with the opposite sign of a nonzero gold -> False.
-    3. Accept if math.isclose(pred, gold * f, rel_tol=rel_tol, abs_tol=abs_tol) for any factor f in
-       1            (the same number, within 1% relative by default),
-       100, 1/100   (percent vs fraction: gold 0.126 vs pred 12.6, or gold 12.6 vs pred 0.126),
-       1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9 (thousand / million / billion unit confusion).
-    A gold of 0 only matches |pred| <= abs_tol. A gold string is parsed with parse_number first."""
-    if pred is None or gold is None or isinstance(pred, bool):
+
+def exec_match(pred: float | None, executed: float | None) -> bool:
+    """Execution accuracy of one ConvFinQA/FinQA answer, after PoT's `finqa_equal` (TIGER-AI-Lab/Program-of-Thoughts
+    tool.py) with include_percentage=True: the prediction is compared with the executed answer x, and with x * 100
+    and x / 100 (a percent written 12.6 or 0.126), both rounded to the smaller of their precisions (decimals); a
+    match with any of the three is correct. Deliberate differences, each needed for the annotated answers to score
+    as right (tasks/README.md counts them):
+      - the prediction's precision is the decimals of its shortest form, an integral value counting 0: "11%" for
+        x = 0.10745 is right (PoT takes str(float("11")) = "11.0", precision 1); the reference's is PoT's (at
+        least 1);
+      - numbers are rounded in decimal (repr) arithmetic, and the executed answer may be rounded half-up,
+        half-even or truncated: annotators truncate ("6.88" for 6.88702, "1.42%" for 0.01429); 0.13445 is
+        "0.1345" (Python's float round gives 0.1344);
+      - a reference that rounds (or truncates) to 0 at the compared precision is not matched: PoT accepts "0"
+        for every |x| < 0.05 through x / 100.
+    None / NaN / inf, or a non-numeric gold -> False."""
+    if pred is None or executed is None or isinstance(pred, bool) or isinstance(executed, bool):
         return False
-    if isinstance(gold, str):
-        gold = parse_number(gold)
-        if gold is None:
-            return False
     try:
-        pred, gold = float(pred), float(gold)
+        pred, executed = float(pred), float(executed)
     except (TypeError, ValueError):
         return False
-    if not (math.isfinite(pred) and math.isfinite(gold)):
+    if not (math.isfinite(pred) and math.isfinite(executed)):
         return False
-    if pred * gold < 0:
+    p_dec, x_dec = Decimal(repr(pred)), Decimal(repr(executed))
+    try:
+        for ref in (x_dec.scaleb(-2), x_dec, x_dec.scaleb(2)):
+            ref_decimals = max(1, _decimals(ref))  # PoT: str() of a float reference always shows a decimal
+            q = Decimal(1).scaleb(-min(_decimals(p_dec), ref_decimals))
+            preds = {p_dec.quantize(q, ROUND_HALF_UP), p_dec.quantize(q, ROUND_HALF_EVEN)}
+            for mode in _REF_ROUNDING:
+                rounded = ref.quantize(q, mode)
+                if rounded in preds and (rounded != 0 or ref == 0):
+                    return True
+    except InvalidOperation:  # beyond decimal's 28 digits: no match
         return False
-    return any(math.isclose(pred, gold * f, rel_tol=rel_tol, abs_tol=abs_tol) for f in _TOLERANT_FACTORS)
+    return False
 
 
 def match_text(pred_text: str | None, gold_text: str | None) -> bool:
@@ -575,10 +634,8 @@ def _get_metrics(predicted: str | Sequence[str], gold: str | Sequence[str]) -> t
 
 
 def _get_answer_str(answers: Sequence[Any], scale: str) -> list[str]:
-    # Official: sorted(answers) on the raw strings. Sorting on the normalised form instead gives the same order up
-    # to case/articles/punctuation, so a multi-span answer's order never affects EM (the official intent).
     ans_temp = []
-    for ans in sorted(answers, key=lambda a: (_normalize_answer(str(a)), str(a))):
+    for ans in sorted(str(a) for a in answers):  # official: sorted() on the raw strings, case-sensitive
         ans_str = str(ans)
         if _is_number(ans_str):
             ans_num = _to_number(ans_str)
@@ -612,63 +669,48 @@ def _metric_max(predictions: list[str], ground_truths: list[str]) -> tuple[float
     return max(scores) if scores else (0.0, 0.0)
 
 
-_MAGNITUDES = {"": 1, "thousand": 1000, "million": 1000000, "billion": 1000000000}
-_PRED_SCALE_RE = re.compile(
-    r"\b(thousands?|millions?|billions?|percent|per\s+cent)\b|(?<=\d)\s?(k|mn|m|bn|b)\b|(%)", re.IGNORECASE
-)
-_ABBREV = {"k": "thousand", "m": "million", "mn": "million", "b": "billion", "bn": "billion"}
+_PRED_SCALE = re.compile(r"(%|(?<![a-z])(?:percent|thousands?|millions?|billions?))\s*$", re.IGNORECASE)
 
 
-def _pred_scale(text: str) -> tuple[str, str]:
-    """-> (scale word found in the prediction text or "", text with that scale word removed). "%" is detected as
-    "percent" but kept in the text (the official script already reads "12%" as 0.12, whatever the scale)."""
-    m = _PRED_SCALE_RE.search(text)
-    if not m:
-        return "", text
-    if m.group(3):
-        return "percent", text
-    if m.group(1):
-        word = m.group(1).lower()
-        scale = "percent" if word.startswith("per") else word.rstrip("s")
-        pattern = r"\b(?:percent|per\s+cent)\b" if scale == "percent" else rf"\b{scale}s?\b"
-    else:
-        scale = _ABBREV[m.group(2).lower()]
-        pattern = rf"(?<=\d)\s?{m.group(2)}\b"
-    stripped = " ".join(re.sub(pattern, " ", text, flags=re.IGNORECASE).split())
-    return scale, stripped
+def _strip_scale(span: str) -> tuple[str, str]:
+    """(span without its trailing scale, scale) when the span is a number followed by a scale word or "%"."""
+    m = _PRED_SCALE.search(span)
+    if m:
+        rest = span[: m.start()].strip()
+        if rest and _is_number(rest):
+            word = m.group(1).lower()
+            return rest, "percent" if word in ("%", "percent") else word.rstrip("s")
+    return span, ""
 
 
-_SPAN_SPLIT = re.compile(r"\s*(?:[;\n]|,(?!\d))\s*")
-_AND_SPLIT = re.compile(r"\s*(?:[;\n]|,(?!\d)|\band\b|&)\s*", re.IGNORECASE)
+def tatqa_readings(text: str | None) -> list[tuple[list[str], str]]:
+    """Read an answer written the way finbench's TAT-QA prompt asks (`a number with its scale word if any
+    (thousand, million, billion, %), or the text span(s) from the report, separated by "; "`) into what the
+    official scorer takes from a model: [(answer spans, predicted scale), ...].
 
-
-def _span_candidates(text: str, multi: bool) -> list[list[str]]:
-    """Ways to read the prediction as a list of spans: as one span; for multi-span golds also split on ; , newline
-    (a comma inside a number like 1,234 does not split), and additionally on "and"/"&"."""
-    cands = [[text]]
-    if multi:
-        for rx in (_SPAN_SPLIT, _AND_SPLIT):
-            spans = [s for s in rx.split(text) if s.strip()]
-            if spans and spans not in cands:
-                cands.append(spans)
-    return cands
-
-
-def _gold_in_pred_scale(gold: list[str], gold_scale: str, pred: list[str], pred_scale: str) -> str | None:
-    """The single numeric gold converted to the prediction's magnitude scale, formatted like the official script
-    formats the prediction ("%.4f" of the number rounded to 2 decimals in that scale, times the scale)."""
-    if len(gold) != 1 or len(pred) != 1 or gold_scale not in _MAGNITUDES or pred_scale not in _MAGNITUDES:
-        return None
-    if gold_scale == pred_scale:
-        return None
-    g, p = str(gold[0]), str(pred[0])
-    if "%" in g or "%" in p or not _is_number(g) or not _is_number(p):
-        return None
-    gnum = _to_number(g)
-    if gnum is None:
-        return None
-    converted = gnum * _MAGNITUDES[gold_scale] / _MAGNITUDES[pred_scale]
-    return "%.4f" % (round(converted, 2) * _scale_to_num(pred_scale))
+    Spans: the text split on ";" (a comma never splits: spans contain commas); when that gives several, the whole
+    text as one span is a second reading (single-span answers contain "; " too). Scale: a trailing "%", "percent",
+    "thousand(s)", "million(s)" or "billion(s)" after a number ("1.2 million", "(59.9)%", "$19.1 million
+    thousand") is the predicted scale ("%" -> "percent") and is removed; in a multi-span reading the last span
+    decides it and it is removed from every span that carries the same one ("25; 28%", "25%; 28%"), or (another
+    reading) from the last span only ("(66)%; (223)%%": the official to_number reads "(66)%" as -66). Text
+    spans keep their words ("among the top 5%" has no scale). None or empty -> []."""
+    if text is None:
+        return []
+    whole = " ".join(str(text).split())
+    spans = [s.strip() for s in whole.split(";") if s.strip()]
+    if not spans:
+        return []
+    readings = []
+    _, scale = _strip_scale(spans[-1])
+    stripped = [_strip_scale(s) for s in spans]
+    readings.append(([r if sc == scale and scale else s for s, (r, sc) in zip(spans, stripped)], scale))
+    if len(spans) > 1 and scale:  # the scale written once, after the last span: "(66)%; (223)%%"
+        readings.append(([*spans[:-1], stripped[-1][0]], scale))
+    if len(spans) > 1:
+        rest, scale = _strip_scale(whole)
+        readings.append(([rest], scale))
+    return readings
 
 
 def _gold_answers(gold_answer: Any, answer_type: str) -> list[str]:
@@ -686,57 +728,35 @@ def _gold_answers(gold_answer: Any, answer_type: str) -> list[str]:
     return [str(gold_answer)]
 
 
-def tatqa_em_f1(pred: str | None, gold_answer: Any, answer_type: str, scale: str) -> tuple[float, float]:
-    """(EM, F1) of one TAT-QA prediction, reproducing the official TAT-QA metric.
-
-    Official parts, unchanged: DROP-style normalisation (lower, strip punctuation unless the token is a number,
-    drop articles, numbers normalised via to_number: "1,234" -> 1234, "(12)" -> -12, "12%" -> 0.12), the answer
-    string built by get_answer_str (a number becomes "%.4f" % (round(number, 2) * scale), with scale thousand=1e3,
-    million=1e6, billion=1e9, percent=0.01, or the number itself if it carries a "%"; a non-number gets " <scale>"
-    appended; spans sorted and joined), add_percent_pred (an unscaled prediction also tries its unrounded value, so
-    0.2342 matches 23.42 percent), EM = normalised strings equal, F1 = bag-of-tokens F1 with the optimal (Hungarian,
-    scipy linear_sum_assignment) alignment of bags, rounded to 2 decimals, max over prediction strings; for
-    arithmetic and count answers F1 = EM.
-
-    The official script receives the predicted scale from the model separately; here it is read from the text, and
-    the score is the best over these readings of the prediction:
-      a. the text as-is with predicted scale "" (the official number parser itself reads "1.2 million" as 1200000
-         and "12%" as 0.12);
-      b. if the text has a scale word (thousand(s)/million(s)/billion(s)/percent/per cent, or k/m/mn/b/bn right
-         after a digit; "%" means percent but stays in the text), that word removed and used as the predicted scale;
-      c. for multi-span golds, each of the above split into spans on ; , newline, and also on and/&.
-    Scale rule: a numeric prediction counts if (2-decimal rounding as above) it equals the gold number with the same
-    scale (official), or equals the gold number converted to the prediction's scale, e.g. gold 1,234 with scale
-    thousand matches "1.23 million" and "1234000" (magnitude scales ""/thousand/million/billion only; percent vs
-    fraction is left to the official percent handling). A bare number is taken at face value (scale ""), so "1234"
-    for a gold of 1,234 thousand is wrong, as in the official metric. None or empty prediction -> (0.0, 0.0)."""
-    if pred is None:
-        return 0.0, 0.0
-    text = " ".join(str(pred).split())
-    if not text:
+def tatqa_official(spans: Sequence[str] | str | float, pred_scale: str, gold_answer: Any, answer_type: str,
+                   scale: str) -> tuple[float, float]:
+    """(EM, F1) the official TAT-QA scorer (NExTplusplus/TAT-QA tatqa_metric.py, TaTQAEmAndF1.__call__) gives a
+    prediction given as answer spans plus a predicted scale: DROP-style normalisation (lower, punctuation stripped
+    unless the token is a number, articles dropped, numbers through to_number: "1,234" -> 1234, "(12)" -> -12,
+    "12%" -> 0.12, "1.2 million" -> 1200000), each side's spans sorted and joined by get_answer_str (a number
+    becomes "%.4f" % (round(number, 2) * scale), thousand=1e3 million=1e6 billion=1e9 percent=0.01, or the number
+    itself when it carries a "%"; a non-number gets " <scale>" appended), add_percent_pred (an unscaled one-span
+    number also tries its unrounded value: 0.2342 matches 23.42 percent), EM = equal normalised strings, F1 =
+    bag-of-tokens F1 over the optimal (Hungarian) alignment, rounded to 2 decimals; arithmetic and count: F1 = EM.
+    No or empty prediction -> (0.0, 0.0)."""
+    spans = [str(s) for s in (spans if isinstance(spans, (list, tuple)) else [spans])]
+    if not spans or not any(spans):
         return 0.0, 0.0
     gold = _gold_answers(gold_answer, answer_type)
-    gold_scale = (scale or "").strip().lower()
-    if not gold or all(not g.strip() for g in gold):
+    if not gold:
         return 0.0, 0.0
-    gold_strings = _get_answer_str(gold, gold_scale)
-    multi = len(gold) > 1
-
-    readings = [(text, "")]
-    found_scale, stripped = _pred_scale(text)
-    if found_scale and stripped:
-        readings.append((stripped, found_scale))
-
-    best = (0.0, 0.0)
-    for reading, pred_scale in readings:
-        for spans in _span_candidates(reading, multi):
-            pred_strings = _add_percent_pred(_get_answer_str(spans, pred_scale), pred_scale, spans)
-            golds = list(gold_strings)
-            converted = _gold_in_pred_scale(gold, gold_scale, spans, pred_scale)
-            if converted is not None:
-                golds.append(converted)
-            best = max(best, _metric_max(pred_strings, golds))
-    em, f1 = best
+    gold_strings = _get_answer_str(gold, (scale or "").strip())
+    pred_strings = _add_percent_pred(_get_answer_str(spans, pred_scale), pred_scale, spans)
+    em, f1 = _metric_max(pred_strings, gold_strings)
     if answer_type in ("arithmetic", "count"):
         f1 = em
     return float(em), float(f1)
+
+
+def tatqa_em_f1(pred: str | None, gold_answer: Any, answer_type: str, scale: str) -> tuple[float, float]:
+    """(EM, F1) of one TAT-QA answer text: the official scorer (tatqa_official) on the (spans, scale) that
+    tatqa_readings reads from the text (the better of its readings when there are two). No other leniency:
+    "0 million" for 3.61 million is wrong, "1.23 million" for 1,226 thousand is wrong, "1,226,000" for 1,226
+    thousand is right (as officially). None or empty -> (0.0, 0.0)."""
+    return max((tatqa_official(spans, sc, gold_answer, answer_type, scale) for spans, sc in tatqa_readings(pred)),
+               default=(0.0, 0.0))

@@ -30,7 +30,8 @@ def _headline(doc: dict) -> str:
 def _ner(doc: dict) -> str:
     return (
         "List the named entities of type person, organization, or location in the sentence below, "
-        "one per line, written as `entity, type`. If there are none, answer `None`.\n\n"
+        "one line per mention in the order they appear (a name mentioned twice is listed twice), written as "
+        "`entity, type`. If there are none, answer `None`.\n\n"
         f"Sentence: {doc['text']}\nAnswer:"
     )
 

@@ -117,8 +117,9 @@ def results_ner_cls_mc(doc: dict, results: list) -> dict:
 
 
 def _headline(doc: dict, pred) -> dict:
-    return {"acc": int(pred == doc["label"]), "avg_f1": [doc["question_type"], doc["label"], pred],
-            "missing": int(pred is None), "score": [doc["question_type"], doc["label"], pred]}
+    item = [doc["question_type"], doc["label"], pred]
+    return {"acc": int(pred == doc["label"]), "avg_f1": item, "yes_f1": item, "missing": int(pred is None),
+            "score": item}
 
 
 def results_headline(doc: dict, results: list) -> dict:
@@ -140,13 +141,15 @@ def results_ner(doc: dict, results: list) -> dict:
 
 
 def _numeric(doc: dict, pred) -> dict:
+    """`em`: the answer matches the annotated string at its written precision; `exec_acc` (= `score`): PoT-style
+    execution accuracy against the executed answer (metrics.exec_match)."""
     gold = json.loads(doc["answer"])
     if isinstance(gold, (int, float)):
         strict = metrics.strict_match(pred, doc["answer_str"])
-        tolerant = metrics.tolerant_match(pred, float(gold))
+        executed = metrics.exec_match(pred, float(gold))
     else:  # a few ConvFinQA turns are yes/no questions
-        strict = tolerant = pred is not None and metrics.match_text(str(pred), str(gold))
-    return {"em": int(strict), "tolerant_acc": int(tolerant), "missing": int(pred is None), "score": int(tolerant)}
+        strict = executed = pred is not None and metrics.match_text(str(pred), str(gold))
+    return {"em": int(strict), "exec_acc": int(executed), "missing": int(pred is None), "score": int(executed)}
 
 
 def results_numeric(doc: dict, results: list) -> dict:
@@ -185,7 +188,13 @@ def mcc_entity_type(items):
 
 
 def headline_avg_f1(items):
+    """FinBen's headline AvgF1 (weighted yes/no F1 per question type, averaged): `avg_f1` and `score`."""
     return metrics.headline_avg_f1(items)
+
+
+def headline_yes_f1(items):
+    """F1 of the "yes" class per question type, averaged (finbench's v1 headline score): `yes_f1`."""
+    return metrics.headline_yes_f1(items)
 
 
 def ner_entity_f1(items):

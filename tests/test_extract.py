@@ -144,7 +144,8 @@ NER_CASES = [
     ("", None),
     ("Here are the named entities:\n1. Silicon Valley Bank - organization\n2. Greg Becker - person\n"
      "3. Santa Clara - location", [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER"), ("Santa Clara", "LOC")]),
-    ("Silicon Valley Bank, organization\nSilicon Valley Bank, organization", [("Silicon Valley Bank", "ORG")]),
+    ("Silicon Valley Bank, organization\nSilicon Valley Bank, organization",  # two mentions
+     [("Silicon Valley Bank", "ORG"), ("Silicon Valley Bank", "ORG")]),
     ('"Silicon Valley Bank", organization', [("Silicon Valley Bank", "ORG")]),
     ("Organizations: Acme Corp, Globex\nPersons: John Smith\nLocations: None",
      [("Acme Corp", "ORG"), ("Globex", "ORG"), ("John Smith", "PER")]),
@@ -191,7 +192,7 @@ NUMBER_CASES = [
     ("The final answer is $\\boxed{0.176}$.", 0.176),
     ("Step 1: 5 + 3 = 8.\nStep 2: 8 * 2 = 16.\nThe total is **16**.", 16.0),
     ("**Step 1:** compute 2019 minus 2018.\nAnswer: 42", 42.0),
-    ("The answer is approximately 0.35 (35%).", 0.35),
+    ("The answer is approximately 0.35 (35%).", 35.0),  # one quantity twice: the percent form
     ("The change was 1,234 in 2019 (2018: 1,000). Answer: -234", -234.0),
     ("The ratio is 0.35 (35%)", 35.0),
     ("Answer: $5.2 billion", 5.2),
@@ -217,6 +218,23 @@ NUMBER_CASES = [
     ("The answer is:\nRevenue 2019 = 1,234\nRevenue 2018 = 1,000\nChange = 234", 234.0),
     ("Answer: yes", None),
     ("Growth was 14.2% (2019)", 2019.0),
+    # accounting negatives with a percent sign inside or outside the parentheses
+    ("Answer: (12.3)%", -12.3),
+    ("Answer: (12.3%)", -12.3),
+    ("The margin was (12.3%).", -12.3),
+    ("Answer: (1,234)", -1234.0),
+    # ...but a parenthesised restatement of the number just before it is not a sign
+    ("Answer: 0.35 (35%)", 35.0),
+    ("Answer: 14.2% (0.142)", 14.2),
+    ("Answer: 12 (12)", 12.0),
+    # the same quantity twice on the answer line: scored as that quantity, in its percent form
+    ("Answer: 0.142 or 14.2%", 14.2),
+    ("Answer: 14.2%, i.e. 0.142", 14.2),
+    ("Answer: -0.142 or -14.2%", -14.2),
+    ("\\boxed{0.142 \\text{ or } 14.2\\%}", 14.2),
+    # two different quantities: the first on the answer line, as before
+    ("Answer: 5 (10%)", 5.0),
+    ("Answer: 0.5 or 14.2%", 0.5),
 ]
 
 TATQA_CASES = [
@@ -232,6 +250,12 @@ TATQA_CASES = [
     ("The revenue grew strongly.\nAnswer: `3.5 billion`<|im_end|>", "3.5 billion"),
     ("The answer is: \"$1,234\".", "$1,234"),
     ("Answer: N/A", None),
+    # the answer keeps its characters: the official TAT-QA normaliser strips only ASCII punctuation
+    ("Answer: the Company\u2019s workers\u2019 compensation", "the Company\u2019s workers\u2019 compensation"),
+    ("Answer: Item 7 \u201cManagement's Discussion.\u201d", "Item 7 \u201cManagement's Discussion.\u201d"),
+    ("Answer: \u201cDepreciation\u201d", "Depreciation"),
+    ("Answer: unable to reasonably estimate the timing", "unable to reasonably estimate the timing"),
+    ("Answer: (59.9)%", "(59.9)%"),
 ]
 
 

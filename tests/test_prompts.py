@@ -25,7 +25,7 @@ def test_reference_answers_round_trip_through_extraction_and_scoring(task, sampl
         elif task in ("convfinqa", "finqa"):
             if isinstance(doc["answer"], str):
                 continue  # yes/no turns are scored as text
-            assert metrics.tolerant_match(parsed, doc["answer"]), (doc["id"], parsed, doc["answer"])
+            assert metrics.exec_match(parsed, doc["answer"]), (doc["id"], parsed, doc["answer"])
             assert metrics.strict_match(parsed, doc["answer_str"]), (doc["id"], parsed, doc["answer_str"])
         elif task == "tatqa":
             em, f1 = metrics.tatqa_em_f1(parsed, doc["answer"], doc["answer_type"], doc["scale"])

@@ -43,14 +43,15 @@ def test_mc_picks_the_highest_loglikelihood():
     assert out["acc"] == 1 and out["missing"] == 0 and out["score"] == ["positive", "positive"]
 
 
-def test_numeric_results_strict_and_tolerant():
+def test_numeric_results_strict_and_execution_accuracy():
     doc = {"answer": json.dumps(0.14240), "answer_str": "14.2%"}
-    assert utils.results_numeric(doc, [14.2]) == {"em": 1, "tolerant_acc": 1, "missing": 0, "score": 1}
+    assert utils.results_numeric(doc, [14.2]) == {"em": 1, "exec_acc": 1, "missing": 0, "score": 1}
     assert utils.results_numeric(doc, [0.1424])["em"] == 0  # fraction instead of the written percent
-    assert utils.results_numeric(doc, [0.1424])["tolerant_acc"] == 1
-    assert utils.results_numeric(doc, [None]) == {"em": 0, "tolerant_acc": 0, "missing": 1, "score": 0}
+    assert utils.results_numeric(doc, [0.1424])["exec_acc"] == 1
+    assert utils.results_numeric(doc, [14200.0])["score"] == 0  # a x1000 scale slip
+    assert utils.results_numeric(doc, [None]) == {"em": 0, "exec_acc": 0, "missing": 1, "score": 0}
     yes = {"answer": json.dumps("yes"), "answer_str": "yes"}
-    assert utils.results_numeric(yes, ["yes"])["tolerant_acc"] == 1
+    assert utils.results_numeric(yes, ["yes"])["exec_acc"] == 1
 
 
 def test_ner_results_score_misc_as_outside():
@@ -66,6 +67,8 @@ def test_ner_results_score_misc_as_outside():
     ("macro_f1_sentiment", [["positive", "positive"], ["negative", "negative"]], 2 / 3),  # neutral absent: F1 0
     ("weighted_f1_entity_type", [["person", "person"], ["location", None]], 0.5),
     ("headline_avg_f1", [["price_up", "yes", "yes"], ["price_down", "yes", "no"]], 0.5),
+    ("headline_avg_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 1 / 3),  # weighted: 0.5 * 2/3
+    ("headline_yes_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 0.0),
 ])
 def test_aggregations_use_the_explicit_label_sets(fn, items, expected):
     assert getattr(utils, fn)(items) == pytest.approx(expected)
