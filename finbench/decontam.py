@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 N = 8  # n-gram length
-SHARE = 0.5  # share of a unit's n-grams found in one training text
+SHARE = 0.6  # share of a unit's n-grams found in one training text
 SPAN = 30  # or: a run of this many of its words (n-grams at consecutive positions)
 MIN_WORDS = 5  # units shorter than N: at least this many words, contained whole
 PARAGRAPH = 25  # report contexts: paragraphs (and tables) of at least this many words
@@ -33,7 +33,7 @@ REPORTS = ("convfinqa", "tatqa", "finqa")
 
 _URL = re.compile(r"(?:https?://|www\.)\S*")
 _CASHTAG = re.compile(r"\$[a-z][a-z0-9._]*")
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
 _P = np.uint64(0x9E3779B97F4A7C15)
 
 
