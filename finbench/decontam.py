@@ -190,11 +190,13 @@ def train_overlap(task: str, root: str | None = None) -> tuple[int, int]:
     return len(found), len(test)
 
 
-def snippet(text: str, match: Match, context: int = 6, short: int = 300) -> str:
-    """`text` itself when short, else its normalised words around `match` (with `…` where cut)."""
-    if len(text) <= short:
-        return text
-    ws = words(text)
-    n = len(match.unit.words)
-    a, b = max(0, match.start - context), min(len(ws), match.start + n + context)
-    return ("… " if a else "") + " ".join(ws[a:b]) + (" …" if b < len(ws) else "")
+def snippet(text: str, match: Match) -> str:
+    """The line(s) of `text`, as written, holding the matched words (a prompt's `Text: …` line, a paragraph)."""
+    lines, seen, out = text.split("\n"), 0, []
+    end = match.start + min(len(match.unit.words), match.span)
+    for line in lines:
+        n = len(words(line))
+        if seen + n > match.start and seen < end:
+            out.append(line.strip())
+        seen += n
+    return " / ".join(out)
