@@ -180,13 +180,14 @@ def documents(task: str, split: str, root: str | None = None) -> list[tuple[str,
 
 
 def train_overlap(task: str, root: str | None = None) -> tuple[int, int]:
-    """(test records with a near-duplicate in the task's own train split, test records): what a model trained on
-    the public train files could have memorised."""
+    """(test records with a near-duplicate in the task's train or dev split, test records): what a model trained on
+    the public train files (finbench carves dev out of them) could have memorised."""
     test = documents(task, "test", root)
     if not test:
         return 0, 0
     index = Index(test)
-    found = {rid for m in index.match([t for _, _, t in documents(task, "train", root)]) for _, rid in m.unit.docs}
+    train = list(dict.fromkeys(t for s in ("train", "dev") for _, _, t in documents(task, s, root)))
+    found = {rid for m in index.match(train) for _, rid in m.unit.docs}
     return len(found), len(test)
 
 
@@ -200,3 +201,18 @@ def snippet(text: str, match: Match) -> str:
             out.append(line.strip())
         seen += n
     return " / ".join(out)
+
+
+def annotate(rows: list[dict], data_dir=None) -> None:
+    """`finbench data check`'s hook: each found task row gets `train_near_duplicates` = [test records with a
+    near-duplicate in the task's train + dev splits, test records] (tasks without a test split: absent)."""
+    for row in rows:
+        if row["status"] == "found" and row["counts"].get("test") and row["counts"].get("train"):
+            row["train_near_duplicates"] = list(train_overlap(row["task"], data_dir))
+
+
+def notes(rows: list[dict]) -> list[str]:
+    """The lines `finbench data check` prints for `annotate`'s counts."""
+    return [f"{r['task']}: {n} of {total} test records ({n / total:.1%}) have a near-duplicate in the task's train "
+            f"files (train + dev splits; finbench.decontam): a model trained on them can have seen these"
+            for r in rows if r.get("train_near_duplicates") for n, total in [r["train_near_duplicates"]] if n]

@@ -92,3 +92,13 @@ def test_check_leakage_on_a_mixture_written_before_near_duplicates_names_them(tm
     assert {shown_as[f] for f in found} <= set(named)
     intelsat = next(p for p in report.pairs if "Intelsat cut to Market Perform at Raymond James" in p["test_text"])
     assert intelsat["tests"][0] in named and "$I - Intelsat cut to Market Perform" in named[intelsat["tests"][0]]
+
+
+def test_data_check_counts_at_least_the_test_tweets_contained_in_the_train_files():
+    from finbench import decontam
+
+    train = "\n".join(_norm(d["text"]) for s in ("train", "dev") for d in data.load_splits("tfns").splits[s])
+    contained = {d["id"] for d in data.load_splits("tfns").splits["test"]
+                 if len(_norm(d["text"]).split()) >= 5 and _norm(d["text"]) in train}
+    n, total = decontam.train_overlap("tfns")
+    assert total == 2388 and len(contained) >= 14 and n >= len(contained)

@@ -262,3 +262,17 @@ def test_cli_check_leakage_names_near_duplicates_side_by_side(near_dup_data, tmp
     assert near_dup_data["tfns"] in test_line
     assert train_line.strip().startswith("train tfns/") and "Fairlight Pharma initiated at Outperform https://t.co/" \
         in train_line
+
+
+def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_data):
+    from finbench.data.check import check, format_check
+
+    rows = {r["task"]: r for r in check()}
+    assert rows["tfns"]["train_near_duplicates"] == [1, rows["tfns"]["counts"]["test"]]
+    assert rows["fpb"]["train_near_duplicates"][0] == 1
+    tatqa_records = sum(d["doc_id"] == data.load_splits("tatqa").splits["test"][0]["doc_id"]
+                        for d in data.load_splits("tatqa").splits["test"])
+    assert rows["tatqa"]["train_near_duplicates"][0] == tatqa_records  # every question on the planted table
+    assert rows["ner"]["train_near_duplicates"][0] == 0 and "train_near_duplicates" not in rows["general"]
+    text = format_check(list(rows.values()))
+    assert f"tfns: 1 of {rows['tfns']['counts']['test']} test records" in text and "ner: 0 of" not in text
