@@ -39,9 +39,9 @@ _P = np.uint64(0x9E3779B97F4A7C15)
 
 def words(text: str) -> list[str]:
     """The normalised words of `text` (what both sides are compared on)."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return _WORD.findall(_CASHTAG.sub(" ", _URL.sub(" ", text)))
+    if not text.isascii():  # accents off (a per-character pass: only where there can be any)
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _WORD.findall(_CASHTAG.sub(" ", _URL.sub(" ", text.lower())))
 
 
 def units(text: str) -> list[str]:

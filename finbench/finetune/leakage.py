@@ -28,8 +28,8 @@ class LeakageError(Exception):
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # accents off (a per-character pass: only where there can be any)
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return _NON_WORD.sub("", text.lower())
 
 
