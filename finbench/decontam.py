@@ -2,8 +2,8 @@
 
 A test document is cut into *units*: a sentence, tweet or headline is one unit; a report context (ConvFinQA, TAT-QA,
 FinQA) is one unit per paragraph (line) of at least PARAGRAPH words, its table rows together as one more (shorter
-lines are headings such as "Cash Flows from Operating Activities" that every filing repeats). Text is normalised to words (accents, case, URLs, cashtags
-such as `$I`, punctuation and spacing removed). A training text contaminates a unit when
+lines are headings such as "Cash Flows from Operating Activities" that every filing repeats). Text is normalised to
+words (accents, case, URLs, cashtags such as `$I`, punctuation and spacing removed). A training text contaminates a unit when
 
 - the unit has at least N words and at least SHARE of its N-grams occur in that one training text, or a run of
   SPAN words of it does (a shared paragraph inside a long report context), or

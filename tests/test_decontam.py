@@ -36,12 +36,14 @@ def test_fragment_contained_in_a_longer_sentence():
     assert _hits([("tfns", "t2", short)], [f"$MDLNF - {short} https://t.co/Zj"]) == [(0, "t2")]
     assert _hits([("tfns", "t2", short)], ["Centaurus Energy reports Q3 revenue"]) == []
     # four words are below MIN_WORDS: "On the hour", "Metals Settlement Prices" are bot boilerplate
-    assert _hits([("tfns", "t3", "Overnight Treasury Market Summary")], ["$BONDX: Overnight Treasury Market Summary"]) == []
+    four = "Overnight Treasury Market Summary"
+    assert _hits([("tfns", "t3", four)], [f"$BONDX: {four}"]) == []
 
 
 def test_shared_paragraph_between_two_tables_of_a_filing():
-    test_ctx = f"Current assets | 2019 | 2018\nReceivables | 831.7 | 840.4\n{PARAGRAPH}\nItem 6. Selected Financial Data"
-    train_ctx = f"Inventories | 1,571.7 | 1,568.6\n{PARAGRAPH} Other text follows here.\nItem 6. Selected Financial Data"
+    heading = "Item 6. Selected Financial Data"
+    test_ctx = f"Current assets | 2019 | 2018\nReceivables | 831.7 | 840.4\n{PARAGRAPH}\n{heading}"
+    train_ctx = f"Inventories | 1,571.7 | 1,568.6\n{PARAGRAPH} Other text follows here.\n{heading}"
     assert _hits([("tatqa", "q1", test_ctx)], [train_ctx]) == [(0, "q1")]
     # a heading alone (under PARAGRAPH words) is boilerplate every filing repeats: no match
     other = "Inventories | 1 | 2\nThe company sells shoes.\nItem 6. Selected Financial Data"
@@ -60,7 +62,8 @@ def test_long_span_inside_a_long_context_counts_even_at_a_small_share():
 
 def test_templated_tweets_about_other_companies_are_not_near_duplicates():
     test = [("tfns", "t1", "Blackbaud EPS beats by $0.01, beats on revenue"),
-            ("tfns", "t2", "Model N upgraded to overweight from neutral at JPMorgan, price target raised to $36 from $30")]
+            ("tfns", "t2", "Model N upgraded to overweight from neutral at JPMorgan, price target raised to $36 from "
+                           "$30")]
     train = ["Becton, Dickinson EPS beats by $0.01, beats on revenue",
              "Bausch Health upgraded to overweight from neutral at JPMorgan, price target raised to $38 from $32"]
     assert _hits(test, train) == []

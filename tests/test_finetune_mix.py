@@ -220,7 +220,8 @@ def near_dup_data(tmp_path, monkeypatch):
 
 
 def test_mix_drops_near_duplicates_and_lists_them(near_dup_data):
-    r = recipe.from_dict({"name": "t", "mixture": {"tasks": [{"task": t, "cap": 1000} for t in ("tfns", "fpb", "tatqa")]}})
+    tasks = [{"task": t, "cap": 1000} for t in ("tfns", "fpb", "tatqa")]
+    r = recipe.from_dict({"name": "t", "mixture": {"tasks": tasks}})
     m = mix.build(r)
     src = m.manifest["sources"]
     n_questions = len(data.load_splits("tatqa").splits["train"]) - src["tatqa"]["taken"]
