@@ -176,3 +176,104 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     check = subprocess.run(cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True,
                            text=True)
     assert check.returncode == 0 and "no overlap" in check.stdout
+
+
+PARAGRAPH = ("We adopted the provisions of Topic 606 in fiscal 2019 utilizing the modified retrospective method and "
+             "recorded a cumulative effect adjustment, net of tax, to the opening balance of retained earnings, with a "
+             "decrease to receivables and an increase to inventories.")
+
+
+@pytest.fixture
+def near_dup_data(tmp_path, monkeypatch):
+    """The sample sets plus three near-duplicates of test documents in train files: a TFNS tweet without its ticker
+    prefix and with a URL, an FPB test sentence inside a longer sentence, a TAT-QA paragraph in another table."""
+    root = tmp_path / "d"
+    shutil.copytree(SAMPLE_DIR, root)
+    monkeypatch.setenv("FINBENCH_DATA_DIR", str(root))
+    data.clear_cache()
+    tweet = data.load_splits("tfns").splits["test"][0]["text"]  # "$FRLT - Fairlight Pharma initiated at Outperform"
+    sentence = next(d["text"] for d in data.load_splits("fpb").splits["test"] if "Baltic" in d["text"])
+    with open(root / "tfns" / "sent_train.csv", "a", newline="") as fh:
+        fh.write(f"\"{tweet.split(' - ', 1)[1]} https://t.co/Zz9Yy8Xx7W\",1\r\n")
+    fpb_file = root / "fpb" / "Sentences_50Agree.txt"  # a train line rewritten (a new line would move the split)
+    lines = fpb_file.read_bytes().decode("latin-1").split("\r\n")
+    n = int(data.load_splits("fpb").splits["train"][0]["id"].split("-")[1])
+    lines[n - 1] = f"According to the report , t{sentence[1:]} , up from 15 % .@positive"
+    fpb_file.write_bytes("\r\n".join(lines).encode("latin-1"))
+    test_path, dev_path = root / "tatqa" / "tatqa_dataset_test_gold.json", root / "tatqa" / "tatqa_dataset_dev.json"
+    test, dev = json.loads(test_path.read_text()), json.loads(dev_path.read_text())
+    test[0]["paragraphs"].append({"uid": "p-x", "order": 99, "text": PARAGRAPH})
+    other = json.loads(json.dumps(dev[0]))
+    other["table"]["uid"] = "dev-table-x"
+    other["paragraphs"] = [{"uid": "p-y", "order": 1, "text": "Other paragraph. " + PARAGRAPH}]
+    for i, q in enumerate(other["questions"]):
+        q["uid"] = f"dev-q-x-{i}"
+    test_path.write_text(json.dumps(test))
+    dev_path.write_text(json.dumps(dev + [other]))
+    data.clear_cache()
+    probes = {"tfns": "Zz9Yy8Xx7W", "fpb": "According to the report", "tatqa": "Other paragraph."}
+    for task, probe in probes.items():  # the planted documents are train records (not dev) with a new text key
+        hits = [d for d in data.load_splits(task).splits["train"] if probe in d.get("text", d.get("context", ""))]
+        assert hits and not leakage.leaked(task, hits[0], leakage.test_index()), task
+    yield {"tfns": tweet, "fpb": sentence, "tatqa": PARAGRAPH}
+    data.clear_cache()
+
+
+def test_mix_drops_near_duplicates_and_lists_them(near_dup_data):
+    tasks = [{"task": t, "cap": 1000} for t in ("tfns", "fpb", "tatqa")]
+    r = recipe.from_dict({"name": "t", "mixture": {"tasks": tasks}})
+    m = mix.build(r)
+    src = m.manifest["sources"]
+    n_questions = len(data.load_splits("tatqa").splits["train"]) - src["tatqa"]["taken"]
+    assert src["tfns"]["near_duplicates_dropped"] == 1 == src["fpb"]["near_duplicates_dropped"]
+    assert src["tatqa"]["near_duplicates_dropped"] == n_questions >= 1  # every question on the planted table
+    assert src["tfns"]["taken"] == src["tfns"]["available"] - src["tfns"]["leaked_dropped"]
+    assert {d["source"] for d in m.dropped if d["why"] == "near-duplicate"} == {"tfns", "fpb", "tatqa"}
+    tweet = next(d for d in m.dropped if d["source"] == "tfns")
+    assert tweet["test"][0]["tests"] == [f"tfns/{data.load_splits('tfns').splits['test'][0]['id']}"]
+    assert "Fairlight Pharma initiated at Outperform https://t.co/Zz9Yy8Xx7W" in tweet["test"][0]["train_text"]
+    assert leakage.check(m.records).clean
+    dirty = dataclasses.replace(r, mixture=dataclasses.replace(r.mixture, decontaminate=False))
+    report = leakage.check(mix.build(dirty).records)
+    assert {(p["source"], p["test_tasks"][0]) for p in report.pairs} == {("tfns", "tfns"), ("fpb", "fpb"),
+                                                                         ("tatqa", "tatqa")}
+    assert report.overlaps[("fpb", "fpb")] == 1 and not report.clean
+
+
+def test_cli_check_leakage_names_near_duplicates_side_by_side(near_dup_data, tmp_path):
+    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
+    r = tmp_path / "r.yaml"
+    r.write_text("name: t\nmixture:\n  tasks:\n  - {task: tfns, cap: 100}\n  - {task: fpb, cap: 100}\n")
+    out = tmp_path / "m" / "mix.jsonl"
+    proc = subprocess.run(cmd + ["mix", str(r), "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dropped = [json.loads(line) for line in (tmp_path / "m" / "mix.dropped.jsonl").read_text().splitlines()]
+    assert {d["source"] for d in dropped} == {"tfns", "fpb"}
+    ok = subprocess.run(cmd + ["check-leakage", "--mixture", str(out)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "no overlap" in ok.stdout
+    # the mixture a guard without near-duplicates wrote: the dropped examples back in
+    records = mix.read(out)
+    train = {f"tfns/{d['id']}": d for d in data.load_splits("tfns").splits["train"]}
+    records += [mix._record("tfns", train[d["id"]]) for d in dropped if d["source"] == "tfns"]
+    out.write_text(mix.dumps(records))
+    bad = subprocess.run(cmd + ["check-leakage", "--mixture", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 1, bad.stdout
+    test_line = next(ln for ln in bad.stderr.splitlines() if ln.strip().startswith("test  tfns/"))
+    train_line = bad.stderr.splitlines()[bad.stderr.splitlines().index(test_line) + 1]
+    assert near_dup_data["tfns"] in test_line
+    assert train_line.strip().startswith("train tfns/") and "Fairlight Pharma initiated at Outperform https://t.co/" \
+        in train_line
+
+
+def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_data):
+    from finbench.data.check import check, format_check
+
+    rows = {r["task"]: r for r in check()}
+    assert rows["tfns"]["train_near_duplicates"] == [1, rows["tfns"]["counts"]["test"]]
+    assert rows["fpb"]["train_near_duplicates"][0] == 1
+    tatqa_records = sum(d["doc_id"] == data.load_splits("tatqa").splits["test"][0]["doc_id"]
+                        for d in data.load_splits("tatqa").splits["test"])
+    assert rows["tatqa"]["train_near_duplicates"][0] == tatqa_records  # every question on the planted table
+    assert rows["ner"]["train_near_duplicates"][0] == 0 and "train_near_duplicates" not in rows["general"]
+    text = format_check(list(rows.values()))
+    assert f"tfns: 1 of {rows['tfns']['counts']['test']} test records" in text and "ner: 0 of" not in text

@@ -46,6 +46,9 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
         rows.append({"task": task, "status": "found", "message": "", "counts": s.counts(),
                      "problems": len(s.problems), "problem_examples": [str(p) for p in s.problems[:3]],
                      "files": files})
+    from finbench import decontam
+
+    decontam.annotate(rows, data_dir)  # per task: test records with a near-duplicate in its train split
     return rows
 
 
@@ -66,4 +69,7 @@ def format_check(rows: list[dict]) -> str:
         if r["status"] == "missing":
             notes.append(f"{r['task']}: {r['message']}")
         notes += [f"{r['task']}: problem: {p}" for p in r["problem_examples"]]
+    from finbench import decontam
+
+    notes += decontam.notes(rows)
     return "\n".join(lines + ([""] + notes if notes else []))

@@ -44,11 +44,18 @@ def cmd_mix(args: argparse.Namespace) -> int:
     r = recipe.load(args.recipe)
     m = mix.build(r, args.split)
     report = leakage.check(m.records) if args.split == "train" else None
-    artifacts.write_text(Path(args.output), mix.dumps(m.records))
+    out = Path(args.output)
+    artifacts.write_text(out, mix.dumps(m.records))
+    dropped = mix.dropped_path(out)
+    if args.split == "train":
+        artifacts.write_text(dropped, mix.dumps(m.dropped))
     print(json.dumps(m.manifest, indent=2))
     if report is not None:
         print(report.format())
     print(f"wrote {len(m.records)} examples to {args.output}")
+    if args.split == "train":
+        print(f"wrote the {len(m.dropped)} dropped (contaminated) train examples, each with its test document(s), "
+              f"to {dropped}")
     return 0
 
 

@@ -3,7 +3,9 @@
 A document is identified by keys: the hash of its normalised text (case, accents, punctuation and spacing
 removed) and, where the source has them, report identities (the ConvFinQA/FinQA page, the TAT-QA table). A training
 example leaks when any of its keys, or the hash of its prompt, equals one of a test document's, in any task (an FPB
-sentence in TFNS's test split counts too), or when its id names a test record.
+sentence in TFNS's test split counts too), or when its id names a test record, or when the text it trains on
+near-duplicates a test document (word n-gram containment, `finbench.decontam`: a tweet under a ticker prefix and a
+URL, a sentence fragment inside a longer sentence, a report paragraph shared by two tables of one filing).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from finbench import data, prompts
+from finbench import data, decontam, prompts
 from finbench.config import DataError
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -26,8 +28,8 @@ class LeakageError(Exception):
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # accents off (a per-character pass: only where there can be any)
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return _NON_WORD.sub("", text.lower())
 
 
@@ -57,13 +59,14 @@ class TestIndex:
     keys: dict[str, set[str]]  # key -> test tasks holding it
     ids: dict[str, str]  # "<task>/<record id>" of every test record -> task
     missing: list[str] = field(default_factory=list)  # tasks whose data is absent (cannot be checked)
+    near: decontam.Index | None = None  # the test documents' units, for near-duplicates
 
 
 @functools.lru_cache(maxsize=4)
 def _test_index(root: str) -> TestIndex:
     keys: dict[str, set[str]] = defaultdict(set)
     ids: dict[str, str] = {}
-    missing = []
+    missing, texts = [], []
     for task in data.TASKS:
         try:
             test = data.load_splits(task, root).splits.get("test", [])
@@ -72,9 +75,10 @@ def _test_index(root: str) -> TestIndex:
             continue
         for doc in test:
             ids[f"{task}/{doc['id']}"] = task
+            texts.append((task, doc["id"], decontam.document_text(task, doc)))
             for k in doc_keys(task, doc):
                 keys[k].add(task)
-    return TestIndex(dict(keys), ids, missing)
+    return TestIndex(dict(keys), ids, missing, decontam.Index(texts))
 
 
 def test_index() -> TestIndex:
@@ -83,11 +87,29 @@ def test_index() -> TestIndex:
 
 
 def leaked(task: str, doc: dict, index: TestIndex) -> set[str]:
-    """The test tasks that `doc` (a record of `task`'s train split) shares a document with."""
+    """The test tasks that `doc` (a record of `task`'s train split) shares a document with (same keys)."""
     hits = set()
     for k in doc_keys(task, doc):
         hits |= index.keys.get(k, set())
     return hits
+
+
+def near_duplicates(records: list[dict], index: TestIndex) -> dict[int, list[dict]]:
+    """Record position -> the test documents its messages near-duplicate, as pair dicts (see `Report.pairs`)."""
+    texts, owner = [], []
+    for i, rec in enumerate(records):
+        for m in rec["messages"]:
+            texts.append(m["content"])
+            owner.append(i)
+    out: dict[int, list[dict]] = defaultdict(list)
+    for m in index.near.match(texts):
+        i = owner[m.text]
+        rec = records[i]
+        out[i].append({"train": rec["id"], "source": rec["source"],
+                       "test_tasks": sorted({task for task, _ in m.unit.docs}),
+                       "tests": [f"{task}/{rid}" for task, rid in m.unit.docs], "test_text": m.unit.text,
+                       "train_text": decontam.snippet(texts[m.text], m), "share": round(m.share, 3), "span": m.span})
+    return dict(out)
 
 
 @dataclass
@@ -96,6 +118,9 @@ class Report:
     overlaps: Counter  # (train source, test task) -> examples
     samples: dict  # (train source, test task) -> up to 3 example ids
     unchecked: list[str]  # test tasks whose data is missing
+    pairs: list[dict] = field(default_factory=list)  # near-duplicates, one per (example, test text): {train,
+    #                                source, test_tasks, tests (the test records holding it), test_text, train_text,
+    #                                share, span}
 
     @property
     def clean(self) -> bool:
@@ -111,7 +136,21 @@ class Report:
         for (src, test), n in sorted(self.overlaps.items()):
             lines.append(f"  {n} example(s) from {src} share a document with the {test} test split, "
                          f"e.g. {', '.join(self.samples[(src, test)])}")
+        if self.pairs:
+            tests = len({t for p in self.pairs for t in p["tests"]})
+            lines.append(f"  near-duplicates: {len({p['train'] for p in self.pairs})} example(s), {tests} test "
+                         f"record(s) (word n-gram containment, finbench.decontam):")
+        for p in self.pairs:
+            more = f" (+{len(p['tests']) - 1} more test records with this text)" if len(p["tests"]) > 1 else ""
+            lines.append(f"    test  {p['tests'][0]}{more}: {_one_line(p['test_text'])}")
+            lines.append(f"    train {p['train']}: {_one_line(p['train_text'])}  "
+                         f"(share {p['share']:.2f}, span {p['span']} words)")
         return "\n".join(lines)
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def check(records: list[dict]) -> Report:
@@ -126,7 +165,9 @@ def check(records: list[dict]) -> Report:
         if len(samples[(src, test)]) < 3:
             samples[(src, test)].append(rid)
 
-    for rec in records:
+    near = near_duplicates(records, index)
+    pairs = [p for i in sorted(near) for p in near[i]]
+    for i, rec in enumerate(records):
         src, rid = rec["source"], rec["id"]
         if rid in index.ids:
             hit(src, index.ids[rid], rid)
@@ -140,9 +181,10 @@ def check(records: list[dict]) -> Report:
         tasks |= index.keys.get(text_key(user), set())
         if doc is None and src not in data.TRAIN_ONLY:
             tasks |= {"(not a train record of " + src + ")"}
+        tasks |= {t for p in near.get(i, []) for t in p["test_tasks"]}
         for test in sorted(tasks):
             hit(src, test, rid)
-    return Report(len(records), overlaps, dict(samples), list(index.missing))
+    return Report(len(records), overlaps, dict(samples), list(index.missing), pairs)
 
 
 def guard(records: list[dict], allow: bool = False) -> Report:

@@ -2,8 +2,9 @@
 
 Finance records use exactly the evaluation tasks' prompts (`finbench.prompts`), so a model is trained on the format
 it is tested on. Sampling is seeded by the recipe's seed and each part's name, so the same recipe and data give the
-same file byte for byte. With `mixture.decontaminate` (the default) train documents that also occur in any test split
-are dropped before sampling, and counted in the manifest.
+same file byte for byte. With `mixture.decontaminate` (the default) train examples that share a document with any test
+split, or near-duplicate one (`leakage`), are dropped before sampling, counted in the manifest and listed in
+`Mixture.dropped` (`finbench finetune mix` writes them beside the mixture).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .recipe import Recipe
 class Mixture:
     records: list[dict]
     manifest: dict = field(default_factory=dict)  # per source: available, leaked (dropped), taken; notes
+    dropped: list[dict] = field(default_factory=list)  # {id, source, why, test: [{test, test_text, ...}]}
 
 
 def _record(task: str, doc: dict) -> dict:
@@ -43,17 +45,30 @@ def _split(task: str, split: str) -> list[dict]:
     return rows
 
 
-def _take(task: str, rows: list[dict], n: int, seed: int, decontaminate: bool, info: dict) -> list[dict]:
+def _take(task: str, rows: list[dict], n: int, seed: int, decontaminate: bool, info: dict,
+          dropped: list[dict]) -> list[dict]:
     info["available"] = len(rows)
+    records = [_record(task, r) for r in rows]
     if decontaminate:
         index = leakage.test_index()
-        kept = [r for r in rows if not leakage.leaked(task, r, index)]
-        info["leaked_dropped"] = len(rows) - len(kept)
-        rows = kept
-    if n < len(rows):
-        rows = random.Random(f"{seed}:{task}").sample(rows, n)
-    info["taken"] = len(rows)
-    return [_record(task, r) for r in rows]
+        near = leakage.near_duplicates(records, index)
+        kept = []
+        for i, (row, rec) in enumerate(zip(rows, records)):
+            same = leakage.leaked(task, row, index)
+            if same:
+                dropped.append({"id": rec["id"], "source": task, "why": "same document",
+                                "test_tasks": sorted(same)})
+            elif i in near:
+                dropped.append({"id": rec["id"], "source": task, "why": "near-duplicate", "test": near[i]})
+            else:
+                kept.append(rec)
+        info["leaked_dropped"] = len(records) - len(kept)
+        info["near_duplicates_dropped"] = sum(d["why"] == "near-duplicate" and d["source"] == task for d in dropped)
+        records = kept
+    if n < len(records):
+        records = random.Random(f"{seed}:{task}").sample(records, n)
+    info["taken"] = len(records)
+    return records
 
 
 def build(recipe: Recipe, split: str = "train") -> Mixture:
@@ -63,11 +78,12 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
     """
     m, seed = recipe.mixture, recipe.training.seed
     records: list[dict] = []
+    dropped: list[dict] = []
     manifest: dict = {"split": split, "seed": seed, "sources": {}, "notes": []}
     for part in m.tasks:
         info = manifest["sources"].setdefault(part.task, {"cap": part.cap if split == "train" else m.dev_cap})
         rows = _split(part.task, split)
-        records += _take(part.task, rows, info["cap"], seed, m.decontaminate and split == "train", info)
+        records += _take(part.task, rows, info["cap"], seed, m.decontaminate and split == "train", info, dropped)
     finance = len(records)
     if split == "train":
         for source, share in (("general", m.general), ("math", m.math)):
@@ -75,7 +91,7 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
                 continue
             want = round(share * finance)
             info = manifest["sources"].setdefault(source, {"share": share, "asked": want})
-            records += _take(source, _split(source, "train"), want, seed, m.decontaminate, info)
+            records += _take(source, _split(source, "train"), want, seed, m.decontaminate, info, dropped)
             if info["taken"] < want:
                 manifest["notes"].append(f"{source}: asked for {want} examples ({share} x {finance} finance), "
                                          f"only {info['taken']} available")
@@ -83,7 +99,7 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
     manifest["examples"] = len(records)
     if not records:
         raise DataError("the mixture is empty")
-    return Mixture(records, manifest)
+    return Mixture(records, manifest, dropped)
 
 
 def dumps(records: list[dict]) -> str:
@@ -102,3 +118,8 @@ def read(path: Path) -> list[dict]:
                 raise DataError(f"{path}:{i}: not a mixture record (JSON with id, source, messages)") from None
             out.append(rec)
     return out
+
+
+def dropped_path(mixture: Path) -> Path:
+    """Where `finbench finetune mix` lists the examples decontamination dropped: beside the mixture."""
+    return mixture.with_name(mixture.stem + ".dropped.jsonl")
