@@ -107,17 +107,69 @@ API_MODELS = {"finbench-chat-completions", "finbench-openai-chat-completions", "
               "openai-chat-completions"}
 
 
+def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
+    """A key, token, password or authorization in model_args, under any name or spelling (results.is_secret_name),
+    or any value that looks like one (`sk-…`, `Bearer …`, `hf_…`): ServingError naming the argument, never its value.
+    model_args are written into lm-eval's results file, its log and its printed summary."""
+    from .results import _SECRET_VALUE, is_secret_name
+
+    for name, value in args.items():
+        if is_secret_name(name) or _SECRET_VALUE.search(str(value)):
+            raise ServingError(f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
+                               f"into the results file and the log. Put the key in the environment instead "
+                               f"({env} for API models, HF_TOKEN for the Hugging Face hub).")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+
+
+def check_model_dir(name: str) -> None:
+    """`pretrained=` of a local model: the directory must exist, and every *.safetensors in it must be whole (a
+    file cut short by a full disk or a killed copy makes transformers fail with "incomplete metadata")."""
+    if not name:
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        if _looks_like_path(name):
+            raise ServingError(f"model path {name} does not exist; pass the directory of a saved model "
+                               f"(pretrained=DIR) or a Hugging Face hub id (org/name).")
+        return  # a hub id
+    if path.is_file():
+        raise ServingError(f"model path {name} is a file; pass its directory (the one with config.json).")
+    from safetensors import SafetensorError, safe_open
+
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt"):
+                pass
+            header_len, data_end = _safetensors_extent(f)
+            if 8 + header_len + data_end > f.stat().st_size:
+                raise SafetensorError(f"{f.stat().st_size} bytes, its header says {8 + header_len + data_end}")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ServingError(f"{f} is damaged or cut short ({exc}); re-export the model (`finbench finetune "
+                               f"export`, or save_pretrained again) or copy it again.") from None
+
+
+def _safetensors_extent(f: Path) -> tuple[int, int]:
+    """(header length, end offset of the tensor data) from a safetensors file's JSON header."""
+    with f.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+    return n, max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+
+
 def check_eval_args(model: str, model_args: str) -> None:
-    """`finbench eval`'s checks before lm-eval starts: API key and endpoint for API models, the adapter for
-    `vllm` (lora_local_path, max_lora_rank) and `hf` (peft)."""
+    """`finbench eval`'s checks before lm-eval starts: no key in model_args (any model), a local model dir that
+    exists and is whole, API key and endpoint for API models, the adapter for `vllm` (lora_local_path,
+    max_lora_rank) and `hf` (peft)."""
     from lm_eval.utils import simple_parse_args_string
 
     args = simple_parse_args_string(model_args)
+    refuse_secrets(args)
+    if model in ("hf", "vllm"):
+        check_model_dir(str(args.get("pretrained") or ""))
     if model in API_MODELS:
-        for name in ("api_key", "auth_token", "header", "headers"):
-            if args.get(name):
-                raise ServingError(f"--model_args {name}=… is refused: model_args are written into the results "
-                                   f"file. Put the key in the environment (OPENAI_API_KEY) instead.")
         if "openai" in model:
             require_api_key()
             key = os.environ["OPENAI_API_KEY"]
