@@ -56,13 +56,11 @@ def _check_tasks(names: list[str]) -> None:
     """A name that is not a finbench task or group but close to one (`fpb` for `finbench_fpb`, a typo): a clear
     error with the suggestion, before lm-eval starts. Other names (lm-eval's own tasks) pass through."""
     import difflib
-
-    import yaml
+    import re
 
     known: set[str] = set()
-    for f in tasks_dir().glob("*finbench_*.yaml"):
-        cfg = yaml.safe_load(f.read_text()) or {}
-        known.update(str(cfg[k]) for k in ("task", "group") if isinstance(cfg.get(k), str))
+    for f in tasks_dir().glob("*finbench_*.yaml"):  # task YAMLs carry `!function` tags: read the names only
+        known.update(re.findall(r"^(?:task|group):\s*(\S+)\s*$", f.read_text(), re.M))
     for name in names:
         if name in known:
             continue
@@ -138,6 +136,9 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     for stale in out.parent.glob(f".{out.name}.*.tmp"):  # a killed earlier run of this output path
         shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output dir it becomes should not be
     cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", args.model, "--model_args", model_args,
            "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(stage), "--log_samples"]
     if args.limit is not None:

@@ -68,7 +68,12 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
     cfg_file = adir / "adapter_config.json"
     if not cfg_file.is_file():
         raise ServingError(f"{adapter} is not a PEFT adapter directory (no adapter_config.json).")
-    cfg = json.loads(cfg_file.read_text())
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ServingError(f"{cfg_file} is not readable JSON ({exc}); re-save the adapter (save_pretrained).") from None
+    if not isinstance(cfg, dict):
+        raise ServingError(f"{cfg_file} is not a PEFT adapter config (not a JSON object).")
     ranks = [int(cfg.get("r", 0))] + [int(v) for v in (cfg.get("rank_pattern") or {}).values()]
     if max_lora_rank is not None and max(ranks) > int(max_lora_rank):
         raise ServingError(f"adapter {adapter} has LoRA rank {max(ranks)}, above max_lora_rank={max_lora_rank}. "
@@ -77,9 +82,13 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
     bdir = Path(base)
     if not bdir.is_dir():
         return cfg  # a hub id: nothing local to compare with (finbench runs offline)
+    declared = cfg.get("base_model_name_or_path")
+    if not list(adir.glob("*.safetensors")):
+        raise ServingError(f"{adapter} has no adapter weights (*.safetensors); re-save the adapter (save_pretrained).")
+    check_model_dir(str(adir))
+    check_model_dir(str(bdir))
     base_shapes = _weight_shapes(bdir)
     lora = _weight_shapes(adir)
-    declared = cfg.get("base_model_name_or_path")
     for name, shape in sorted(lora.items()):
         found = re.match(r"(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.\w+)?\.weight$", name)
         if not found:
@@ -93,7 +102,32 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
                 f"adapter {adapter} does not fit base model {base}: {name} has shape {list(shape)} but the base "
                 f"weight {target} is {got}. The adapter was trained on another base model "
                 f"(its config names {declared!r}).")
+    other = Path(str(declared or "")).expanduser()
+    if declared and other.is_dir() and other.resolve() != bdir.resolve() and _weights_differ(other, bdir):
+        # same shapes, other weights (e.g. a base and an instruct checkpoint of one architecture): the adapter would
+        # load without error and silently score a model it was not trained for
+        raise ServingError(f"adapter {adapter} was trained on {declared}, and {base} is another model (same shapes, "
+                           f"different weights). Pass --base {declared} (or the adapter trained on {base}).")
     return cfg
+
+
+def _weights_differ(a: Path, b: Path) -> bool:
+    """Whether two local model dirs hold different weights: safetensors headers and sizes, then 1 MiB of tensor
+    data from the start, middle and end of each file (cheap even for large models)."""
+    fa, fb = sorted(a.glob("*.safetensors")), sorted(b.glob("*.safetensors"))
+    if [f.name for f in fa] != [f.name for f in fb]:
+        return True
+    for x, y in zip(fa, fb):
+        size = x.stat().st_size
+        if size != y.stat().st_size:
+            return True
+        with x.open("rb") as hx, y.open("rb") as hy:
+            for at in (0, max(0, size // 2 - (1 << 19)), max(0, size - (1 << 20))):
+                hx.seek(at)
+                hy.seek(at)
+                if hx.read(1 << 20) != hy.read(1 << 20):
+                    return True
+    return False
 
 
 def _next_rank(r: int) -> int:

@@ -72,7 +72,7 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
             files.append({"path": rel, "size": p.stat().st_size, "sha256": _digest(p)} if p.is_file()
                          else {"path": rel, "size": None, "sha256": None})
             if p.is_file():
-                broken += file_problems(p, rel, s.counts(), root != "hf" and is_sample(root))
+                broken += file_problems(p, rel, s.counts(), root != "hf" and is_sample(Path(root)))
         if not broken and not any(s.counts().values()):
             broken.append("no records were read from its files")
         # a broken file is a problem even where its rows parse: the task's counts are not the published ones
