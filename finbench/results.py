@@ -400,10 +400,11 @@ def run_meta(run: Run) -> dict:
     return _read_json(f) if f else {}
 
 
-def report(path: Path, out=sys.stdout) -> int:
+def report(path: Path, out=None) -> int:
     """Print the score table of the one run under `path` (an output dir or a results_*.json). Exit status: 0, 1 when
     the run is incomplete (tasks without their full samples are left out, and so are the group averages over
     them; both are named), 2 when there is nothing to report or several runs to choose from."""
+    out = out or sys.stdout
     files = results_files(path)
     if not files:
         print(f"no lm-eval results_*.json under {path}", file=sys.stderr)

@@ -62,6 +62,12 @@ def api_runs(tmp_path_factory):
         yield SimpleNamespace(base=base, api=api, procs=procs, run1=base / "run1", run2=base / "run2")
 
 
+def _terminal_signals() -> None:
+    """In the child before exec: SIGINT as in a terminal (a shell starts background jobs with SIGINT ignored, and
+    Python then never raises KeyboardInterrupt; a test run from such a job must not inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _grep(root: Path, needle: str) -> list[str]:
     found = subprocess.run(["grep", "-r", "-l", "-a", needle, str(root)], capture_output=True, text=True)
     return found.stdout.split()
@@ -157,7 +163,8 @@ def test_sigint_while_lm_eval_writes_its_outputs_leaves_a_complete_run_or_none(a
     out = tmp_path / "run"
     with FakeAPI() as api:
         proc = subprocess.Popen(_eval_cmd(api, out), env=_env(api_runs.base), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=_terminal_signals)
         seen = None
         while proc.poll() is None and seen is None:
             seen = next(iter(tmp_path.glob(".run.*.tmp/*/results_*.json")), None)
@@ -198,7 +205,8 @@ def test_sigint_during_generation_prints_one_line_and_writes_nothing(api_runs, t
     out = tmp_path / "run"
     with FakeAPI(delay_s=1.0) as api:
         proc = subprocess.Popen(_eval_cmd(api, out), env=_env(api_runs.base, FINBENCH_CACHE_DIR=str(tmp_path / "c")),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=_terminal_signals)
         deadline = time.monotonic() + 300
         while api.completions < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
