@@ -148,7 +148,7 @@ def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
     from .results import _SECRET_VALUE, is_secret_name
 
     for name, value in args.items():
-        if is_secret_name(name) or _SECRET_VALUE.search(str(value)):
+        if is_secret_name(name) or _SECRET_VALUE.fullmatch(str(value).strip()):
             raise ServingError(f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
                                f"into the results file and the log. Put the key in the environment instead "
                                f"({env} for API models, HF_TOKEN for the Hugging Face hub).")

@@ -340,7 +340,8 @@ def is_secret_name(name: str) -> bool:
 
 _ARG = re.compile(r"""(['"]?)([\w.-]+)(\1\s*[=:]\s*)(['"]?)((?:bearer\s+)?[^,'"}\s]+)""", re.I)
 # values that are keys whatever they are called: "Bearer …", OpenAI/Anthropic-style `sk-…`, Hugging Face `hf_…`
-_SECRET_VALUE = re.compile(r"\b(?:bearer\s+[^\s,'\"}]+|sk-[\w-]{6,}|hf_[A-Za-z0-9]{6,})", re.I)
+# (not inside a path or a longer name: `/ckpt/sk-learn-model`, `hf_models/` are not keys)
+_SECRET_VALUE = re.compile(r"(?<![\w/.-])(?:bearer\s+[^\s,'\"}]+|sk-[\w-]{16,}|hf_[A-Za-z0-9]{30,})(?![\w/.])", re.I)
 
 
 def redact(model_args) -> str:

@@ -136,6 +136,12 @@ def test_model_args_are_masked_in_every_spelling():
         assert KEY not in redact({"model": "m", name: KEY}), name
     text = redact("pretrained=/m,tokenizer=/t,add_bos_token=True,max_gen_toks=8,x=Bearer abc123")
     assert "tokenizer=/t" in text and "add_bos_token=True" in text and "abc123" not in text
+    paths = "pretrained=/ckpt/sk-learn-model-checkpoint-1,peft=/m/hf_models_2024/adapter"
+    assert redact(paths) == paths  # a path is not a key
+
+    from finbench.preflight import refuse_secrets
+
+    refuse_secrets({"pretrained": "/ckpt/sk-learn-model-checkpoint-1", "tokenizer": "/t", "add_bos_token": True})
 
 
 # -- 1 and 6: a run with a task's samples missing is reported as incomplete, not averaged without it ------------------
