@@ -9,7 +9,8 @@ metrics and −1 otherwise:
   improved   s·CI lower bound > 0         (and McNemar p < alpha for 0/1 metrics)
   unchanged  otherwise (including a significant drop no larger than --max-drop)
 Overall: regressed if any task regressed, else improved if any improved, else unchanged.
-Exit status: 0 pass, 1 regression, 2 unusable input (the message says what to do)."""
+Exit status: 0 pass, 1 regression, 2 unusable input (the message says what to do), which includes a task the
+baseline scored that the candidate lacks or has cut short (results.incomplete_tasks), and a run compared with itself."""
 
 from __future__ import annotations
 

@@ -25,6 +25,16 @@ SPELLINGS = ["api_key", "API_KEY", "Api-Key", "apikey", "openai_api_key", "token
              "password", "authorization", "bearer", "Authorization"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_data_env(monkeypatch):
+    """In-process `finbench eval/data check --data-dir D` set FINBENCH_DATA_DIR for the process: undo it after
+    each test (monkeypatch restores the value it saw first)."""
+    if "FINBENCH_DATA_DIR" in os.environ:
+        monkeypatch.setenv("FINBENCH_DATA_DIR", os.environ["FINBENCH_DATA_DIR"])
+    else:
+        monkeypatch.delenv("FINBENCH_DATA_DIR", raising=False)
+
+
 def _env(base: Path, **extra) -> dict:
     env = dict(os.environ, FINBENCH_CACHE_DIR=str(base / "cache"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                OPENAI_API_KEY=KEY)
@@ -352,6 +362,26 @@ def test_data_check_says_a_csv_cut_mid_row_looks_truncated(tmp_path):
     assert line.split()[1] == "problem"
     assert "tfns/sent_train.csv: looks truncated: it ends mid-row (no final newline); rows read: train 2" in proc.stdout
     assert "the published file has 9543 records" in proc.stdout
+
+
+def test_data_check_on_a_cut_copy_of_the_real_tfns_file_gives_rows_read_and_published(tmp_path):
+    from conftest import real_data_dir
+
+    real = real_data_dir()
+    if real is None or not (real / "tfns" / "sent_train.csv").is_file():
+        pytest.skip("needs the real data (FINBENCH_DATA_DIR)")
+    data = tmp_path / "data"
+    shutil.copytree(real / "tfns", data / "tfns")  # a temporary copy, cut as an interrupted download leaves it
+    csv = data / "tfns" / "sent_train.csv"
+    raw = csv.read_bytes()
+    csv.write_bytes(raw[: len(raw) // 2 + 7])
+    rows = {r["task"]: r for r in __import__("finbench.data.check", fromlist=["check"]).check(data)}
+    tfns = rows["tfns"]
+    assert tfns["status"] == "problem"
+    read = sum(tfns["counts"][k] for k in ("train", "dev"))
+    assert 4000 < read < 5500  # about half of the 9543 published rows
+    assert f"rows read: train {tfns['counts']['train']}" in tfns["message"]
+    assert "the published file has 9543 records" in tfns["message"]
 
 
 def test_data_check_reports_an_empty_file_as_a_problem(tmp_path):
