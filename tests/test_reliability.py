@@ -440,3 +440,33 @@ def test_verify_serving_refuses_an_adapter_trained_on_another_base_of_the_same_s
     (adapter / "adapter_config.json").write_text("{not json")
     bad = cli("verify-serving", "--base", base, "--adapter", adapter, "--output_path", tmp_path / "out")
     assert bad.returncode == 2 and "adapter_config.json is not readable JSON" in bad.stderr
+
+
+# -- 6, the other paths of the staging dir ---------------------------------------------------------------------------
+def test_a_failed_eval_writes_nothing_and_removes_a_stale_staging_dir(tmp_path, default_model):
+    out = tmp_path / "run"
+    stale = tmp_path / ".run.killed.tmp"  # what a SIGKILLed earlier run of this output path leaves
+    (stale / "m").mkdir(parents=True)
+    (stale / "m" / "results_2026-01-01.json").write_text("{}")
+    proc = cli("eval", "--tasks", "finbench_fpb", "--limit", "2", "--data-dir", "sample", "--output_path", out,
+               "--model_args", f"pretrained={default_model}", "--no-such-lm-eval-flag", subprocess_run=True)
+    assert proc.returncode != 0
+    assert f"nothing was written to {out}" in proc.stderr
+    assert not out.exists() and not stale.exists() and not list(tmp_path.glob(".run.*.tmp"))
+
+
+def test_publishing_into_an_existing_output_dir_keeps_the_earlier_run(tmp_path):
+    from finbench.cli import _publish
+
+    out, stage = tmp_path / "out", tmp_path / ".out.x.tmp"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "results_old.json").write_text("old")
+    (out / "model" / "samples_t_old.jsonl").write_text("old")
+    (stage / "model").mkdir(parents=True)
+    for name in ("results_new.json", "samples_t_new.jsonl", "samples_u_new.jsonl"):
+        (stage / "model" / name).write_text("new")
+    (stage / "finbench_run.json").write_text("{}")
+    assert _publish(stage, out) == [out / "model" / "results_new.json"]
+    assert sorted(p.name for p in (out / "model").iterdir()) == [
+        "results_new.json", "results_old.json", "samples_t_new.jsonl", "samples_t_old.jsonl", "samples_u_new.jsonl"]
+    assert (out / "finbench_run.json").is_file() and not stage.exists()
