@@ -187,7 +187,9 @@ def test_sigint_while_lm_eval_writes_its_outputs_leaves_a_complete_run_or_none(a
             time.sleep(0.001)
         if seen is not None:
             os.killpg(proc.pid, signal.SIGINT)
+            at_kill = sorted(p.name for p in seen.parent.iterdir())  # which samples files were written by then
         stdout, stderr = proc.communicate(timeout=300)
+    print(f"SIGINT with {at_kill} in the staging dir; exit {proc.returncode}")
     assert seen is not None, "the run finished before its results file was seen: " + stderr[-2000:]
     assert "Traceback" not in stderr
     if proc.returncode == 130:  # interrupted in time: nothing under the output path, no staging dir left
