@@ -121,7 +121,8 @@ class _FinbenchChatMixin:
         self._identity = json.dumps({"api": self._registered_as, "base_url": self.base_url, "model": self.model,
                                      "model_revision": model_revision, "seed": self._seed,
                                      "max_gen_toks": self._max_gen_toks}, sort_keys=True)
-        off = str(response_cache).lower() in ("", "none", "false", "0", "off")
+        # on by default: only an explicit response_cache=none (or off/false/0) turns it off
+        off = response_cache is not None and str(response_cache).strip().lower() in ("", "none", "false", "0", "off")
         self._cache = None if off else ResponseCache(response_cache or cache_dir() / CACHE_FILE)
         self._usage = {"requests_sent": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0,
                        "cached_prompt_tokens": 0, "cached_completion_tokens": 0}
@@ -230,11 +231,7 @@ class _FinbenchChatMixin:
 
 
 def _check_model_args(kwargs: dict) -> None:
-    for name in ("api_key", "auth_token", "header", "headers"):
-        if kwargs.get(name):
-            raise preflight.ServingError(
-                f"--model_args {name}=… is refused: model_args are written into the results file. Put the key in "
-                f"the environment ({KEY_ENV}) instead.")
+    preflight.refuse_secrets(kwargs, KEY_ENV)
 
 
 @register_model("finbench-chat-completions")

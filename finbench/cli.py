@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +52,53 @@ def _check_data(task_names: list[str]) -> None:
             raise DataError(f"{task}: the test split is empty in {data_dir()}.")
 
 
+def _check_tasks(names: list[str]) -> None:
+    """A name that is not a finbench task or group but close to one (`fpb` for `finbench_fpb`, a typo): a clear
+    error with the suggestion, before lm-eval starts. Other names (lm-eval's own tasks) pass through."""
+    import difflib
+    import re
+
+    known: set[str] = set()
+    for f in tasks_dir().glob("*finbench_*.yaml"):  # task YAMLs carry `!function` tags: read the names only
+        known.update(re.findall(r"^(?:task|group):\s*(\S+)\s*$", f.read_text(), re.M))
+    for name in names:
+        if name in known:
+            continue
+        guess = [f"finbench_{name}"] if f"finbench_{name}" in known else difflib.get_close_matches(name, known, 1, 0.8)
+        if guess or name.startswith("finbench"):
+            hint = f"did you mean {guess[0]}?" if guess else "finbench's tasks are listed in tasks/README.md"
+            raise DataError(f"--tasks {name}: no such finbench task or group; {hint} (`finbench eval --tasks "
+                            f"{guess[0] if guess else 'finbench_all'}`)")
+
+
+def _check_limit(limit: float | None) -> None:
+    """lm-eval's --limit: a number of documents (an integer >= 1) or a fraction of each test set (0 < x < 1)."""
+    if limit is None:
+        return
+    if not math.isfinite(limit) or limit <= 0 or (limit >= 1 and limit != int(limit)):
+        raise DataError(f"--limit {limit:g}: give a number of documents per task (an integer >= 1, e.g. --limit 20) "
+                        "or a fraction of each test set (0 < x < 1, e.g. --limit 0.1); omit it for the full sets.")
+
+
+def _publish(stage: Path, out: Path) -> list[Path]:
+    """Move a finished evaluation from its staging dir to `out`: the whole dir when `out` is new, else file by
+    file (earlier runs in `out` are kept, as lm-eval keeps them), each results_*.json after its samples files, so a
+    reader never sees a results file without them. Returns the new results files at their final place."""
+    from . import results
+
+    new = [out / f.relative_to(stage) for f in results.results_files(stage)]
+    if not out.exists():
+        os.replace(stage, out)
+        return new
+    files = sorted((f for f in stage.rglob("*") if f.is_file()), key=lambda f: f.name.startswith("results_"))
+    for f in files:
+        target = out / f.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, target)
+    shutil.rmtree(stage, ignore_errors=True)
+    return new
+
+
 def _git_hash() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
@@ -58,9 +108,14 @@ def _git_hash() -> str | None:
 
 
 def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
+    """lm-eval runs into a hidden staging dir beside the output path (`.<name>.<random>.tmp`, which every finbench
+    reader skips); only a finished run, with finbench_run.json, is moved into place. An interrupted or failed run
+    leaves nothing under the output path."""
     from . import results
 
     tasks = args.tasks.split(",")
+    _check_limit(args.limit)
+    _check_tasks(tasks)
     if args.data_dir:
         os.environ[DATA_ENV] = args.data_dir
     ddir = data_dir()
@@ -74,8 +129,18 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
         model_args = f"pretrained={prepare()}"
     check_eval_args(args.model, model_args)
     out = Path(args.output_path or f"out/finbench-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.suffix == ".json" or out.is_file():
+        raise DataError(f"--output_path {out}: give a directory (finbench writes lm-eval's files and its own "
+                        "finbench_run.json into it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # a killed earlier run of this output path
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output dir it becomes should not be
     cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", args.model, "--model_args", model_args,
-           "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(out), "--log_samples"]
+           "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(stage), "--log_samples"]
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:
@@ -83,17 +148,31 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.batch_size:
         cmd += ["--batch_size", str(args.batch_size)]
     cmd += passthrough
-    print("[finbench] " + " ".join(cmd), file=sys.stderr, flush=True)
-    rc = subprocess.run(cmd).returncode
-    if rc != 0:
-        print(f"[finbench] lm_eval exited with {rc}", file=sys.stderr)
-        return rc
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"finbench_version": __version__, "git_hash": _git_hash(), "data_dir": str(ddir),
-            "sample_data": is_sample(ddir), "model": args.model, "tasks": args.tasks, "limit": args.limit,
-            "apply_chat_template": args.apply_chat_template}
-    (out / results.META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return results.report(out)
+    print("[finbench] " + results.redact(" ".join(cmd)), file=sys.stderr, flush=True)
+    try:
+        try:
+            rc = subprocess.run(cmd).returncode
+        except KeyboardInterrupt:
+            rc = 130
+        if rc in (130, -2):
+            print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}",
+                  file=sys.stderr)
+            return 130
+        if rc != 0:
+            print(f"[finbench] lm_eval exited with {rc}; nothing was written to {out}", file=sys.stderr)
+            return rc
+        meta = {"finbench_version": __version__, "git_hash": _git_hash(), "data_dir": str(ddir),
+                "sample_data": is_sample(ddir), "model": args.model, "tasks": args.tasks, "limit": args.limit,
+                "apply_chat_template": args.apply_chat_template}
+        (stage / results.META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        new = _publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if len(new) != 1:
+        print(f"[finbench] lm_eval wrote {len(new)} results files; report each with `finbench report FILE`",
+              file=sys.stderr)
+        return 2
+    return results.report(new[0])
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -183,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finbench: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print(f"finbench: interrupted ({args.cmd})", file=sys.stderr)
         return 130
 
 

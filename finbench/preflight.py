@@ -68,7 +68,12 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
     cfg_file = adir / "adapter_config.json"
     if not cfg_file.is_file():
         raise ServingError(f"{adapter} is not a PEFT adapter directory (no adapter_config.json).")
-    cfg = json.loads(cfg_file.read_text())
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ServingError(f"{cfg_file} is not readable JSON ({exc}); re-save the adapter (save_pretrained).") from None
+    if not isinstance(cfg, dict):
+        raise ServingError(f"{cfg_file} is not a PEFT adapter config (not a JSON object).")
     ranks = [int(cfg.get("r", 0))] + [int(v) for v in (cfg.get("rank_pattern") or {}).values()]
     if max_lora_rank is not None and max(ranks) > int(max_lora_rank):
         raise ServingError(f"adapter {adapter} has LoRA rank {max(ranks)}, above max_lora_rank={max_lora_rank}. "
@@ -77,9 +82,13 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
     bdir = Path(base)
     if not bdir.is_dir():
         return cfg  # a hub id: nothing local to compare with (finbench runs offline)
+    declared = cfg.get("base_model_name_or_path")
+    if not list(adir.glob("*.safetensors")):
+        raise ServingError(f"{adapter} has no adapter weights (*.safetensors); re-save the adapter (save_pretrained).")
+    check_model_dir(str(adir))
+    check_model_dir(str(bdir))
     base_shapes = _weight_shapes(bdir)
     lora = _weight_shapes(adir)
-    declared = cfg.get("base_model_name_or_path")
     for name, shape in sorted(lora.items()):
         found = re.match(r"(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.\w+)?\.weight$", name)
         if not found:
@@ -93,7 +102,32 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
                 f"adapter {adapter} does not fit base model {base}: {name} has shape {list(shape)} but the base "
                 f"weight {target} is {got}. The adapter was trained on another base model "
                 f"(its config names {declared!r}).")
+    other = Path(str(declared or "")).expanduser()
+    if declared and other.is_dir() and other.resolve() != bdir.resolve() and _weights_differ(other, bdir):
+        # same shapes, other weights (e.g. a base and an instruct checkpoint of one architecture): the adapter would
+        # load without error and silently score a model it was not trained for
+        raise ServingError(f"adapter {adapter} was trained on {declared}, and {base} is another model (same shapes, "
+                           f"different weights). Pass --base {declared} (or the adapter trained on {base}).")
     return cfg
+
+
+def _weights_differ(a: Path, b: Path) -> bool:
+    """Whether two local model dirs hold different weights: safetensors headers and sizes, then 1 MiB of tensor
+    data from the start, middle and end of each file (cheap even for large models)."""
+    fa, fb = sorted(a.glob("*.safetensors")), sorted(b.glob("*.safetensors"))
+    if [f.name for f in fa] != [f.name for f in fb]:
+        return True
+    for x, y in zip(fa, fb):
+        size = x.stat().st_size
+        if size != y.stat().st_size:
+            return True
+        with x.open("rb") as hx, y.open("rb") as hy:
+            for at in (0, max(0, size // 2 - (1 << 19)), max(0, size - (1 << 20))):
+                hx.seek(at)
+                hy.seek(at)
+                if hx.read(1 << 20) != hy.read(1 << 20):
+                    return True
+    return False
 
 
 def _next_rank(r: int) -> int:
@@ -107,17 +141,69 @@ API_MODELS = {"finbench-chat-completions", "finbench-openai-chat-completions", "
               "openai-chat-completions"}
 
 
+def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
+    """A key, token, password or authorization in model_args, under any name or spelling (results.is_secret_name),
+    or any value that looks like one (`sk-…`, `Bearer …`, `hf_…`): ServingError naming the argument, never its value.
+    model_args are written into lm-eval's results file, its log and its printed summary."""
+    from .results import _SECRET_VALUE, is_secret_name
+
+    for name, value in args.items():
+        if is_secret_name(name) or _SECRET_VALUE.fullmatch(str(value).strip()):
+            raise ServingError(f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
+                               f"into the results file and the log. Put the key in the environment instead "
+                               f"({env} for API models, HF_TOKEN for the Hugging Face hub).")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+
+
+def check_model_dir(name: str) -> None:
+    """`pretrained=` of a local model: the directory must exist, and every *.safetensors in it must be whole (a
+    file cut short by a full disk or a killed copy makes transformers fail with "incomplete metadata")."""
+    if not name:
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        if _looks_like_path(name):
+            raise ServingError(f"model path {name} does not exist; pass the directory of a saved model "
+                               f"(pretrained=DIR) or a Hugging Face hub id (org/name).")
+        return  # a hub id
+    if path.is_file():
+        raise ServingError(f"model path {name} is a file; pass its directory (the one with config.json).")
+    from safetensors import SafetensorError, safe_open
+
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt"):
+                pass
+            header_len, data_end = _safetensors_extent(f)
+            if 8 + header_len + data_end > f.stat().st_size:
+                raise SafetensorError(f"{f.stat().st_size} bytes, its header says {8 + header_len + data_end}")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ServingError(f"{f} is damaged or cut short ({exc}); re-export the model (`finbench finetune "
+                               f"export`, or save_pretrained again) or copy it again.") from None
+
+
+def _safetensors_extent(f: Path) -> tuple[int, int]:
+    """(header length, end offset of the tensor data) from a safetensors file's JSON header."""
+    with f.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+    return n, max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+
+
 def check_eval_args(model: str, model_args: str) -> None:
-    """`finbench eval`'s checks before lm-eval starts: API key and endpoint for API models, the adapter for
-    `vllm` (lora_local_path, max_lora_rank) and `hf` (peft)."""
+    """`finbench eval`'s checks before lm-eval starts: no key in model_args (any model), a local model dir that
+    exists and is whole, API key and endpoint for API models, the adapter for `vllm` (lora_local_path,
+    max_lora_rank) and `hf` (peft)."""
     from lm_eval.utils import simple_parse_args_string
 
     args = simple_parse_args_string(model_args)
+    refuse_secrets(args)
+    if model in ("hf", "vllm"):
+        check_model_dir(str(args.get("pretrained") or ""))
     if model in API_MODELS:
-        for name in ("api_key", "auth_token", "header", "headers"):
-            if args.get(name):
-                raise ServingError(f"--model_args {name}=… is refused: model_args are written into the results "
-                                   f"file. Put the key in the environment (OPENAI_API_KEY) instead.")
         if "openai" in model:
             require_api_key()
             key = os.environ["OPENAI_API_KEY"]

@@ -9,7 +9,8 @@ metrics and −1 otherwise:
   improved   s·CI lower bound > 0         (and McNemar p < alpha for 0/1 metrics)
   unchanged  otherwise (including a significant drop no larger than --max-drop)
 Overall: regressed if any task regressed, else improved if any improved, else unchanged.
-Exit status: 0 pass, 1 regression, 2 unusable input (the message says what to do)."""
+Exit status: 0 pass, 1 regression, 2 unusable input (the message says what to do), which includes a task the
+baseline scored that the candidate lacks or has cut short (results.incomplete_tasks), and a run compared with itself."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def _one_run(path: Path, role: str):
         return results.load_run(path, lazy=True)
     if not path.is_dir():
         raise RegressError(f"--{role} {path}: no such file or directory; pass an lm_eval --output_path dir")
-    files = sorted(path.rglob("results_*.json"))
+    files = results.results_files(path)
     if not files:
         raise RegressError(f"--{role} {path}: no lm-eval results_*.json under it; run lm_eval with --output_path "
                            "and --log_samples")
@@ -144,7 +145,18 @@ def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int,
 def compare(base, cand, tasks: list[str] | None = None, max_drop: float = 0.0, n_boot: int = N_BOOT,
             seed: int = stats.SEED, alpha: float = ALPHA) -> list[TaskComparison]:
     """Every task both runs (results.Run) scored with samples, or `tasks`."""
+    from . import results
+
     groups = set(base.results.get("group_subtasks", {})) | set(cand.results.get("group_subtasks", {}))
+    bad = {"baseline": results.incomplete_tasks(base), "candidate": results.incomplete_tasks(cand)}
+    # a task the baseline scored must be compared: a candidate that lacks it (or has it cut short) fails the gate
+    wanted = set(tasks) if tasks else (set(base.results["configs"]) - groups)
+    lost = [f"{t} ({role}: {why})" for role, b in bad.items() for t, why in sorted(b.items()) if t in wanted]
+    lost += [f"{t} (candidate: not evaluated)" for t in sorted(wanted - set(cand.results["configs"]) - groups)
+             if t in base.samples]
+    if lost:
+        raise RegressError("cannot compare every task the baseline scored, so the gate cannot pass: "
+                           + "; ".join(lost) + ". Re-run the incomplete run (or pass --tasks to compare fewer)")
     shared = sorted((set(base.samples) & set(cand.samples)) - groups)
     if tasks:
         missing = [t for t in tasks if t not in shared]
@@ -197,16 +209,23 @@ def report_json(rows: list[TaskComparison], settings: dict) -> str:
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
-    if args.n_boot < 1 or not 0 < args.alpha < 1 or args.max_drop < 0:
-        print("finbench regress: need --n-boot >= 1, 0 < --alpha < 1 and --max-drop >= 0", file=sys.stderr)
+    # written so that NaN fails every test (a NaN --max-drop would make every drop "unchanged")
+    if not (args.n_boot >= 1 and 0 < args.alpha < 1 and 0 <= args.max_drop < float("inf")):
+        print("finbench regress: need --n-boot >= 1, 0 < --alpha < 1 and a finite --max-drop >= 0", file=sys.stderr)
         return 2
     base = _one_run(Path(args.baseline), "baseline")
     cand = _one_run(Path(args.candidate), "candidate")
+    if base.results_file.resolve() == cand.results_file.resolve():
+        raise RegressError(f"--baseline and --candidate are the same run ({base.results_file}); comparing a run with "
+                           "itself always says unchanged. Pass the new run as --candidate")
     tasks = [t for t in (args.tasks or "").split(",") if t] or None
     rows = compare(base, cand, tasks, args.max_drop, args.n_boot, args.seed, args.alpha)
     settings = {"baseline": str(args.baseline), "candidate": str(args.candidate), "n_boot": args.n_boot,
                 "seed": args.seed, "alpha": args.alpha, "max_drop": args.max_drop}
     md = markdown(rows, settings)
+    if base.results_file.read_bytes() == cand.results_file.read_bytes():
+        md += ("\nNote: the baseline and candidate results files are identical copies (the same run twice?); "
+               "check that --candidate is the new run.\n")
     if args.markdown:
         write_text(Path(args.markdown), md)
     if args.json:

@@ -111,9 +111,45 @@ def load_run(results_file: Path, lazy: bool = False) -> Run:
     return Run(f, res, samples)
 
 
+def _staging(part: str) -> bool:
+    """A writer's temporary dir (`.<name>.<random>.tmp`, finbench.artifacts; `.eval.tmp`, sweep): never a result."""
+    return part.startswith(".") and part.endswith(".tmp")
+
+
+def results_files(path: Path) -> list[Path]:
+    """Every lm-eval `results_*.json` under `path` (or `path` itself when it is one), sorted, leaving out those
+    inside a staging dir of a writer that has not finished (a killed `finbench eval` or sweep evaluation)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return [f for f in sorted(path.rglob("results_*.json")) if not any(_staging(p) for p in f.relative_to(path).parts)]
+
+
 def find_runs(path: Path, lazy: bool = False) -> list[Run]:
     """Every `results_*.json` under `path` (lm-eval nests them in a per-model folder), with its samples files."""
-    return [load_run(f, lazy) for f in sorted(Path(path).rglob("results_*.json"))]
+    return [load_run(f, lazy) for f in results_files(path)]
+
+
+def samples_file(run: Run, task: str) -> Path:
+    return run.results_file.parent / f"samples_{task}_{run.results_file.stem[len('results_'):]}.jsonl"
+
+
+def incomplete_tasks(run: Run) -> dict[str, str]:
+    """The tasks of a results file that cannot be scored in full, with why: no samples file beside it, or fewer
+    documents in it than lm-eval scored (`n-samples`: the file was cut short). Every reader that recomputes
+    scores (report, leaderboard, regress) leaves these out and says so; a group average over them is not computed."""
+    out = {}
+    counts = run.results.get("n-samples") or {}
+    for task in run.results["configs"]:
+        if task not in run.samples:
+            out[task] = f"no samples file {samples_file(run, task).name} beside the results file"
+            continue
+        want = (counts.get(task) or {}).get("effective")
+        got = len({s["doc_id"] for s in run.samples[task]})
+        if isinstance(want, int) and got < want:
+            out[task] = (f"{samples_file(run, task).name} holds {got} of the {want} documents lm-eval scored "
+                         "(cut short)")
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -256,19 +292,27 @@ def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[Metric
     return rows
 
 
-def group_rows(run: Run, rows: list[MetricRow]) -> list[MetricRow]:
-    """Group scores as lm-eval computes them: the unweighted mean of the `score` of every task under the group
-    (a group of groups averages its leaf tasks, not its subgroups), with CIs from the tasks' bootstrap draws (each
-    task is resampled independently, with its own seed, so draws combine index by index)."""
-    scores = {r.task: r for r in rows if r.metric == "score"}
+def group_leaves(run: Run) -> dict[str, list[str]]:
+    """Each group of the results file -> its leaf tasks (a group of groups lists the leaves of its subgroups)."""
     subtasks = run.results.get("group_subtasks", {})
 
     def leaves(name: str) -> list[str]:
         return [leaf for c in subtasks[name] for leaf in leaves(c)] if name in subtasks else [name]
 
+    return {group: leaves(group) for group in subtasks}
+
+
+def group_rows(run: Run, rows: list[MetricRow], incomplete: dict[str, str] | None = None) -> list[MetricRow]:
+    """Group scores as lm-eval computes them: the unweighted mean of the `score` of every task under the group
+    (a group of groups averages its leaf tasks, not its subgroups), with CIs from the tasks' bootstrap draws (each
+    task is resampled independently, with its own seed, so draws combine index by index). A group with a task in
+    `incomplete` (incomplete_tasks) is not computed: its average would silently leave that task out."""
+    scores = {r.task: r for r in rows if r.metric == "score"}
     out = []
-    for group in subtasks:
-        kids = [scores[t] for t in leaves(group) if t in scores]
+    for group, leaves in group_leaves(run).items():
+        if any(t in (incomplete or {}) for t in leaves):
+            continue
+        kids = [scores[t] for t in leaves if t in scores]
         if not kids:
             continue
         boot = np.mean(np.stack([k.boot for k in kids]), axis=0)
@@ -279,12 +323,33 @@ def group_rows(run: Run, rows: list[MetricRow]) -> list[MetricRow]:
     return out
 
 
-_SECRET = re.compile(r"""(['"]?\w*(?:key|token|secret|password)\w*['"]?\s*[=:]\s*)(['"]?)[^,'"}\s]+""", re.I)
+_SPECIAL_TOKEN = re.compile(r"(?:bos|eos|pad|unk|sep|cls|mask|add_bos|add_eos|add_special)_?tokens?$")
+
+
+def is_secret_name(name: str) -> bool:
+    """An argument name that carries a secret, in any case and spelling: api_key, API_KEY, Api-Key, apikey,
+    openai_api_key, token, auth_token, HF_TOKEN, secret, password, passwd, authorization, bearer, credentials,
+    cookie, headers (which carry Authorization). Not: tokenizer, max_tokens, add_bos_token."""
+    n = str(name).strip().strip("'\"").lower()
+    if _SPECIAL_TOKEN.search(n):
+        return False
+    n = re.sub(r"[-_\s.]", "", n)
+    return bool(re.search(r"key|secret|passw(?:or)?d|credential|authori[sz]ation|bearer|cookie", n)
+                or re.search(r"token$", n) or n in ("auth", "header", "headers"))
+
+
+_ARG = re.compile(r"""(['"]?)([\w.-]+)(\1\s*[=:]\s*)(['"]?)((?:bearer\s+)?[^,'"}\s]+)""", re.I)
+# values that are keys whatever they are called: "Bearer …", OpenAI/Anthropic-style `sk-…`, Hugging Face `hf_…`
+# (not inside a path or a longer name: `/ckpt/sk-learn-model`, `hf_models/` are not keys)
+_SECRET_VALUE = re.compile(r"(?<![\w/.-])(?:bearer\s+[^\s,'\"}]+|sk-[\w-]{16,}|hf_[A-Za-z0-9]{30,})(?![\w/.])", re.I)
 
 
 def redact(model_args) -> str:
-    """model_args as text, with the values of anything named like a key, token, secret or password masked."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", str(model_args))
+    """model_args (a string or a dict) as text, with the value of every argument named like a secret
+    (is_secret_name) masked, and any value that looks like a key (`Bearer …`, `sk-…`, `hf_…`)."""
+    text = _ARG.sub(lambda m: m.group(0) if not is_secret_name(m.group(2))
+                    else f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(4)}***", str(model_args))
+    return _SECRET_VALUE.sub("***", text)
 
 
 def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> str:
@@ -336,16 +401,36 @@ def run_meta(run: Run) -> dict:
     return _read_json(f) if f else {}
 
 
-def report(path: Path, out=sys.stdout) -> int:
-    runs = find_runs(path, lazy=True)
-    if not runs:
+def report(path: Path, out=None) -> int:
+    """Print the score table of the one run under `path` (an output dir or a results_*.json). Exit status: 0, 1 when
+    the run is incomplete (tasks without their full samples are left out, and so are the group averages over
+    them; both are named), 2 when there is nothing to report or several runs to choose from."""
+    out = out or sys.stdout
+    files = results_files(path)
+    if not files:
         print(f"no lm-eval results_*.json under {path}", file=sys.stderr)
         return 2
-    for run in runs:
-        if not run.samples:
-            print(f"{run.results_file}: no samples files beside it (run lm_eval with --log_samples)", file=sys.stderr)
-            continue
-        rows = metric_rows(run)
-        print(format_table(run, rows, group_rows(run, rows)), file=out)
-        print(file=out)
-    return 0
+    if len(files) > 1:
+        listed = "\n  ".join(str(f) for f in files)
+        print(f"{path}: {len(files)} runs under it; pass the results_*.json of the one to report "
+              f"(`finbench report FILE`):\n  {listed}", file=sys.stderr)
+        return 2
+    run = load_run(files[0], lazy=True)
+    if not run.samples:
+        print(f"{run.results_file}: no samples files beside it (run lm_eval with --log_samples)", file=sys.stderr)
+        return 2
+    bad = incomplete_tasks(run)
+    scored = Run(run.results_file, run.results, {t: s for t, s in run.samples.items() if t not in bad})
+    rows = metric_rows(scored)
+    print(format_table(scored, rows, group_rows(scored, rows, bad)), file=out)
+    if bad:
+        lines = [f"INCOMPLETE RUN: {len(bad)} of {len(run.results['configs'])} tasks cannot be scored in full "
+                 "and are left out:"] + [f"  {t}: {why}" for t, why in sorted(bad.items())]
+        groups = sorted(g for g, leaves in group_leaves(run).items() if any(t in bad for t in leaves))
+        if groups:
+            lines.append(f"  group averages not computed (they would leave those tasks out): {', '.join(groups)}")
+        lines.append("  re-run the evaluation (the run was cut short, or files were removed)")
+        print("\n" + "\n".join(lines), file=out)
+        print(f"finbench report: {run.results_file} is incomplete: {', '.join(sorted(bad))}", file=sys.stderr)
+    print(file=out)
+    return 1 if bad else 0

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from finbench.config import DataError
+from finbench.config import DataError, is_sample
 
 from . import ALL_TASKS, load_splits, resolve
 
@@ -19,13 +19,41 @@ def _digest(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+# Records in the published files (docs/DATA.md, each folder's SOURCE.md): a file that reads fewer is cut or edited.
+PUBLISHED = {
+    "fpb/Sentences_50Agree.txt": 4846, "fpb/fingpt/fpb_test.jsonl": 1212, "fiqa_sa/fingpt/fiqa_test.jsonl": 235,
+    "tfns/sent_train.csv": 9543, "tfns/sent_valid.csv": 2388, "tfns/fingpt/tfns_test.jsonl": 2388,
+    "headline/gold-dataset-sinha-khandait.csv": 10570, "ner/fingpt/ner_test.jsonl": 3502,
+    "math/gsm8k/train.jsonl": 7473, "math/gsm8k/test.jsonl": 1319,
+}
+LINE_FILES = (".csv", ".tsv", ".txt", ".jsonl")
+
+
+def file_problems(path: Path, rel: str, counts: dict[str, int], sample: bool = False) -> list[str]:
+    """What is wrong with a data file as a whole: empty, or cut short (a line-oriented file that does not end with
+    a newline ends mid-row: every published one ends with one), with the rows read and the published count."""
+    size = path.stat().st_size
+    read = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    published = f"; the published file has {PUBLISHED[rel]} records" if rel in PUBLISHED and not sample else ""
+    if size == 0 or not path.read_bytes().strip():
+        return [f"{rel}: the file is empty ({size} bytes); re-download it (docs/DATA.md)"]
+    if path.suffix in LINE_FILES:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                return [f"{rel}: looks truncated: it ends mid-row (no final newline); rows read: {read}{published}. "
+                        "Re-download or re-copy it (docs/DATA.md)"]
+    return []
+
+
 def _missing(task: str, error: DataError) -> dict:
     return {"task": task, "status": "missing", "message": str(error), "counts": {}, "problems": 0,
             "problem_examples": [], "files": []}
 
 
 def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
-    """One dict per task: task, status ("found"/"missing"), message (the DataError text when missing), counts
+    """One dict per task: task, status ("found"; "problem": an empty or cut-short file; "missing"), message (the
+    DataError text when missing, the file problems otherwise), counts
     ({split: n}), problems (count), problem_examples (first 3 as text), files ([{path, size, sha256}])."""
     try:
         root = resolve(data_dir)
@@ -38,14 +66,19 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
         except DataError as e:
             rows.append(_missing(task, e))
             continue
-        files = []
+        files, broken = [], []
         for p in s.files:
             rel = str(p.relative_to(root)) if root != "hf" and p.is_relative_to(root) else str(p)
             files.append({"path": rel, "size": p.stat().st_size, "sha256": _digest(p)} if p.is_file()
                          else {"path": rel, "size": None, "sha256": None})
-        rows.append({"task": task, "status": "found", "message": "", "counts": s.counts(),
-                     "problems": len(s.problems), "problem_examples": [str(p) for p in s.problems[:3]],
-                     "files": files})
+            if p.is_file():
+                broken += file_problems(p, rel, s.counts(), root != "hf" and is_sample(Path(root)))
+        if not broken and not any(s.counts().values()):
+            broken.append("no records were read from its files")
+        # a broken file is a problem even where its rows parse: the task's counts are not the published ones
+        rows.append({"task": task, "status": "problem" if broken else "found", "message": "; ".join(broken),
+                     "counts": s.counts(), "problems": len(s.problems) + len(broken),
+                     "problem_examples": broken + [str(p) for p in s.problems[:3]], "files": files})
     from finbench import decontam
 
     decontam.annotate(rows, data_dir)  # per task: test records with a near-duplicate in its train split

@@ -213,7 +213,13 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
             _evaluate(base, run_dir / "eval", eval_args, None)
         else:
             r = load(sweep_dir / e["recipe"])
-            if not (run_dir / "merged" / "config.json").exists() or not (run_dir / "train_summary.json").exists():
+            trained = (run_dir / "train_summary.json").exists() and (run_dir / "adapter" / "adapter_config.json").exists()
+            if trained and not (run_dir / "merged" / "config.json").exists():  # killed between training and export
+                from .export import export
+
+                print(f"[sweep] {e['name']}: trained; exporting the merged model", flush=True)
+                export(run_dir / "adapter", resolve_base(r.base_model), run_dir / "merged")
+            elif not trained:
                 train(r, allow_leakage=allow_leakage)
             _evaluate(str(run_dir / "merged"), run_dir / "eval", eval_args, run_dir / "recipe.yaml")
         artifacts.write_text(done, json.dumps({"name": e["name"], "eval_args": eval_args}, indent=2) + "\n")

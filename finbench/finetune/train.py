@@ -91,8 +91,15 @@ def _discard_partial(ckpt_dir: Path) -> list[str]:
 
 
 def _check_run_dir(recipe: Recipe) -> None:
-    """A run dir may only be resumed by the recipe that started it."""
+    """A run dir may only be resumed by the recipe that started it, and a new run needs an empty (or new) dir: a
+    folder of other files is refused (training writes into it and deletes stale `.tmp` files there)."""
     stored = recipe.out / "recipe.yaml"
+    if recipe.out.exists() and not recipe.out.is_dir():
+        raise RecipeError(f"output_dir {recipe.out} is a file; set output_dir to a new or empty directory")
+    if recipe.out.is_dir() and not stored.exists() and any(recipe.out.iterdir()):
+        shown = ", ".join(sorted(p.name for p in recipe.out.iterdir())[:5])
+        raise RecipeError(f"output_dir {recipe.out} is not empty and holds no finbench run (no recipe.yaml; it has "
+                          f"{shown}…); set output_dir to a new or empty directory, so nothing there is overwritten")
     if stored.exists():
         from .recipe import load
 

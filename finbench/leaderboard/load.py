@@ -182,9 +182,13 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
     res = run.results
     tasks = [t for t in sorted(res["configs"]) if t not in (res.get("group_subtasks") or {})]
     cells: dict[str, Cell] = {}
+    incomplete = results.incomplete_tasks(run)
     for task in tasks:
         if task not in run.samples:
             warn(results_file, f"{task}: no samples file beside it (run lm_eval with --log_samples); task skipped")
+            continue
+        if task in incomplete:  # a cut samples file would score a subset of the documents as if it were all
+            warn(results_file, f"{task}: {incomplete[task]}; task skipped (re-run the evaluation)")
             continue
         try:
             items = results.primary_items(run, task)
@@ -253,7 +257,7 @@ def load(paths: list[Path], n_boot: int, seed: int) -> tuple[list[Entry], list[t
         if not root.exists():
             warnings.append((root.name, "does not exist; skipped"))
             continue
-        files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
+        files = results.results_files(root)
         if not files:
             warnings.append((root.name, "no lm-eval results_*.json found under it; skipped"))
         for f in files:
