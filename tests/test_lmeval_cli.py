@@ -75,7 +75,7 @@ def test_finbench_all_on_sample_data(tmp_path, default_model):
         assert {f"{m},extracted" for m in expected} <= set(res[name]), name
     # every task declares a version, and the parsed answer is logged beside the raw response
     for task in ALL_TASKS:
-        assert run.results["versions"][task] == 1.0
+        assert run.results["versions"][task] == 2.0
         s = run.samples[task][0]
         assert "filtered_resps" in s and "resps" in s
     assert_recomputed(run)
