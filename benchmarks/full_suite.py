@@ -255,6 +255,17 @@ def markdown(r: dict) -> str:
         agree = r["agreement_vs_vllm"].get(name)
         lines.append(f"| {name} | {run['batch_size']} | {run['fixed_s']:.0f} | {s:.0f} | {vd} | {vb} | "
                      + (f"{agree[0]}/{agree[1]} |" if agree else "|"))
+    names = list(runs)
+    lines += ["", "Per task, net seconds (wall - the configuration's fixed cost); hf: measured on its sample -> "
+                  "extrapolated to the documents vLLM ran:", "",
+              "| task | docs | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for t, v in ref["tasks"].items():
+        cells = []
+        for n in names:
+            x = runs[n]["tasks"][t]
+            scale = v["docs"] / x["docs"]
+            cells.append(f"{x['net_s']:.0f}" if scale == 1 else f"{x['net_s']:.0f} -> {x['net_s'] * scale:.0f}")
+        lines.append(f"| {t} | {v['docs']} | " + " | ".join(cells) + " |")
     lines += ["", "Per task, `vllm lm_eval auto` (net = wall - the configuration's fixed cost); prefill alone: "
                   "max_tokens=1, prefix cache off:", "",
               "| task | docs | wall s | net s | prompt tok | gen tok | prompt tok/s | gen tok/s | prefill tok/s "
