@@ -4,6 +4,27 @@ and `--include_path` only indexes task YAMLs before the model is built, so the r
 
 from __future__ import annotations
 
+import logging
+
+METADATA_NOTICE = "Custom kwargs can be passed to `--metadata`"
+
+
+class _NoMetadataNotice(logging.Filter):
+    """lm-eval warns once per task with a callable `custom_dataset` that kwargs can be passed via `--metadata`;
+    finbench's loaders take none, so the notice (eight identical ones per finbench_all run) says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not (METADATA_NOTICE in msg and msg.startswith("finbench_"))
+
+
+def quiet_lm_eval_notices() -> None:
+    """Install the filter on lm-eval's task logger (idempotent). tasks/utils.py calls it, so plain `lm_eval` runs of
+    finbench tasks are quiet too."""
+    logger = logging.getLogger("lm_eval.api.task")
+    if not any(isinstance(f, _NoMetadataNotice) for f in logger.filters):
+        logger.addFilter(_NoMetadataNotice())
+
 
 def _refuse_keys_in_model_args(argv: list[str]) -> None:
     """For finbench's API models, a key in --model_args is refused before lm-eval logs the arguments (its

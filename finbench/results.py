@@ -367,11 +367,47 @@ def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> st
         lines.append(f"{r.task:<28} {r.metric:<12} {r.n:>6} {r.value:>7.3f}  {ci:<17}")
     if cfg.get("finbench_api"):
         lines += ["", api_usage_line(cfg["finbench_api"])]
+    lines += partial_lines(run.results)
     meta = run_meta(run)
     if meta.get("sample_data"):
         lines += ["", "SAMPLE DATA: these numbers come from finbench's small synthetic sample sets; they are a smoke "
                       "test, not benchmark scores."]
     return "\n".join(lines)
+
+
+def partial_tasks(res: dict) -> dict[str, tuple[int, int]]:
+    """task -> (documents evaluated, documents in its test split) for each task a run evaluated only part of
+    (lm-eval's `n-samples`: `--limit`, `--samples`)."""
+    out = {}
+    for task, n in (res.get("n-samples") or {}).items():
+        try:
+            effective, original = int(n["effective"]), int(n["original"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if effective < original:
+            out[task] = (effective, original)
+    return out
+
+
+def sample_text(res: dict, task: str) -> str | None:
+    """'sample of N of M documents' for a partial task of a run (None for a full one). finbench tasks before
+    version 2.0 took the first documents in file order: those say 'first N of M documents'."""
+    if task not in (part := partial_tasks(res)):
+        return None
+    n, m = part[task]
+    version = str((res.get("versions") or {}).get(task, ""))
+    prefix = task.startswith("finbench_") and version.split(".")[0] in ("0", "1")
+    return f"{'first' if prefix else 'sample of'} {n:,} of {m:,} documents"
+
+
+def partial_lines(res: dict) -> list[str]:
+    """The table's note on a partial run: which tasks saw a sample, of how many documents."""
+    part = partial_tasks(res)
+    if not part:
+        return []
+    lines = ["", "PARTIAL RUN: scores on a sample of the test sets (lm-eval --limit takes the first documents of "
+                 "finbench's seeded, label-stratified order); run without --limit for full-test-set scores."]
+    return lines + [f"  {task}: {sample_text(res, task)}" for task in sorted(part)]
 
 
 def api_usage_line(api: dict) -> str:

@@ -13,6 +13,9 @@ import datasets
 
 from finbench import data, extract, metrics, prompts
 from finbench.prompts import ENTITY_TYPE_LABELS, SENTIMENT_LABELS
+from finbench.lmeval import quiet_lm_eval_notices
+
+quiet_lm_eval_notices()  # lm-eval's `--metadata` notice, once per finbench task otherwise
 
 _JSON_FIELDS = ("answer", "history")  # mixed-type fields, JSON-encoded so Arrow can hold them
 

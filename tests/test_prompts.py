@@ -3,6 +3,8 @@ extractor and score perfectly, so models trained on `prompts.target` are evaluat
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from finbench import data, extract, metrics, prompts
@@ -47,3 +49,33 @@ def test_prompt_shows_the_input_and_the_conversation_history(sample_data):
 def test_unknown_task_is_an_error():
     with pytest.raises(ValueError, match="unknown finbench task"):
         prompts.prompt("nope", {})
+
+
+# what several documents share, and the field that differs between them (the prompt must end with the differing part)
+SHARED = {
+    "headline": ("headline", "question"),  # six questions per headline
+    "ner_cls": ("text", "entity"),  # several entities per sentence
+    "convfinqa": ("context", "question"),  # several turns per report
+    "tatqa": ("context", "question"),  # several questions per table
+}
+
+
+@pytest.mark.parametrize("task", sorted(SHARED))
+def test_shared_text_comes_first_for_prefix_caching(task, sample_data):
+    """Two documents with the same shared field have prompts that agree up to the differing field, and the task
+    instruction comes before both (vLLM's prefix cache then serves the shared part once)."""
+    shared, varying = SHARED[task]
+    docs = [r for recs in data.load_splits(task).splits.values() for r in recs]
+    by_shared: dict[str, list[dict]] = {}
+    for d in docs:
+        by_shared.setdefault(d[shared], []).append(d)
+    pairs = [(a, b) for group in by_shared.values() for a, b in zip(group, group[1:]) if a[varying] != b[varying]]
+    assert pairs, f"the sample data has no two {task} documents sharing their {shared}"
+    for a, b in pairs:
+        pa, pb = prompts.prompt(task, a), prompts.prompt(task, b)
+        common = len(os.path.commonprefix([pa, pb]))
+        text = a[shared].strip()
+        assert pa.index(text) + len(text) <= common, (a["id"], b["id"])  # the shared field is in the shared prefix
+        assert pa.rindex(a[varying]) > pa.index(text), (a["id"], b["id"])  # and the differing field follows it
+    first = [prompts.prompt(task, d) for d in docs[:2]]
+    assert first[0][:40] == first[1][:40]  # the instruction leads

@@ -36,7 +36,7 @@ def test_finbench_eval_backend_vllm_and_plain_lm_eval_model_vllm_agree_with_hf(d
                                f"pretrained={default_model},{VLLM_ARGS}", *common],
         "lm_eval-vllm": [sys.executable, "-m", "lm_eval", "run", "--model", "vllm", "--model_args",
                          f"pretrained={default_model},{VLLM_ARGS}", "--include_path", str(ROOT / "tasks"),
-                         "--apply_chat_template", "--log_samples", *common],
+                         "--apply_chat_template", "--log_samples", "--batch_size", "auto", *common],
         "finbench-eval-hf": [sys.executable, "-m", "finbench.cli", "eval", "--model_args",
                              f"pretrained={default_model},dtype=float32", *common],
     }.items():
@@ -48,4 +48,6 @@ def test_finbench_eval_backend_vllm_and_plain_lm_eval_model_vllm_agree_with_hf(d
         assert_recomputed(run)
         runs[name] = run
     assert runs["finbench-eval-vllm"].results["config"]["model"] == "vllm"
+    assert runs["finbench-eval-vllm"].results["config"]["batch_size"] == "auto"  # finbench's default for vllm
+    assert str(runs["finbench-eval-hf"].results["config"]["batch_size"]) == "1"  # lm-eval's, kept for hf
     assert outputs(runs["finbench-eval-vllm"]) == outputs(runs["lm_eval-vllm"]) == outputs(runs["finbench-eval-hf"])

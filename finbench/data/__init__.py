@@ -1,5 +1,8 @@
 """Registry of finbench's data loaders: TASKS, load_splits(task) -> Splits (canonical records + deterministic splits).
 
+load_splits returns each test split in its evaluation order (finbench.data.order: seeded and label-stratified, so the
+first N documents, what `lm_eval --limit N` takes, are a sample); published_splits keeps the loaders' file order.
+
 The data directory is `finbench.config.data_dir()` ($FINBENCH_DATA_DIR; `sample` selects the synthetic sample sets
 shipped in finbench/data/samples/, `hf` the optional hub path for fpb/tfns). See docs/DATA.md.
 """
@@ -16,8 +19,10 @@ from finbench.config import DATA_ENV, DataError, data_dir
 from . import convfinqa, finqa, fiqa_sa, fpb, general, headline, ner, tatqa, tfns
 from . import math as gsm8k
 from ._common import Problem, Splits
+from .order import test_order
 
-__all__ = ["TASKS", "TRAIN_ONLY", "ALL_TASKS", "load_splits", "resolve", "Splits", "Problem", "DataError"]
+__all__ = ["TASKS", "TRAIN_ONLY", "ALL_TASKS", "load_splits", "published_splits", "resolve", "Splits", "Problem",
+           "DataError"]
 
 TASKS = ("fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa")
 TRAIN_ONLY = ("general", "math")  # fine-tuning mixtures: a `train` split only, records {id, messages}
@@ -56,16 +61,16 @@ def _load(task: str, root: str) -> Splits:
     return LOADERS[task](Path(root))
 
 
-def load_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:
-    """Canonical records of `task` split into train/dev/test (train only for `general`/`math`).
+@functools.lru_cache(maxsize=None)
+def _ordered(task: str, root: str) -> Splits:
+    raw = _load(task, root)
+    splits = dict(raw.splits)
+    if splits.get("test"):
+        splits["test"] = test_order(task, splits["test"])
+    return Splits(splits=splits, problems=raw.problems, files=raw.files)
 
-    Parsed once per (task, resolved data dir) in this process; each call returns fresh lists and record dicts
-    (nested values such as token lists are shared with the cache: do not mutate them).
-    Raises DataError (message names FINBENCH_DATA_DIR, the expected file and where to get it) when data is missing.
-    """
-    if task not in LOADERS:
-        raise DataError(f"unknown finbench data task {task!r}; known: {', '.join(ALL_TASKS)}")
-    cached = _load(task, resolve(data_dir))
+
+def _copy(cached: Splits) -> Splits:
     return Splits(
         splits={name: [dict(r) for r in rows] for name, rows in cached.splits.items()},
         problems=list(cached.problems),
@@ -73,7 +78,32 @@ def load_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:
     )
 
 
+def _check_task(task: str) -> None:
+    if task not in LOADERS:
+        raise DataError(f"unknown finbench data task {task!r}; known: {', '.join(ALL_TASKS)}")
+
+
+def published_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:
+    """Like load_splits, with the test split in the loader's order (the published file's order, e.g. FinGPT's
+    test files position by position). For checks against the sources; evaluation uses load_splits."""
+    _check_task(task)
+    return _copy(_load(task, resolve(data_dir)))
+
+
+def load_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:
+    """Canonical records of `task` split into train/dev/test (train only for `general`/`math`).
+
+    The test split comes in evaluation order (finbench.data.order.test_order: seeded, label-stratified; the same
+    documents as the published split). Parsed once per (task, resolved data dir) in this process; each call returns
+    fresh lists and record dicts (nested values such as token lists are shared with the cache: do not mutate them).
+    Raises DataError (message names FINBENCH_DATA_DIR, the expected file and where to get it) when data is missing.
+    """
+    _check_task(task)
+    return _copy(_ordered(task, resolve(data_dir)))
+
+
 def clear_cache() -> None:
     """Forget parsed data (e.g. after the files changed on disk)."""
     _load.cache_clear()
+    _ordered.cache_clear()
 

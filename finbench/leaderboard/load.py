@@ -35,6 +35,7 @@ class Cell:
     boot: np.ndarray = field(repr=False)
     version: str
     n_shot: str
+    sample: str | None = None  # "sample of N of M documents" when the run evaluated part of the test set
 
     @property
     def n(self) -> int:
@@ -206,7 +207,7 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
             continue
         lo, hi = stats.percentile_ci(boot)
         cells[task] = Cell(items, value, lo, hi, boot, str(res.get("versions", {}).get(task, "")),
-                           str(res.get("n-shot", {}).get(task, "")))
+                           str(res.get("n-shot", {}).get(task, "")), results.sample_text(res, task))
     if not cells:
         warn(results_file, "no task with usable samples; run skipped")
         return None
@@ -224,6 +225,7 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         "limit": public(cfg.get("limit") if cfg.get("limit") is not None else ""),
         "chat template": "yes" if res.get("chat_template_sha") else "no",
         "data": "finbench SAMPLE data (a smoke test, not benchmark scores)" if fb.get("sample_data") else "",
+        "documents": "; ".join(f"{t}: {c.sample}" for t, c in cells.items() if c.sample),
     }
     meta = {k: v for k, v in meta.items() if v not in ("", "None", "{}")}
     name = recipe.name or _model_name(res)

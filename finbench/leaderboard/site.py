@@ -41,6 +41,8 @@ def _score_json(s: Score | None) -> dict | None:
     out = {"value": finite(s.value), "ci95": [finite(s.lo), finite(s.hi)], "best": s.best}
     if s.cell is not None:
         out["n"] = s.n
+        if s.sample:
+            out["sample"] = s.sample
     return out
 
 

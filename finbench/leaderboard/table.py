@@ -51,6 +51,10 @@ class Score:
     best: bool = False
     cell: Cell | None = field(default=None, repr=False)
 
+    @property
+    def sample(self) -> str | None:
+        return self.cell.sample if self.cell is not None else None
+
 
 @dataclass
 class Delta:
@@ -223,6 +227,10 @@ def build_table(entries: list[Entry], n_boot: int, seed: int) -> Table:
         flags.append("Runs scored on different samples (e.g. another --limit): "
                      + ", ".join(f"{t} ({k} sample sets)" for t, k in sorted(samples.items()))
                      + "; their cells are compared by CI overlap only, not paired.")
+    partial = [r.entry.name for r in rows if any(s is not None and s.sample for s in r.tasks.values())]
+    if partial:
+        flags.append("Partial runs, scored on a sample of the test sets (--limit), not the full test sets: "
+                     + ", ".join(partial) + "; hover a cell for its 'sample of N of M documents'.")
     _deltas(rows, columns, n_boot, seed, flags)
 
     def order(r: Row):
