@@ -206,7 +206,8 @@ def _failed(sweep_dir: Path, failures: dict[str, str], units: list[tuple[Unit, R
 
 def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) -> int:
     """Ray tasks with resource requests, on the cluster at --ray-address, the one this process joined, or a new
-    local one. A GPU task's worker exits after it (Ray's default), so GPU memory is free for the next run."""
+    local one. Each unit runs in a fresh worker process that exits after it (max_calls=1; Ray's default for tasks
+    that ask for GPUs at definition), so a run's GPU memory, threads and working directory never leak into the next."""
     import ray
 
     started = not ray.is_initialized()
@@ -224,7 +225,7 @@ def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) ->
             raise RecipeError(f"--max-concurrent on an existing Ray cluster: start its nodes with "
                               f"--resources='{{\"{RAY_SLOT}\": K}}' (K runs per node), or bound concurrency by "
                               "resources (--gpus-per-run/--cpus-per-run)")
-        task = ray.remote(run_unit)
+        task = ray.remote(max_calls=1)(run_unit)
         refs = {}
         for u, r in units:
             opts_r = {"num_cpus": r.cpus, "num_gpus": r.gpus, "retry_exceptions": False}
