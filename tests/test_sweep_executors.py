@@ -3,9 +3,13 @@ a real local Ray cluster and submitit's local executor running the smoke sweep, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -258,5 +262,103 @@ def test_slurm_code_path_on_submitits_local_executor(tmp_path, local_sweep):
     assert "2 run(s) completed now" in run.stdout and "job array" in run.stdout
     subs = [json.loads(line) for line in (d / executors.SUBMISSIONS).read_text().splitlines()]
     assert {s["name"] for s in subs} == {"zero-shot", "single-fpb"} and all(s["job_id"] for s in subs)
+    for name in ("zero-shot", "single-fpb"):
+        assert _outputs(d, name) == _outputs(local_sweep, name), name
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def slurm_cluster(tmp_path_factory):
+    """A real single-node Slurm (Debian's slurmctld + slurmd, munge) on 127.0.0.1, started and stopped here."""
+    daemons = [shutil.which(x) or f"/usr/sbin/{x}" for x in ("munged", "slurmctld", "slurmd")]
+    if not all(os.access(d, os.X_OK) for d in daemons) or not shutil.which("sbatch"):
+        pytest.skip("Debian's slurmctld, slurmd, slurm-client and munge are not installed (scripts/test.sh installs them)")
+    if os.geteuid() != 0 or not Path("/etc/munge/munge.key").exists():
+        pytest.skip("a local Slurm needs root and /etc/munge/munge.key")
+    d = tmp_path_factory.mktemp("slurm")
+    host = socket.gethostname().split(".")[0]
+    for sub in ("state", "spool", "munge"):
+        (d / sub).mkdir()
+    conf = d / "slurm.conf"
+    conf.write_text(f"""ClusterName=finbench
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={_free_port()}
+SlurmdPort={_free_port()}
+AuthType=auth/munge
+AuthInfo=socket={d}/munge/munge.socket
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={d}/slurmctld.pid
+SlurmdPidFile={d}/slurmd.pid
+SlurmctldLogFile={d}/slurmctld.log
+SlurmdLogFile={d}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=none
+SwitchType=switch/none
+ReturnToService=2
+NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+""")
+    env = {**ENV, "SLURM_CONF": str(conf)}
+    pid_files = [d / "munge" / "munged.pid", d / "slurmctld.pid", d / "slurmd.pid"]
+    subprocess.run([daemons[0], f"--socket={d}/munge/munge.socket", f"--pid-file={pid_files[0]}",
+                    f"--log-file={d}/munge/munged.log", f"--seed-file={d}/munge/seed", "--force"], check=True)
+    try:
+        subprocess.run([daemons[1]], env=env, check=True)
+        subprocess.run([daemons[2]], env=env, check=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout
+            if out.strip() == "idle":
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"the local Slurm node did not come up: {(d / 'slurmctld.log').read_text()[-2000:]}")
+        yield env
+    finally:
+        for pid_file in reversed(pid_files):  # only the daemons this fixture started, by their pid
+            if pid_file.exists():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+        time.sleep(2)
+
+
+@pytest.mark.slow
+def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
+    """sbatch job array on a single-node slurmctld + slurmd on 127.0.0.1; same outputs as --executor local."""
+    pytest.importorskip("submitit")
+    d = tmp_path / "slurm"
+    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks",
+                    "fpb,ner_cls", "-o", str(d)], env=ENV, check=True, capture_output=True)
+    run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--executor", "slurm",
+                          "--wait", "--only", "zero-shot,single-fpb", "--cpus-per-run", str(os.cpu_count()),
+                          "--max-concurrent", "1", "--time-min-per-run", "60", *EVAL],
+                         env=slurm_cluster, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 run(s) completed now" in run.stdout
+    subs = [json.loads(line) for line in (d / executors.SUBMISSIONS).read_text().splitlines()]
+    assert [s["executor"] for s in subs] == ["slurm (slurm)"] * 2
+    assert [s["job_id"].split("_")[1] for s in subs] == ["0", "1"]  # one array, two tasks
+    array = subs[0]["job_id"].split("_")[0]
+    script = (d / "slurm" / array / f"{array}_submission.sh").read_text()  # the sbatch file submitit submitted
+    for line in ["#SBATCH --array=0-1%1", f"#SBATCH --cpus-per-task={os.cpu_count()}", "#SBATCH --time=60",
+                 "#SBATCH --signal=USR2@"]:
+        assert line in script, line
+    status = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=ENV,
+                            capture_output=True, text=True)
+    assert status.returncode == 0 and "2 done" in status.stdout.splitlines()[-1], status.stdout
     for name in ("zero-shot", "single-fpb"):
         assert _outputs(d, name) == _outputs(local_sweep, name), name
