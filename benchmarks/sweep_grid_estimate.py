@@ -35,7 +35,8 @@ def main() -> None:
     ap.add_argument("--recipe", default=str(ROOT / "finetune" / "recipes" / "cocktail_general_math.yaml"))
     ap.add_argument("--tokens-per-second", type=float, required=True, help="training rate of one worker")
     ap.add_argument("--eval-requests-per-second", type=float, default=10.0)
-    ap.add_argument("--proxy", action="append", default=[], help="TASK=LIKE: count TASK as LIKE (its examples and tokens), e.g. finqa=convfinqa")
+    ap.add_argument("--proxy", action="append", default=[],
+                    help="TASK=LIKE: count TASK as LIKE (its examples and tokens), e.g. finqa=convfinqa")
     args = ap.parse_args()
 
     r = recipe.load(args.recipe)

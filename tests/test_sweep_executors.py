@@ -166,7 +166,8 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
         executors.submit(d, EVAL, opts)
     cmd = seen[0]
     assert cmd[cmd.index("--model") + 1] == "vllm"
-    assert cmd[cmd.index("--model_args") + 1] == f"pretrained={default_model},tensor_parallel_size=2,data_parallel_size=2"
+    parallel = "tensor_parallel_size=2,data_parallel_size=2"
+    assert cmd[cmd.index("--model_args") + 1] == f"pretrained={default_model},{parallel}"
     assert cmd[-4:] == EVAL
     state = json.loads((d / "runs" / "zero-shot" / executors.STATE).read_text())
     assert state["state"] == "failed" and "exit 3" in state["error"]
@@ -284,7 +285,7 @@ def slurm_cluster(tmp_path_factory):
     """A real single-node Slurm (Debian's slurmctld + slurmd, munge) on 127.0.0.1, started and stopped here."""
     daemons = [shutil.which(x) or f"/usr/sbin/{x}" for x in ("munged", "slurmctld", "slurmd")]
     if not all(os.access(d, os.X_OK) for d in daemons) or not shutil.which("sbatch"):
-        pytest.skip("Debian's slurmctld, slurmd, slurm-client and munge are not installed (scripts/test.sh installs them)")
+        pytest.skip("Debian's slurmctld, slurmd, slurm-client and munge are not installed (scripts/test.sh does)")
     if os.geteuid() != 0 or not Path("/etc/munge/munge.key").exists():
         pytest.skip("a local Slurm needs root and /etc/munge/munge.key")
     d = tmp_path_factory.mktemp("slurm")
