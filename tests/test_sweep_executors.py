@@ -177,22 +177,26 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
 # ---- real engines, real training and real lm_eval on the sample data ------------------------------------------
 
 # What differs between two sweeps of the same plan that is not a result: when lm-eval ran (its results file's `date`
-# and `total_evaluation_time_seconds`) and where the sweep dir is (in model_args, model_name, model_name_sanitized).
+# and `total_evaluation_time_seconds`), where the sweep dir is (in model_args, model_name, model_name_sanitized and
+# train_summary.json's selected_checkpoint/resumed_from), and this training session's own timing and token count.
 TIMESTAMPS = ("date", "total_evaluation_time_seconds")
+SESSION = ("train_seconds_this_session", "train_tokens_this_session", "train_tokens_per_second", "resumed_from")
 
 
 def _outputs(sweep_dir: Path, name: str) -> dict:
-    """A run's evaluation: per-document samples (bytes) and lm-eval's results file, minus TIMESTAMPS and paths."""
+    """A run's results: per-document samples (bytes), lm-eval's results file and train_summary.json, minus the
+    TIMESTAMPS, SESSION fields and the sweep dir's path."""
+    def unpath(text: str) -> str:
+        return text.replace(str(sweep_dir), "<SWEEP>").replace(str(sweep_dir).replace("/", "__"), "<SWEEP>")
+
     ev = sweep_dir / "runs" / name / "eval"
     (results,) = list(ev.rglob("results_*.json"))
-    text = results.read_text().replace(str(sweep_dir), "<SWEEP>").replace(str(sweep_dir).replace("/", "__"),
-                                                                          "<SWEEP>")
-    res = {k: v for k, v in json.loads(text).items() if k not in TIMESTAMPS}
+    res = {k: v for k, v in json.loads(unpath(results.read_text())).items() if k not in TIMESTAMPS}
     samples = {p.name.rsplit("_", 1)[0]: p.read_bytes() for p in ev.rglob("samples_*.jsonl")}
     out = {"results": res, "samples": samples, "n_samples_files": len(samples)}
     if (ev / "train_summary.json").exists():
-        s = json.loads((ev / "train_summary.json").read_text())
-        out["train"] = {k: s.get(k) for k in ("fingerprint", "global_steps", "selected_checkpoint", "dev_loss")}
+        summary = json.loads(unpath((ev / "train_summary.json").read_text()))
+        out["train"] = {k: v for k, v in summary.items() if k not in SESSION}
     return out
 
 

@@ -112,7 +112,7 @@ def _output_to(log: str | None):
 def _write_state(sweep_dir: Path, name: str, state: str, **extra) -> None:
     path = Path(sweep_dir) / "runs" / name / STATE
     artifacts.write_text(path, json.dumps({"state": state, "host": socket.gethostname(), "pid": os.getpid(),
-                                           "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}, indent=2) + "\n")
+                                           "time": _now(), **extra}, indent=2) + "\n")
 
 
 def run_unit(unit: Unit) -> int:
@@ -133,10 +133,15 @@ def run_unit(unit: Unit) -> int:
     return n
 
 
-def _record(sweep_dir: Path, rows: list[dict]) -> None:
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _record(sweep_dir: Path, rows: list[dict], when: str | None = None) -> None:
+    """Append submissions; `when` is taken before submitting, so a unit that starts at once is not shown queued."""
     with open(Path(sweep_dir) / SUBMISSIONS, "a") as f:
         for row in rows:
-            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **row}) + "\n")
+            f.write(json.dumps({"time": when or _now(), **row}) + "\n")
 
 
 @dataclasses.dataclass
@@ -226,7 +231,7 @@ def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) ->
                               f"--resources='{{\"{RAY_SLOT}\": K}}' (K runs per node), or bound concurrency by "
                               "resources (--gpus-per-run/--cpus-per-run)")
         task = ray.remote(max_calls=1)(run_unit)
-        refs = {}
+        refs, when = {}, _now()
         for u, r in units:
             opts_r = {"num_cpus": r.cpus, "num_gpus": r.gpus, "retry_exceptions": False}
             if r.mem_gb:
@@ -235,7 +240,7 @@ def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) ->
                 opts_r["resources"] = {RAY_SLOT: 1}
             refs[u.name] = task.options(name=f"finbench-sweep:{u.name}", **opts_r).remote(u)
         _record(sweep_dir, [{"executor": "ray", "name": u.name, "task_id": refs[u.name].task_id().hex(),
-                             "resources": dataclasses.asdict(r), "log": u.log} for u, r in units])
+                             "resources": dataclasses.asdict(r), "log": u.log} for u, r in units], when)
         print(f"[sweep] submitted {len(refs)} run(s) as Ray tasks; `finbench sweep status {sweep_dir}`", flush=True)
         done, failures = 0, {}
         for name, ref in refs.items():
@@ -293,13 +298,14 @@ def _slurm(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) 
     cluster = opts.slurm_cluster or "slurm"
     jobs = []
     for r, group in groups.items():
+        when = _now()
         ex = submitit.AutoExecutor(folder=sweep_dir / "slurm" / "%j", cluster=cluster)
         ex.update_parameters(**slurm_parameters(r, len(group), opts, f"finbench-{sweep_dir.name}"))
         array = ex.map_array(_SlurmUnit(), group)
         jobs += list(zip(group, array))
         _record(sweep_dir, [{"executor": f"slurm ({cluster})", "name": u.name, "job_id": j.job_id,
                              "resources": dataclasses.asdict(r), "log": u.log, "engine_log": str(j.paths.stdout)}
-                            for u, j in zip(group, array)])
+                            for u, j in zip(group, array)], when)
     print(f"[sweep] submitted {len(jobs)} run(s) as {len(groups)} job array(s) "
           f"({', '.join(sorted({j.job_id.split('_')[0] for _, j in jobs}))}); `finbench sweep status {sweep_dir}`",
           flush=True)
