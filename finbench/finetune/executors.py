@@ -369,10 +369,11 @@ def status(sweep_dir: Path) -> list[dict]:
 
 
 def format_status(rows: list[dict]) -> str:
-    lines = [f"{'run':<44} {'state':<8} {'executor':<16} {'job':<14} log"]
+    width = max([3] + [len(str(r["job"])) for r in rows])  # Ray task ids are long and alike at the start
+    lines = [f"{'run':<44} {'state':<8} {'executor':<16} {'job':<{width}} log"]
     for r in rows:
         detail = f"  ({r['detail']})" if r["detail"] else ""
-        lines.append(f"{r['name']:<44} {r['state']:<8} {r['executor'] or '-':<16} {str(r['job'] or '-')[:14]:<14} "
+        lines.append(f"{r['name']:<44} {r['state']:<8} {r['executor'] or '-':<16} {str(r['job'] or '-'):<{width}} "
                      f"{r['log'] or '-'}{detail}")
     counts = {s: sum(r["state"] == s for r in rows) for s in ("pending", "queued", "running", "done", "failed")}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
