@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -178,7 +179,8 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
 
 # What differs between two sweeps of the same plan that is not a result: when lm-eval ran (its results file's `date`
 # and `total_evaluation_time_seconds`), where the sweep dir is (in model_args, model_name, model_name_sanitized and
-# train_summary.json's selected_checkpoint/resumed_from), and this training session's own timing and token count.
+# train_summary.json's selected_checkpoint/resumed_from), the memory addresses in lm-eval's dump of the task config
+# (`<function _prompt at 0x7f…>`: a different process), and this training session's own timing and token count.
 TIMESTAMPS = ("date", "total_evaluation_time_seconds")
 SESSION = ("train_seconds_this_session", "train_tokens_this_session", "train_tokens_per_second", "resumed_from")
 
@@ -187,7 +189,8 @@ def _outputs(sweep_dir: Path, name: str) -> dict:
     """A run's results: per-document samples (bytes), lm-eval's results file and train_summary.json, minus the
     TIMESTAMPS, SESSION fields and the sweep dir's path."""
     def unpath(text: str) -> str:
-        return text.replace(str(sweep_dir), "<SWEEP>").replace(str(sweep_dir).replace("/", "__"), "<SWEEP>")
+        text = text.replace(str(sweep_dir), "<SWEEP>").replace(str(sweep_dir).replace("/", "__"), "<SWEEP>")
+        return re.sub(r" at 0x[0-9a-f]+>", " at 0x…>", text)
 
     ev = sweep_dir / "runs" / name / "eval"
     (results,) = list(ev.rglob("results_*.json"))
