@@ -191,7 +191,8 @@ def near_dup_data(tmp_path, monkeypatch):
     shutil.copytree(SAMPLE_DIR, root)
     monkeypatch.setenv("FINBENCH_DATA_DIR", str(root))
     data.clear_cache()
-    tweet = data.load_splits("tfns").splits["test"][0]["text"]  # "$FRLT - Fairlight Pharma initiated at Outperform"
+    tweet = next(d["text"] for d in data.load_splits("tfns").splits["test"] if "Fairlight" in d["text"])
+    # "$FRLT - Fairlight Pharma initiated at Outperform"
     sentence = next(d["text"] for d in data.load_splits("fpb").splits["test"] if "Baltic" in d["text"])
     with open(root / "tfns" / "sent_train.csv", "a", newline="") as fh:
         fh.write(f"\"{tweet.split(' - ', 1)[1]} https://t.co/Zz9Yy8Xx7W\",1\r\n")
@@ -230,7 +231,8 @@ def test_mix_drops_near_duplicates_and_lists_them(near_dup_data):
     assert src["tfns"]["taken"] == src["tfns"]["available"] - src["tfns"]["leaked_dropped"]
     assert {d["source"] for d in m.dropped if d["why"] == "near-duplicate"} == {"tfns", "fpb", "tatqa"}
     tweet = next(d for d in m.dropped if d["source"] == "tfns")
-    assert tweet["test"][0]["tests"] == [f"tfns/{data.load_splits('tfns').splits['test'][0]['id']}"]
+    planted = next(d["id"] for d in data.load_splits("tfns").splits["test"] if d["text"] == near_dup_data["tfns"])
+    assert tweet["test"][0]["tests"] == [f"tfns/{planted}"]
     assert "Fairlight Pharma initiated at Outperform https://t.co/Zz9Yy8Xx7W" in tweet["test"][0]["train_text"]
     assert leakage.check(m.records).clean
     dirty = dataclasses.replace(r, mixture=dataclasses.replace(r.mixture, decontaminate=False))
