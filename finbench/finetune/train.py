@@ -96,8 +96,11 @@ def _check_run_dir(recipe: Recipe) -> None:
     stored = recipe.out / "recipe.yaml"
     if recipe.out.exists() and not recipe.out.is_dir():
         raise RecipeError(f"output_dir {recipe.out} is a file; set output_dir to a new or empty directory")
-    if recipe.out.is_dir() and not stored.exists() and any(recipe.out.iterdir()):
-        shown = ", ".join(sorted(p.name for p in recipe.out.iterdir())[:5])
+    from .executors import STATE  # a sweep unit records its state in the run dir before training starts
+
+    others = sorted(p.name for p in recipe.out.iterdir() if p.name != STATE) if recipe.out.is_dir() else []
+    if others and not stored.exists():
+        shown = ", ".join(others[:5])
         raise RecipeError(f"output_dir {recipe.out} is not empty and holds no finbench run (no recipe.yaml; it has "
                           f"{shown}…); set output_dir to a new or empty directory, so nothing there is overwritten")
     if stored.exists():
