@@ -6,6 +6,8 @@ resolves aggregations there). The FinanceBench judge is configured by lm-eval's 
 
 from __future__ import annotations
 
+from functools import partial
+
 import datasets
 
 from finbench import data, extract, judge, metrics, prompts
@@ -30,36 +32,18 @@ def load(task: str, **metadata) -> datasets.DatasetDict:
 
 
 # --- prompts and targets --------------------------------------------------------------------------------------------
-def prompt_mmlu(doc: dict) -> str:
-    return prompts.prompt("mmlu_finance", doc)
-
-
-def prompt_mmlu_gen(doc: dict) -> str:
-    return prompts.prompt("mmlu_finance_gen", doc)
-
-
-def prompt_financemath(doc: dict) -> str:
-    return prompts.prompt("financemath", doc)
-
-
-def prompt_financebench(doc: dict) -> str:
-    return prompts.prompt("financebench", doc)
+prompt_mmlu = partial(prompts.prompt, "mmlu_finance")
+prompt_mmlu_gen = partial(prompts.prompt, "mmlu_finance_gen")
+prompt_financemath = partial(prompts.prompt, "financemath")
+prompt_financebench = partial(prompts.prompt, "financebench")
+target_mmlu_gen = partial(prompts.target, "mmlu_finance_gen")
+target_financemath = partial(prompts.target, "financemath")
+target_financebench = partial(prompts.target, "financebench")
 
 
 def target_mmlu(doc: dict) -> int:
+    """The index of the gold letter among doc_to_choice (A-D)."""
     return prompts.MMLU_LETTERS.index(doc["label"])
-
-
-def target_mmlu_gen(doc: dict) -> str:
-    return prompts.target("mmlu_finance_gen", doc)
-
-
-def target_financemath(doc: dict) -> str:
-    return prompts.target("financemath", doc)
-
-
-def target_financebench(doc: dict) -> str:
-    return prompts.target("financebench", doc)
 
 
 # --- filters ----------------------------------------------------------------------------------------------------------
