@@ -172,3 +172,30 @@ def test_calibration_set_with_a_scripted_perfect_judge(tmp_path):
     assert report["n"] == len(judge.CALIBRATION) and report["agreement"] == 1.0
     assert {rid for rid, _, _ in judge.CALIBRATION} <= set(records)
     assert all(not records[rid]["numeric"] for rid, _, _ in judge.CALIBRATION)
+
+
+@real
+def test_lm_eval_builds_every_knowledge_task_and_neither_group_is_in_finbench_all():
+    """lm-eval's TaskManager builds both groups from the YAMLs (configs, functions, data), without a model."""
+    import yaml
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    tm = TaskManager(include_path=str(ROOT / "tasks"))
+    leaves = {}
+    for group in ("finbench_knowledge", "finbench_knowledge_gen"):  # lm-eval refuses overlapping groups in one run
+        for g in get_task_dict([group], tm).values():
+            leaves.update({t.config.task: t for t in (g.values() if isinstance(g, dict) else [g])})
+    assert set(leaves) >= {"finbench_mmlu_finance", "finbench_mmlu_finance_gen", "finbench_financemath",
+                           "finbench_financebench"}
+    gen = leaves["finbench_mmlu_finance_gen"]
+    doc = gen.test_docs()[0]
+    assert gen.doc_to_text(doc).endswith("A, B, C, or D.\nAnswer:") and gen.doc_to_target(doc) == doc["label"]
+    groups = {f.name: yaml.safe_load(f.read_text()) for f in (ROOT / "tasks").glob("_finbench_*.yaml")}
+    members = set()
+    todo = ["finbench_all"]
+    while todo:
+        name = todo.pop()
+        for child in next((g["task"] for g in groups.values() if g["group"] == name), []):
+            members.add(child)
+            todo.append(child)
+    assert not members & set(leaves)
