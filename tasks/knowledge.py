@@ -64,8 +64,8 @@ def extract_financebench(resps, docs):
 # --- per-sample results -----------------------------------------------------------------------------------------------
 def _mmlu(doc: dict, pred) -> dict:
     correct = int(pred == doc["label"])
-    return {"acc": correct, "macro_f1": [doc["label"], pred], "missing": int(pred is None),
-            SUBJECT_METRIC[doc["subject"]]: correct, "score": correct}
+    return {"acc": correct, "macro_f1": [doc["label"], pred], SUBJECT_METRIC[doc["subject"]]: correct,
+            "score": correct}
 
 
 def results_mmlu(doc: dict, results: list) -> dict:
@@ -75,7 +75,7 @@ def results_mmlu(doc: dict, results: list) -> dict:
 
 
 def results_mmlu_gen(doc: dict, results: list) -> dict:
-    return _mmlu(doc, results[0])
+    return {**_mmlu(doc, results[0]), "missing": int(results[0] is None)}
 
 
 def results_financemath(doc: dict, results: list) -> dict:
