@@ -36,7 +36,7 @@ def _finbench_tasks(names: list[str]) -> set[str]:
                 walk(child)
         elif name.startswith("finbench_"):
             base = name[len("finbench_"):]
-            out.add(base[:-3] if base.endswith("_mc") else base)
+            out.add(base.removesuffix("_mc").removesuffix("_gen"))
 
     for n in names:
         walk(n)

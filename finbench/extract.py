@@ -439,3 +439,34 @@ def extract_answer(task: str, text: str | None):
     if not isinstance(text, str) or not text.strip():
         return None
     return _TASKS[task](text)
+
+
+# ---------------------------------------------------------------- multiple-choice letters (MMLU, generative)
+_LETTER_MARKER = re.compile(r"(?i:\b(?:final\s+)?(?:answer|option|choice)\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b)?"
+                            r"\s*(?:\(|\*\*|option\s+)?)\s*([A-D])\b(?![\w'])")
+_LETTER_LEAD = re.compile(r"^[\s*_`\"'(\[]*([A-D])(?:[)\].:,*`\"']|\s*$|[ \t]*\n)")
+_LETTER_MARKED = re.compile(r"\(([A-D])\)|\b([A-D])[.)](?:\s|$)|\b(?:option|choice)\s+([A-D])\b")
+
+
+def extract_letter(text: str | None, letters: str = "ABCD") -> str | None:
+    """The option letter a reply chooses: the letter after the last answer marker ("Answer: C", "the answer is (b)",
+    "option D"), else a reply that starts with a letter ("C", "C. 4%", "(C)"), else the one letter marked as an option
+    ("(C)", "C.") when the reply marks exactly one. None when none (or several) can be read."""
+    if not isinstance(text, str) or not (t := _clean(text)):
+        return None
+    found = [m.group(1).upper() for m in _LETTER_MARKER.finditer(t)]
+    if found and found[-1] in letters:
+        return found[-1]
+    if (m := _LETTER_LEAD.match(t)) and m.group(1) in letters:
+        return m.group(1)
+    marked = {next(g for g in m.groups() if g) for m in _LETTER_MARKED.finditer(t)}
+    marked &= set(letters)
+    return marked.pop() if len(marked) == 1 else None
+
+
+def extract_reply(text: str | None) -> str | None:
+    """The reply as a judge should read it: special tokens and a leading role name removed; None when empty."""
+    if not isinstance(text, str):
+        return None
+    t = _clean(text, ascii_quotes=False)
+    return t if re.search(r"[^\W_]", t) else None

@@ -760,3 +760,46 @@ def tatqa_em_f1(pred: str | None, gold_answer: Any, answer_type: str, scale: str
     thousand is right (as officially). None or empty -> (0.0, 0.0)."""
     return max((tatqa_official(spans, sc, gold_answer, answer_type, scale) for spans, sc in tatqa_readings(pred)),
                default=(0.0, 0.0))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# FinanceMath (Zhao et al., ACL 2024): the accuracy rule of the authors' evaluation, from its description.
+# --------------------------------------------------------------------------------------------------------------
+FINANCEMATH_REL_TOL = 0.0015  # 0.15 % of the reference
+
+
+def _within(value: float, ref: float) -> bool:
+    return abs(value - ref) <= abs(ref) * FINANCEMATH_REL_TOL
+
+
+def financemath_strict(pred: float | None, gold: float) -> bool:
+    """The prediction within 0.15 % of the ground truth (sign included): FinanceMath's tolerance alone."""
+    if pred is None or isinstance(pred, bool) or not math.isfinite(float(pred)):
+        return False
+    return _within(float(pred), float(gold))
+
+
+def financemath_match(pred: float | None, gold: float) -> bool:
+    """FinanceMath's accuracy rule, so the authors' published accuracies compare. With big, small = the larger and the
+    smaller of |pred| and |gold|, a prediction is correct when any of these holds:
+      1. both are nonzero and big / small is exactly a power of ten (1, 10, 100, ... as float arithmetic gives it):
+         the authors accept a unit or percent slip this way, and the sign is ignored (|-5| = |5|);
+      2. small x 100 is within 0.15 % of big and small <= big / 50 (a percent written as a fraction), likewise
+         small x 1000 with small <= big / 500, and small x 100000 with small <= big / 50000;
+      3. big and small are equal once rounded UP to 3 decimals (ceil(x * 1000) / 1000);
+      4. pred is within 0.15 % of gold (sign included).
+    None / NaN / inf -> False."""
+    if pred is None or isinstance(pred, bool):
+        return False
+    p, g = float(pred), float(gold)
+    if not (math.isfinite(p) and math.isfinite(g)):
+        return False
+    big, small = max(abs(p), abs(g)), min(abs(p), abs(g))
+    if small != 0 and big != 0 and math.log10(big / small).is_integer():
+        return True
+    for factor, bound in ((100, 50), (1000, 500), (100000, 50000)):
+        if small <= big / bound and _within(small * factor, big):
+            return True
+    if math.ceil(big * 1000) / 1000 == math.ceil(small * 1000) / 1000:
+        return True
+    return _within(p, g)

@@ -3,6 +3,7 @@ mixtures (so a model is trained on exactly the format it is evaluated on)."""
 
 from __future__ import annotations
 
+from finbench.data._common import format_number
 from finbench.data.ner import spans as ner_spans
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -72,6 +73,35 @@ def _tatqa(doc: dict) -> str:
     )
 
 
+MMLU_LETTERS = ("A", "B", "C", "D")
+
+
+def _mmlu(doc: dict, generative: bool = False) -> str:
+    """MMLU's zero-shot prompt as lm-eval writes it (subject header, question, lettered options, `Answer:`); the
+    generative variant asks for the letter, for chat models and APIs."""
+    options = "".join(f"\n{letter}. {text}" for letter, text in zip(MMLU_LETTERS, doc["choices"]))
+    ask = "\nAnswer with the letter of the correct option: A, B, C, or D." if generative else ""
+    return (f"The following are multiple choice questions (with answers) about {doc['subject'].replace('_', ' ')}."
+            f"\n\n{doc['question'].strip()}{options}{ask}\nAnswer:")
+
+
+def _financemath(doc: dict) -> str:
+    """FinanceMath's chain-of-thought prompt (the authors' instructions, system and user turn in one)."""
+    tables = ("Table:\n" + "\n\n".join(doc["tables"]) + "\n\n") if doc.get("tables") else ""
+    return ("You are a financial expert, you are supposed to answer the given question. You need to first think "
+            "through the problem step by step, documenting each necessary step. Then you are required to conclude "
+            "your response with the final answer in your last sentence as 'Therefore, the answer is {final answer}'. "
+            "The final answer should be a numeric value.\n\n"
+            f"{tables}Question: {doc['question']}\n\nLet's think step by step to answer the given question.")
+
+
+def _financebench(doc: dict) -> str:
+    evidence = "\n\n---\n\n".join(e.strip() for e in doc["evidence"])
+    return (f"Answer the question about {doc['company']} using the evidence from its filing ({doc['doc_name']}). "
+            "End with the final answer on the last line, written as `Answer: <answer>` (a number when the question "
+            f"asks for one).\n\nEvidence:\n{evidence}\n\nQuestion: {doc['question']}\nAnswer:")
+
+
 def prompt(task: str, doc: dict) -> str:
     """The user-turn text for one record of `task` (a chat template, when used, wraps it)."""
     if task in _SENTIMENT_KIND:
@@ -88,6 +118,12 @@ def prompt(task: str, doc: dict) -> str:
         return _numeric_qa(doc)
     if task == "tatqa":
         return _tatqa(doc)
+    if task in ("mmlu_finance", "mmlu_finance_gen"):
+        return _mmlu(doc, generative=task.endswith("_gen"))
+    if task == "financemath":
+        return _financemath(doc)
+    if task == "financebench":
+        return _financebench(doc)
     raise ValueError(f"unknown finbench task {task!r}")
 
 
@@ -105,4 +141,10 @@ def target(task: str, doc: dict) -> str:
         text = "; ".join(str(a) for a in ans) if isinstance(ans, list) else str(ans)
         scale = doc.get("scale") or ""
         return f"Answer: {text}{'%' if scale == 'percent' else (' ' + scale if scale else '')}"
+    if task in ("mmlu_finance", "mmlu_finance_gen"):
+        return doc["label"]
+    if task == "financemath":
+        return f"Therefore, the answer is {format_number(doc['answer'])}."
+    if task == "financebench":
+        return f"Answer: {doc['answer']}"
     raise ValueError(f"unknown finbench task {task!r}")

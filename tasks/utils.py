@@ -213,3 +213,20 @@ for _fn, _labels, _metric in [(macro_f1_sentiment, SENTIMENT_LABELS, "macro_f1")
                               (mcc_entity_type, ENTITY_TYPE_LABELS, "mcc")]:
     _fn.bootstrap_counts = (_labels, _metric)
 headline_avg_f1.bootstrap_counts = "headline"
+
+
+# --- knowledge tasks (tasks/knowledge.py; aggregations here so finbench.results can resolve them) ------------------
+MMLU_LETTERS = prompts.MMLU_LETTERS
+
+
+def macro_f1_letters(items):
+    """Macro F1 over the option letters A-D (a missing letter is a false negative of its gold letter)."""
+    return metrics.macro_f1(items, MMLU_LETTERS)
+
+
+macro_f1_letters.bootstrap_counts = (MMLU_LETTERS, "macro_f1")
+
+
+def judge_mean(items):
+    """The share of judged answers the judge calls correct (items: one verdict dict per judged sample)."""
+    return sum(int(i["verdict"]) for i in items) / len(items) if items else float("nan")

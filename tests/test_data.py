@@ -392,7 +392,7 @@ def test_check_rows_and_table(tmp_path):
     shutil.copytree(FIXTURES, tmp_path / "d")
     shutil.rmtree(tmp_path / "d/finqa")
     rows = {r["task"]: r for r in check(tmp_path / "d")}
-    assert set(rows) == set(ALL_TASKS)
+    assert set(rows) == set(ALL_TASKS + data.KNOWLEDGE)
     assert rows["finqa"]["status"] == "missing" and "czyssrs/FinQA" in rows["finqa"]["message"]
     fpb = rows["fpb"]
     assert fpb["status"] == "found" and fpb["counts"] == {"train": 13, "dev": 2, "test": 5} and fpb["problems"] == 2

@@ -16,17 +16,19 @@ from typing import Callable
 
 from finbench.config import DATA_ENV, DataError, data_dir
 
-from . import convfinqa, finqa, fiqa_sa, fpb, general, headline, ner, tatqa, tfns
+from . import convfinqa, financebench, financemath, finqa, fiqa_sa, fpb, general, headline, mmlu_finance, ner, tatqa, tfns
 from . import math as gsm8k
 from ._common import Problem, Splits
 from .order import test_order
 
-__all__ = ["TASKS", "TRAIN_ONLY", "ALL_TASKS", "load_splits", "published_splits", "resolve", "Splits", "Problem",
-           "DataError"]
+__all__ = ["TASKS", "TRAIN_ONLY", "KNOWLEDGE", "ALL_TASKS", "load_splits", "published_splits", "resolve", "Splits",
+           "Problem", "DataError"]
 
 TASKS = ("fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa")
 TRAIN_ONLY = ("general", "math")  # fine-tuning mixtures: a `train` split only, records {id, messages}
 ALL_TASKS = TASKS + TRAIN_ONLY
+# domain-knowledge sets (group finbench_knowledge, not in finbench_all): test only (+ MMLU's val/dev)
+KNOWLEDGE = ("mmlu_finance", "financemath", "financebench")
 
 LOADERS: dict[str, Callable[[Path], Splits]] = {
     "fpb": fpb.load,
@@ -40,6 +42,9 @@ LOADERS: dict[str, Callable[[Path], Splits]] = {
     "finqa": finqa.load,
     "general": general.load,
     "math": gsm8k.load,
+    "mmlu_finance": mmlu_finance.load,
+    "financemath": financemath.load,
+    "financebench": financebench.load,
 }
 HF = "hf"
 
@@ -80,7 +85,7 @@ def _copy(cached: Splits) -> Splits:
 
 def _check_task(task: str) -> None:
     if task not in LOADERS:
-        raise DataError(f"unknown finbench data task {task!r}; known: {', '.join(ALL_TASKS)}")
+        raise DataError(f"unknown finbench data task {task!r}; known: {', '.join(ALL_TASKS + KNOWLEDGE)}")
 
 
 def published_splits(task: str, data_dir: str | os.PathLike | None = None) -> Splits:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from finbench.config import DataError, is_sample
 
-from . import ALL_TASKS, load_splits, resolve
+from . import ALL_TASKS, KNOWLEDGE, load_splits, resolve
 
 
 def _digest(path: Path) -> str:
@@ -58,9 +58,9 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
     try:
         root = resolve(data_dir)
     except DataError as e:
-        return [_missing(t, e) for t in ALL_TASKS]
+        return [_missing(t, e) for t in ALL_TASKS + KNOWLEDGE]
     rows = []
-    for task in ALL_TASKS:
+    for task in ALL_TASKS + KNOWLEDGE:
         try:
             s = load_splits(task, data_dir)
         except DataError as e:
@@ -88,17 +88,17 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
 def format_check(rows: list[dict]) -> str:
     """A readable table: one line per task (status, train/dev/test counts, problems), then its files; messages for
     missing tasks and the first problems underneath."""
-    head = f"{'task':<10} {'status':<8} {'train':>7} {'dev':>6} {'test':>6} {'problems':>8}"
+    head = f"{'task':<12} {'status':<8} {'train':>7} {'dev':>6} {'test':>6} {'problems':>8}"
     lines = [head, "-" * len(head)]
     notes = []
     for r in rows:
         c = r["counts"]
         cell = lambda k: str(c[k]) if k in c else "-"  # noqa: E731
-        lines.append(f"{r['task']:<10} {r['status']:<8} {cell('train'):>7} {cell('dev'):>6} {cell('test'):>6} "
+        lines.append(f"{r['task']:<12} {r['status']:<8} {cell('train'):>7} {cell('dev'):>6} {cell('test'):>6} "
                      f"{r['problems']:>8}")
         for f in r["files"]:
             size = f"{f['size']:,} B" if f["size"] is not None else "?"
-            lines.append(f"{'':<12}{f['path']}  {size}  sha256 {f['sha256']}")
+            lines.append(f"{'':<14}{f['path']}  {size}  sha256 {f['sha256']}")
         if r["status"] == "missing":
             notes.append(f"{r['task']}: {r['message']}")
         notes += [f"{r['task']}: problem: {p}" for p in r["problem_examples"]]

@@ -24,6 +24,9 @@ STRATA: dict[str, tuple[str, ...]] = {
     "ner_cls": ("label",),
     "headline": ("question_type", "label"),  # avg_f1 is the F1 of "yes" per question type
     "tatqa": ("answer_type",),  # span / multi-span / arithmetic / count are scored differently
+    "mmlu_finance": ("subject", "label"),  # per-subject accuracy; letters are skewed towards D
+    "financemath": ("topic",),
+    "financebench": ("numeric",),  # judge=none scores the numeric subset only
 }
 
 
