@@ -145,10 +145,10 @@ def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
     """A key, token, password or authorization in model_args, under any name or spelling (results.is_secret_name),
     or any value that looks like one (`sk-…`, `Bearer …`, `hf_…`): ServingError naming the argument, never its value.
     model_args are written into lm-eval's results file, its log and its printed summary."""
-    from .results import _SECRET_VALUE, is_secret_name
+    from .results import is_secret_name, is_secret_value
 
     for name, value in args.items():
-        if is_secret_name(name) or _SECRET_VALUE.fullmatch(str(value).strip()):
+        if is_secret_name(name) or is_secret_value(value):
             raise ServingError(f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
                                f"into the results file and the log. Put the key in the environment instead "
                                f"({env} for API models, HF_TOKEN for the Hugging Face hub).")

@@ -344,6 +344,11 @@ _ARG = re.compile(r"""(['"]?)([\w.-]+)(\1\s*[=:]\s*)(['"]?)((?:bearer\s+)?[^,'"}
 _SECRET_VALUE = re.compile(r"(?<![\w/.-])(?:bearer\s+[^\s,'\"}]+|sk-[\w-]{16,}|hf_[A-Za-z0-9]{30,})(?![\w/.])", re.I)
 
 
+def is_secret_value(value: object) -> bool:
+    """A whole argument value that looks like a key (`Bearer …`, `sk-…`, `hf_…`), whatever its name."""
+    return bool(_SECRET_VALUE.fullmatch(str(value).strip()))
+
+
 def redact(model_args) -> str:
     """model_args (a string or a dict) as text, with the value of every argument named like a secret
     (is_secret_name) masked, and any value that looks like a key (`Bearer …`, `sk-…`, `hf_…`)."""
