@@ -6,9 +6,10 @@ Kept: each `results_*.json` as lm-eval wrote it (plus a `finbench_slim` note say
 sample, gzipped (`samples_<task>_<stamp>.jsonl.gz`, which finbench.results reads like the .jsonl): doc_id and
 doc_hash (the pairing key), filter, target, the extracted answer (`filtered_resps`) and every per-sample metric item
 (the inputs every aggregate and bootstrap CI is recomputed from). Dropped: `doc` (the full document and its
-context), `arguments` (the prompt), `resps` (the raw generation) and the prompt/target hashes. finbench's sidecars (finbench_run.json, recipe.yaml) are copied. Sample values are copied byte for
-byte (never re-serialised), and OUT is written atomically (finbench.artifacts.staged_dir): a killed export leaves
-nothing; an existing OUT is replaced only if it is an earlier slim export."""
+context), `arguments` (the prompt), `resps` (the raw generation) and the prompt/target hashes. finbench's sidecars
+(finbench_run.json, recipe.yaml) are copied. Sample values are copied byte for byte (never re-serialised), and OUT
+is written atomically (finbench.artifacts.staged_dir): a killed export leaves nothing; an existing OUT is replaced
+only if it is an earlier slim export."""
 
 from __future__ import annotations
 

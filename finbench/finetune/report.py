@@ -172,6 +172,12 @@ def _answers_line(counts, total: int) -> str:
     return shown + (f", other {rest}" if rest else "")
 
 
+def _mixture(r: compare.RunRecipe | None) -> str:
+    if r is None:
+        return "(no recipe: not fine-tuned)"
+    return ", ".join(r.tasks) + "".join(f" + {k} {v:g}" for k, v in (("general", r.general), ("math", r.math)) if v)
+
+
 def render(st: Study) -> str:
     """The study's markdown tables."""
     from finbench.leaderboard import published
@@ -182,10 +188,7 @@ def render(st: Study) -> str:
     out += ["Configurations:", ""]
     out += _table(["configuration", "seeds", "runs", "base model", "mixture"],
                   [[c.name, str(len(c.runs)), ", ".join(r.name for r in c.runs),
-                    c.recipe.base_model if c.recipe else "–",
-                    (", ".join(c.recipe.tasks) + "".join(f" + {k} {v:g}" for k, v in
-                                                          (("general", c.recipe.general), ("math", c.recipe.math)) if v))
-                    if c.recipe else "(no recipe: not fine-tuned)"] for c in st.configs])
+                    c.recipe.base_model if c.recipe else "–", _mixture(c.recipe)] for c in st.configs])
     n_docs = {t: next(iter(s.n for s in _configs_on(st, t).values()), 0) for t in st.tasks}
     metric = {t: next(iter(s.metric for s in _configs_on(st, t).values()), "") for t in st.tasks}
     out += ["", "Documents per task (shared by every run): " + ", ".join(
