@@ -167,7 +167,7 @@ def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
     assert build_site(*runs, out=out).returncode == 0
     data = json.loads((out / "leaderboard.json").read_text())
     rows = {r["model"]: r for r in data["rows"]}
-    assert set(rows) == {"single-fpb-seed1", "single-tfns-seed1", "cocktail-seed1", "zero-shot"}
+    assert set(rows) == {"single-fpb-seed1", "single-tfns-seed1", "cocktail-seed1", "SmolLM2-135M-Instruct"}
     deltas = {d["task"]: d for d in rows["cocktail-seed1"]["delta_vs_single_task"]}
     assert set(deltas) == {"finbench_fpb", "finbench_tfns"}  # no single-task run of fiqa_sa among these
     assert deltas["finbench_fpb"]["reference"] == "single-fpb-seed1"
@@ -180,7 +180,10 @@ def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
     a, b = (results.find_runs(STUDY / n, lazy=True)[0] for n in ("cocktail-seed1", "single-tfns-seed1"))
     d = compare.paired(results.primary_items(a, "finbench_tfns"), results.primary_items(b, "finbench_tfns"))
     assert (tfns["delta"], *tfns["ci95"]) == pytest.approx((d.delta, d.lo, d.hi), abs=1e-6)
-    assert rows["single-fpb-seed1"]["delta_vs_single_task"] == [] and rows["zero-shot"]["delta_vs_single_task"] == []
+    # each single-task run is compared on the other task's column, never on its own; a run without a recipe never
+    assert [d["task"] for d in rows["single-fpb-seed1"]["delta_vs_single_task"]] == ["finbench_tfns"]
+    assert [d["task"] for d in rows["single-tfns-seed1"]["delta_vs_single_task"]] == ["finbench_fpb"]
+    assert rows["SmolLM2-135M-Instruct"]["delta_vs_single_task"] == []
     page = (out / rows["cocktail-seed1"]["page"]).read_text()
     assert "Δ vs the single-task run" in page and "hurts" in page and page.count("<svg") == 2
     assert "fiqa_sa, fpb, tfns" in page and "training seed" in page
@@ -207,7 +210,7 @@ def test_published_reference_rows(tmp_path):
     fpb = refs[("finbench_fpb", "GPT-4o")]
     assert fpb["value"] == 0.818 and fpb["metric"] == "weighted_f1" and "FinLoRA" in fpb["source"]
     assert "1,212" in fpb["split"] and fpb["note"] == published.NOTE
-    assert {r["model"] for r in fpb["runs"]} == {"zero-shot", "cocktail-seed1"}
+    assert {r["model"] for r in fpb["runs"]} == {"SmolLM2-135M-Instruct", "cocktail-seed1"}  # no recipe: model name
     for r in fpb["runs"]:
         assert r["ci95"][0] <= r["value"] <= r["ci95"][1] and r["sample"] == "sample of 12 of 1,212 documents"
     cocktail = next(r for r in fpb["runs"] if r["model"] == "cocktail-seed1")

@@ -75,7 +75,8 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
 
 def study(runs: list[compare.NamedRun], n_boot: int = results.N_BOOT, seed: int = results.SEED,
           notes: list[str] | None = None) -> Study:
-    configs = compare.configurations(runs)
+    configs = sorted(compare.configurations(runs),  # the base first, then single-task, then multi-task
+                     key=lambda c: (c.recipe is not None, c.recipe is not None and not c.recipe.single_task, c.name))
     groups = {g for r in runs for g in (r.run.results.get("group_subtasks") or {})}
     tasks = sorted({t for r in runs for t in r.run.samples} - groups)
     scores = {t: compare.study_scores(configs, t, n_boot=n_boot, seed=seed) for t in tasks}
@@ -191,8 +192,11 @@ def render(st: Study) -> str:
                     c.recipe.base_model if c.recipe else "–", _mixture(c.recipe)] for c in st.configs])
     n_docs = {t: next(iter(s.n for s in _configs_on(st, t).values()), 0) for t in st.tasks}
     metric = {t: next(iter(s.metric for s in _configs_on(st, t).values()), "") for t in st.tasks}
+    partial = {t: next((x for c in st.configs for r in c.runs if t in r.run.samples
+                        for x in [results.sample_text(r.run.results, t)] if x), None) for t in st.tasks}
     out += ["", "Documents per task (shared by every run): " + ", ".join(
-        f"{_short(t)} {n_docs[t]} ({metric[t]})" for t in st.tasks) + ".", ""]
+        f"{_short(t)} {n_docs[t]} ({metric[t]}{'; PARTIAL RUN: ' + partial[t] if partial[t] else ''})"
+        for t in st.tasks) + ".", ""]
     out += _table(["configuration", *map(_short, st.tasks)],
                   [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs])
     base = base_config(st)
