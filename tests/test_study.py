@@ -163,3 +163,23 @@ def test_regress_a_cocktail_seed_against_single_task_runs():
     assert f"| {d.delta:+.3f} | [{d.lo:+.3f}, {d.hi:+.3f}] |" in row
     tfns = cli("regress", "--baseline", STUDY / "single-tfns-seed1", "--candidate", STUDY / "cocktail-seed1")
     assert tfns.returncode == 1 and verdicts(tfns.stdout)["finbench_tfns"] == "regressed"
+
+
+def test_sweep_report_reads_a_sweeps_finished_runs(tmp_path):
+    """`finbench sweep report SWEEP_DIR`: the finished runs of plan.json (runs/<name>/eval, recipe beside it) through
+    the same study tables; an unfinished run is left out."""
+    import json
+
+    names = ["zero-shot", "single-tfns-seed1", "cocktail-seed1", "cocktail-seed2"]
+    for name in names:
+        shutil.copytree(STUDY / name, tmp_path / "runs" / name / "eval")
+        if name != "cocktail-seed2":  # still running
+            (tmp_path / "runs" / name / "DONE.json").write_text("{}")
+    (tmp_path / "plan.json").write_text(json.dumps({"runs": [{"name": n} for n in names]}))
+    proc = cli("sweep", "report", tmp_path, "-o", tmp_path / "RESULTS.md")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "RESULTS.md").read_text() == proc.stdout
+    assert "| cocktail | 1 | cocktail-seed1 |" in proc.stdout  # seed2 is not finished
+    section = proc.stdout.split("Δ(run − zero-shot)")[1]
+    assert next(line for line in section.splitlines() if line.startswith("| single-tfns | "))
+    assert "| cocktail | tfns | single-tfns |" in proc.stdout.split("Negative transfer")[1]
