@@ -189,6 +189,16 @@ def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
     assert "fiqa_sa, fpb, tfns" in page and "training seed" in page
 
 
+def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):
+    proc = build_site(STUDY, out=tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    flag = next(f for f in data["flags"] if f.startswith("finbench_fpb: 3 single-task runs"))
+    assert "seeds of one recipe" in flag and "finbench study report" in flag
+    cocktail = next(r for r in data["rows"] if r["model"] == "cocktail-seed1")
+    assert [d["task"] for d in cocktail["delta_vs_single_task"]] == ["finbench_fiqa_sa"]  # its one single-task run
+
+
 def test_invalid_recipe_is_a_warning_not_a_crash(tmp_path):
     run = copy_run(STUDY / "single-fpb-seed1", tmp_path / "bad")
     (run / "recipe.yaml").write_text("name: x\nmixture: {tasks: [{task: no_such_task, cap: 5}]}\n")

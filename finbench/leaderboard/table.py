@@ -168,8 +168,11 @@ def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flag
             refs = [r for r in group if r.tasks.get(col.key) is not None
                     and r.entry.recipe.single_task == r.tasks[col.key].cell.mixture_task]
             if len(refs) > 1:
+                seeds = len({r.entry.recipe.config for r in refs}) == 1
                 flags.append(f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
-                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task.")
+                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task"
+                             + ("; they are seeds of one recipe: `finbench study report` gives the seed-aware Δ."
+                                if seeds else "."))
             if len(refs) != 1:
                 continue
             ref = refs[0]
