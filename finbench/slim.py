@@ -69,9 +69,10 @@ def _write_run(src_root: Path, f: Path, dest_root: Path) -> list[Path]:
     return written
 
 
-def export(run_dir: Path, out: Path) -> list[Path]:
+def export(run_dir: Path, out: Path) -> dict[Path, list[Path]]:
     """Slim copies of every run under `run_dir` (an lm-eval --output_path, a sweep's runs, or one results file)
-    into `out`, keeping the layout below `run_dir`. Returns the files written (their final paths)."""
+    into `out`, keeping the layout below `run_dir`. Returns, per source results file, the files written for it
+    (their final paths)."""
     run_dir, out = Path(run_dir), Path(out)
     files = results.results_files(run_dir)
     if not files:
@@ -81,11 +82,11 @@ def export(run_dir: Path, out: Path) -> list[Path]:
     root = run_dir.parent if run_dir.is_file() else run_dir
     if out.resolve().is_relative_to(root.resolve()):
         raise SlimError(f"{out}: inside {root}; write the export outside the runs it copies")
-    written = []
+    written = {}
     with artifacts.staged_dir(out) as tmp:
         tmp.chmod(0o755)  # mkdtemp makes it private; an export is for sharing
         for f in files:
-            written += [out / p.relative_to(tmp) for p in _write_run(root, f, tmp)]
+            written[f] = [out / p.relative_to(tmp) for p in _write_run(root, f, tmp)]
         (tmp / MARKER).write_text(f"slim export of {root.name} (finbench export-slim); replaced whole on re-export\n")
     return written
 
@@ -96,9 +97,15 @@ def _size(paths: list[Path]) -> int:
 
 def cmd_export_slim(args: argparse.Namespace) -> int:
     src = Path(args.run_dir)
-    before = [p for p in (src.rglob("*") if src.is_dir() else [src]) if p.is_file()]
     written = export(src, Path(args.out))
-    print(f"{args.out}: {len(written)} files, {_size(written) / 1e6:.2f} MB "
+    for f, files in written.items():
+        run = results.load_run(f, lazy=True)
+        full = [f, *(results.samples_file(run, t) for t in run.samples)]
+        print(f"{f.relative_to(src) if src.is_dir() else f.name}: {_size(files) / 1e6:.3f} MB "
+              f"(lm-eval's files: {_size(full) / 1e6:.3f} MB)", file=sys.stderr)
+    total = [p for files in written.values() for p in files]
+    before = [p for p in (src.rglob("*") if src.is_dir() else [src]) if p.is_file()]
+    print(f"{args.out}: {len(written)} run(s), {len(total)} files, {_size(total) / 1e6:.2f} MB "
           f"(from {_size(before) / 1e6:.2f} MB in {src})", file=sys.stderr)
     return 0
 

@@ -183,3 +183,14 @@ def test_sweep_report_reads_a_sweeps_finished_runs(tmp_path):
     section = proc.stdout.split("Δ(run − zero-shot)")[1]
     assert next(line for line in section.splitlines() if line.startswith("| single-tfns | "))
     assert "| cocktail | tfns | single-tfns |" in proc.stdout.split("Negative transfer")[1]
+
+
+def test_unusable_study_inputs_exit_2_with_a_message(tmp_path):
+    proc = cli("study", "report", tmp_path)
+    assert proc.returncode == 2 and "no lm-eval results_*.json" in proc.stderr
+    bad = tmp_path / "bad"
+    shutil.copytree(STUDY / "single-fpb-seed1", bad)
+    (bad / "recipe.yaml").write_text("name: x\nmixture: {tasks: []}\n")
+    proc = cli("study", "report", bad)
+    assert proc.returncode == 2 and "recipe is invalid" in proc.stderr and "Traceback" not in proc.stderr
+    assert cli("study", "report", STUDY, "--n-boot", "0").returncode == 2

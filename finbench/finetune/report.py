@@ -328,6 +328,9 @@ def markdown(sweep_dir: Path) -> str:
 def cmd_study_report(args: argparse.Namespace) -> int:
     from finbench import artifacts
 
+    if args.n_boot < 1:
+        print(f"finbench study report: --n-boot must be >= 1, got {args.n_boot}", file=sys.stderr)
+        return 2
     runs, notes = load_runs([Path(p) for p in args.run_dirs])
     st = study(runs, args.n_boot, args.seed, notes)
     text = render(st)
