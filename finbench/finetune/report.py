@@ -111,9 +111,8 @@ def single_for(st: Study, task: str) -> compare.Configuration | None:
     run = next((r.run for c in st.configs for r in c.runs if task in r.run.samples), None)
     if run is None:
         return None
-    want = compare.mixture_task(run.results["configs"], task)
-    found = [c for c in st.configs if c.recipe and c.recipe.single_task == want]
-    return found[0] if len(found) == 1 else None
+    found = compare.single_task_runs({c.name: c.recipe for c in st.configs}, run.results["configs"], task)
+    return next(c for c in st.configs if c.name == found[0]) if len(found) == 1 else None
 
 
 def deltas(st: Study, a: str, b: str) -> dict[str, compare.StudyDelta]:

@@ -34,7 +34,7 @@ class Cell:
     n_shot: str
     sample: str | None = None  # "sample of N of M documents" when the run evaluated part of the test set
     metrics: dict[str, results.Items] = field(default_factory=dict, repr=False)  # every metric, the primary's filter
-    mixture_task: str = ""  # the fine-tuning task it evaluates (finbench.compare.mixture_task)
+    configs: dict = field(default_factory=dict, repr=False)  # the results file's task configs (compare.mixture_task)
 
     @property
     def n(self) -> int:
@@ -175,7 +175,7 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         metrics = {i.metric: i for i in results.metric_items(run, task) if i.filter == items.filter}
         cells[task] = Cell(items, value, lo, hi, boot, str(res.get("versions", {}).get(task, "")),
                            str(res.get("n-shot", {}).get(task, "")), results.sample_text(res, task), metrics,
-                           compare.mixture_task(res["configs"], task))
+                           res["configs"])
     if not cells:
         warn(results_file, "no task with usable samples; run skipped")
         return None

@@ -165,8 +165,10 @@ def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flag
             by_base.setdefault(r.entry.recipe.base_model, []).append(r)
     for base, group in sorted(by_base.items()):
         for col in columns:
-            refs = [r for r in group if r.tasks.get(col.key) is not None
-                    and r.entry.recipe.single_task == r.tasks[col.key].cell.mixture_task]
+            scored = [r for r in group if r.tasks.get(col.key) is not None]
+            configs = scored[0].tasks[col.key].cell.configs if scored else {}
+            picked = set(compare.single_task_runs({i: r.entry.recipe for i, r in enumerate(scored)}, configs, col.task))
+            refs = [r for i, r in enumerate(scored) if i in picked]
             if len(refs) > 1:
                 seeds = len({r.entry.recipe.config for r in refs}) == 1
                 flags.append(f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
