@@ -187,6 +187,7 @@ def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
     page = (out / rows["cocktail-seed1"]["page"]).read_text()
     assert "Δ vs the single-task run" in page and "hurts" in page and page.count("<svg") == 2
     assert "fiqa_sa, fpb, tfns" in page and "training seed" in page
+    assert "<code>neutral</code> 12</td>" in page  # its TFNS answers: one label, all 12 times (collapse shows)
 
 
 def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):

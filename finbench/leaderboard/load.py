@@ -19,6 +19,7 @@ import numpy as np
 from .. import compare, results, stats
 
 N_EXAMPLES = 3  # sample outputs shown per task on a model page
+N_ANSWERS = 4  # most common extracted answers shown per task on a model page
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Entry:
     recipe: compare.RunRecipe | None  # the recipe.yaml beside the run (finbench.compare.run_recipe)
     examples: dict[str, list[dict[str, str]]]
     slug: str = ""
+    answers: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # task -> top extracted answers, counts
 
 
 # an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
@@ -139,6 +141,15 @@ def _examples(samples: list[dict]) -> list[dict[str, str]]:
     return out
 
 
+def _answers(run: results.Run, task: str, filt: str) -> list[tuple[str, int]]:
+    """The most common extracted answers (compare.answer_distribution), so a run that collapsed to one label shows;
+    the rest summed as "other"."""
+    counts, _ = compare.answer_distribution(run, task, filt)
+    top = [(_short(public(a), 40), n) for a, n in counts.most_common(N_ANSWERS)]
+    rest = sum(counts.values()) - sum(n for _, n in top)
+    return top + ([("(other answers)", rest)] if rest else [])
+
+
 def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> Entry | None:
     """One results file -> Entry (None, with a warning, when it is malformed or has no usable task)."""
     try:
@@ -201,7 +212,8 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
     groups = _innermost_groups(res)
     return Entry(name=name, label=_label(root, results_file, res), cells=cells,
                  categories={t: groups.get(t, "") for t in cells}, meta=meta, recipe=recipe,
-                 examples={t: _examples(run.samples[t]) for t in cells})
+                 examples={t: _examples(run.samples[t]) for t in cells},
+                 answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()})
 
 
 def _slug(entry: Entry) -> str:
