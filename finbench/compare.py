@@ -239,10 +239,34 @@ class StudyScore:
     lo: float
     hi: float
     boot: np.ndarray = field(repr=False)
+    items: results.Items | None = field(default=None, repr=False)  # the first seed's, on the shared documents
 
     @property
     def n_seeds(self) -> int:
         return len(self.per_seed)
+
+
+MAJORITY = "majority class"
+
+
+def majority_score(like: StudyScore, seed: int = results.SEED, alpha: float = stats.ALPHA) -> StudyScore | None:
+    """The constant answer that scores best on a classification task, scored like a run on the same documents and
+    with the same document draws (so a Δ against it is paired): the most common gold label of those documents
+    (accuracy, macro-F1 and weighted-F1 of a constant all grow with its class's share). It is the strongest constant
+    baseline, so "beats the majority class" is never flattered. None for metrics whose per-sample items are not
+    (gold, prediction) label pairs."""
+    items = like.items
+    pairs = items is not None and items.items and all(
+        isinstance(i, (list, tuple)) and len(i) == 2 and isinstance(i[0], str) for i in items.items)
+    if not pairs:
+        return None
+    label = Counter(g for g, _ in items.items).most_common(1)[0][0]
+    const = replace(items, items=[[g, label] for g, _ in items.items])
+    boot = results.draws(const.items, const.fn, len(like.boot), results.task_seed(items.task, seed))
+    lo, hi = stats.percentile_ci(boot, alpha)
+    value = float(const.fn(const.items))
+    return StudyScore(f"{MAJORITY} ({label})", like.task, like.metric, like.filter, like.higher_is_better, like.n,
+                      [value], value, lo, hi, boot, const)
 
 
 def study_scores(configs: list[Configuration], task: str, metric: str | None = None, n_boot: int = results.N_BOOT,
@@ -286,7 +310,7 @@ def study_scores(configs: list[Configuration], task: str, metric: str | None = N
         boot = stats.resample_seeds(doc_draws, _config_seed(c.name, task, seed))
         lo, hi = stats.percentile_ci(boot, alpha)
         out[c.name] = StudyScore(c.name, task, like.metric, like.filter, like.higher_is_better, len(mine[0].keys),
-                                 per_seed, float(np.mean(per_seed)), lo, hi, boot)
+                                 per_seed, float(np.mean(per_seed)), lo, hi, boot, mine[0])
     return out
 
 

@@ -118,6 +118,14 @@ def test_study_report_tables_and_figure(tmp_path):
     assert ("Documents per task (shared by every run): fiqa_sa 12 (score; PARTIAL RUN: sample of 12 of 235 documents), "
             "fpb 12 (score; PARTIAL RUN: sample of 12 of 1,212 documents), tfns 12 (score; PARTIAL RUN: sample of 12 "
             "of 2,388 documents).") in text
+    # the majority-class answer: the best constant, on the same documents, paired
+    maj = text.split("Majority class:")[1].split("\n\n")[1].splitlines()
+    zs = results.find_runs(STUDY / "zero-shot", lazy=True)[0]
+    gold = [g for g, _ in results.primary_items(zs, "finbench_tfns").items]
+    want = f1_score(gold, ["neutral"] * len(gold), average="macro", labels=["negative", "neutral", "positive"])
+    assert maj[2].startswith("| majority class |") and f"| {want:.3f} [" in maj[2] and "(`neutral`) |" in maj[2]
+    cocktail_vs_majority = next(line for line in maj if line.startswith("| cocktail |"))
+    assert cocktail_vs_majority.endswith("| +0.000 [+0.000, +0.000] |")  # collapsed onto the majority label
     # Δ vs the zero-shot base (the heading `finbench sweep report` has always printed)
     base = text.split("Δ(run − zero-shot)")[1].split("\n\n")[1]
     assert next(line for line in base.splitlines() if line.startswith("| single-tfns | "))
@@ -194,3 +202,13 @@ def test_unusable_study_inputs_exit_2_with_a_message(tmp_path):
     proc = cli("study", "report", bad)
     assert proc.returncode == 2 and "recipe is invalid" in proc.stderr and "Traceback" not in proc.stderr
     assert cli("study", "report", STUDY, "--n-boot", "0").returncode == 2
+
+
+def test_majority_class_only_for_label_pair_items():
+    from recorded import TINY
+
+    runs, _ = report.load_runs([TINY["plain"]])
+    st = report.study(runs)
+    (score,) = st.scores["tiny_recall"].values()  # acc: 0/1 per sample, not (gold, prediction) pairs
+    assert compare.majority_score(score) is None
+    assert "Majority class:" not in report.render(st)

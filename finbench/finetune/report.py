@@ -11,6 +11,7 @@ docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.c
   `dataset_kwargs.task` names its single-task recipe); ± general and ± math (configurations equal but for that
   share). Negative transfer: the tasks where a multi-task configuration is worse than the single-task one with the
   CI excluding 0.
+- Majority class: the best constant answer (compare.majority_score) on the same documents, and Δ(run − it).
 - Reference rows: published numbers (finbench.leaderboard.published) on the same task and metric, against each
   configuration's value of that metric with its CI; never part of any Δ.
 - Answer distributions per run and task (extracted answers and gold), so a model that collapses to one label shows.
@@ -198,6 +199,17 @@ def render(st: Study) -> str:
         for t in st.tasks) + ".", ""]
     out += _table(["configuration", *map(_short, st.tasks)],
                   [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs])
+    majority = {t: compare.majority_score(next(iter(_configs_on(st, t).values())), st.seed) for t in st.tasks
+                if _configs_on(st, t)}
+    if any(majority.values()):
+        out += ["", "Majority class: the best constant answer on each task's shared documents (its most common gold "
+                "label), and Δ(run − it), paired by document, 95 % CI.", ""]
+        out += _table(["", *map(_short, st.tasks)],
+                      [["majority class", *(f"{_cell(m)} (`{m.items.items[0][1]}`)" if (m := majority.get(t)) else "–"
+                                            for t in st.tasks)]]
+                      + [[c.name, *(_delta_cell(compare.config_delta(_configs_on(st, t)[c.name], majority[t]))
+                                    if majority.get(t) and c.name in _configs_on(st, t) else "–" for t in st.tasks)]
+                         for c in st.configs])
     base = base_config(st)
     if base is not None:
         others = [c for c in st.configs if c is not base]
