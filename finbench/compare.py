@@ -15,6 +15,8 @@ share.
   draw is the mean over the resampled seeds of the metric on the resampled documents. Its spread combines
   document sampling and seed variance; with one seed it is the document bootstrap alone. A paired Δ of two
   configurations is the difference of their draws. Nothing here selects among seeds: every seed counts.
+- `majority_score`: the best constant answer (the most common gold label of the shared documents) scored like a run,
+  with the same document draws, for "does this run beat the majority class" (label tasks only).
 - `answer_distribution`: per run and task, how often each extracted answer was given (so collapse is visible).
 """
 
