@@ -285,6 +285,11 @@ def study_scores(configs: list[Configuration], task: str, metric: str | None = N
             missing = sorted({r.name for r in c.runs} - set(got))
             raise CompareError(f"{task}: {c.name} has seeds without samples of it ({', '.join(missing)}); "
                                "evaluate every seed on the same tasks")
+    for field_, what in (("versions", "task version"), ("n-shot", "n-shot")):
+        seen = {str((r.run.results.get(field_) or {}).get(task)) for _, r in have}
+        if len(seen) > 1:
+            raise CompareError(f"{task}: the runs differ in {what} ({', '.join(sorted(seen))}); their scores are not "
+                               "comparable. Evaluate every run with the same task config and --num_fewshot")
     first = have[0][1].run
     like = results.primary_items(first, task) if metric is None else next(
         (i for i in results.metric_items(first, task) if i.metric == metric), None)

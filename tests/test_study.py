@@ -212,3 +212,15 @@ def test_majority_class_only_for_label_pair_items():
     (score,) = st.scores["tiny_recall"].values()  # acc: 0/1 per sample, not (gold, prediction) pairs
     assert compare.majority_score(score) is None
     assert "Majority class:" not in report.render(st)
+
+
+def test_runs_with_another_task_version_are_refused(tmp_path):
+    from conftest import copy_run
+
+    def v3(res):
+        res["versions"]["finbench_fpb"] = 3.0
+
+    copy_run(STUDY / "single-fpb-seed1", tmp_path / "single-fpb-seed1", edit_results=v3)
+    shutil.copytree(STUDY / "zero-shot", tmp_path / "zero-shot")
+    proc = cli("study", "report", tmp_path)
+    assert proc.returncode == 2 and "finbench_fpb: the runs differ in task version" in proc.stderr
