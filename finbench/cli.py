@@ -258,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.add_parser(sub)
     regress.add_parser(sub)
     add_verify_serving(sub)
+    # run comparison outputs (15b): slim per-run exports and the study report
+    from .finetune.report import add_parser as add_study_report
+    from .slim import add_parser as add_export_slim
+
+    add_export_slim(sub)
+    add_study_report(sub)
     return p
 
 

@@ -1,10 +1,10 @@
 """`finbench regress --baseline DIR --candidate DIR`: does a new checkpoint do significantly worse on any task?
 
-Per task shared by the two lm-eval runs (each with `--log_samples`), on the samples both scored (paired by doc id
-and doc hash): Δ = candidate − baseline of the task's primary metric (results.primary_items), a paired-bootstrap 95 %
-CI (both runs resampled with the same indices), and for 0/1 metrics aggregated by mean (accuracy, exact match)
-McNemar's exact test (scipy binomtest on the discordant pairs). Verdict per task, with s = +1 for higher-is-better
-metrics and −1 otherwise:
+Per task shared by the two lm-eval runs (each with `--log_samples`, or their slim exports), on the samples both scored
+(paired by doc id and doc hash, finbench.compare): Δ = candidate − baseline of the task's primary metric
+(results.primary_items), a paired-bootstrap 95 % CI (both runs resampled with the same indices), and for 0/1
+metrics aggregated by mean (accuracy, exact match) McNemar's exact test (scipy binomtest on the discordant pairs).
+Verdict per task, with s = +1 for higher-is-better metrics and −1 otherwise:
   regressed  s·CI upper bound < −max_drop (and McNemar p < alpha for 0/1 metrics)
   improved   s·CI lower bound > 0         (and McNemar p < alpha for 0/1 metrics)
   unchanged  otherwise (including a significant drop no larger than --max-drop)
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,14 +94,10 @@ def _mcnemar(base: list, cand: list) -> tuple[float, int, int]:
     return p, wins, losses
 
 
-def _align(items, keys: list[str]):
-    pos = {k: i for i, k in enumerate(items.keys)}
-    return replace(items, items=[items.items[pos[k]] for k in keys], keys=list(keys))
-
-
 def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int, alpha: float) -> TaskComparison:
-    """One task of two results.Run objects, paired on the samples both scored."""
+    """One task of two results.Run objects, paired on the samples both scored (finbench.compare.paired)."""
     from . import results
+    from .compare import CompareError, align, paired, same_metric
 
     for field, what in (("versions", "task version"), ("n-shot", "n-shot")):
         bv, cv = base.results.get(field, {}).get(task), cand.results.get(field, {}).get(task)
@@ -111,21 +107,16 @@ def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int,
     b_items = results.primary_items(base, task)
     if b_items is None:
         raise RegressError(f"{task}: no metric of the baseline can be recomputed from its samples")
-    c_items = next((i for i in results.metric_items(cand, task)
-                    if (i.metric, i.filter) == (b_items.metric, b_items.filter)), None)
+    c_items = same_metric(cand, task, b_items)
     if c_items is None:
         raise RegressError(f"{task}: the candidate has no per-sample {b_items.metric},{b_items.filter}; "
                            "re-run it with --log_samples on the same task config")
-    cand_keys = set(c_items.keys)
-    shared = [k for k in b_items.keys if k in cand_keys]
-    if not shared:
-        raise RegressError(f"{task}: the runs share no samples (no common doc id + doc hash): different data or "
-                           "--limit? Evaluate both on the same documents")
-    b, c = _align(b_items, shared), _align(c_items, shared)
-    tseed = results.task_seed(task, seed)
-    boot = results.paired_draws(c, b, n_boot, tseed)
-    lo, hi = stats.percentile_ci(boot, alpha)
-    bv, cv = float(b.fn(b.items)), float(c.fn(c.items))
+    try:
+        d = paired(c_items, b_items, n_boot, seed, alpha)
+    except CompareError as exc:
+        raise RegressError(str(exc)) from None
+    c, b = align(c_items, b_items)
+    lo, hi, bv, cv = d.lo, d.hi, d.b, d.a
     p = wins = losses = None
     if b.agg == "mean" and _binary(b.items) and _binary(c.items):
         p, wins, losses = _mcnemar(b.items, c.items)
@@ -138,8 +129,8 @@ def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int,
         verdict = "improved"
     else:
         verdict = "unchanged"
-    return TaskComparison(task, b.metric, b.filter, b.higher_is_better, len(shared), len(b_items.keys) - len(shared),
-                          len(c_items.keys) - len(shared), bv, cv, cv - bv, lo, hi, p, wins, losses, verdict)
+    return TaskComparison(task, b.metric, b.filter, b.higher_is_better, d.n, d.b_only, d.a_only, bv, cv, d.delta,
+                          lo, hi, p, wins, losses, verdict)
 
 
 def compare(base, cand, tasks: list[str] | None = None, max_drop: float = 0.0, n_boot: int = N_BOOT,

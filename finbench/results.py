@@ -1,8 +1,9 @@
-"""Read lm-eval output directories (results JSON + `--log_samples` JSONL), recompute every aggregate from the logged
-per-sample items, attach 95 % bootstrap confidence intervals, and render the score table."""
+"""Read lm-eval output directories (results JSON + `--log_samples` JSONL, or its .jsonl.gz in a slim export),
+recompute every aggregate from the logged per-sample items, attach 95 % bootstrap confidence intervals, and render the score table."""
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import math
@@ -88,13 +89,14 @@ def load_run(results_file: Path, lazy: bool = False) -> Run:
     stamp = f.stem[len("results_"):]
     samples = {}
     for task in res["configs"]:
-        sfile = f.parent / f"samples_{task}_{stamp}.jsonl"
+        sfile = _samples_path(f.parent, task, stamp)
         if not sfile.exists():
             continue
         rows = []
         try:
-            lines = sfile.read_bytes().splitlines()
-        except OSError as exc:
+            data = sfile.read_bytes()
+            lines = (gzip.decompress(data) if sfile.suffix == ".gz" else data).splitlines()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise ResultsError(f"{sfile}: unreadable ({exc})") from None
         for lineno, line in enumerate(lines, 1):
             if not line.strip():
@@ -130,8 +132,16 @@ def find_runs(path: Path, lazy: bool = False) -> list[Run]:
     return [load_run(f, lazy) for f in results_files(path)]
 
 
+def _samples_path(folder: Path, task: str, stamp: str) -> Path:
+    """lm-eval's `samples_<task>_<stamp>.jsonl`, or its gzipped form (a slim export, finbench.slim) if only that
+    exists."""
+    plain = folder / f"samples_{task}_{stamp}.jsonl"
+    gz = plain.with_name(plain.name + ".gz")
+    return gz if not plain.exists() and gz.exists() else plain
+
+
 def samples_file(run: Run, task: str) -> Path:
-    return run.results_file.parent / f"samples_{task}_{run.results_file.stem[len('results_'):]}.jsonl"
+    return _samples_path(run.results_file.parent, task, run.results_file.stem[len("results_"):])
 
 
 def incomplete_tasks(run: Run) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Percentile-bootstrap confidence intervals (and paired deltas) over per-sample items or scores."""
+"""Percentile-bootstrap confidence intervals (and paired deltas) over per-sample items or scores, and the seed level
+of a two-level (training seeds, then test documents) bootstrap."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ __all__ = [
     "bootstrap_mean_distribution",
     "paired_bootstrap_delta",
     "paired_bootstrap_mean_delta",
+    "resample_seeds",
 ]
 
 # Defaults: 1000 resamples, 95% interval, seed 0 (numpy default_rng). With the same seed, n and n_boot, every
@@ -200,3 +202,23 @@ def paired_bootstrap_mean_delta(
     diff = a - b
     lo, hi = percentile_ci(bootstrap_mean_distribution(diff, n_boot, seed), alpha)
     return float(diff.mean()), lo, hi
+
+
+def resample_seeds(draws: np.ndarray, seed: int = SEED) -> np.ndarray:
+    """The outer level of a two-level (seeds, then documents) bootstrap, vectorised.
+
+    `draws` has shape (S, B): row s holds the B document-level bootstrap draws of the metric for training seed s,
+    every row drawn with the SAME document resample indices (draw b resamples the same documents in every seed and
+    every configuration: finbench.results.task_seed). Draw b of the two-level bootstrap resamples S seeds with
+    replacement (indices from default_rng(seed), independent of the document draws) and averages their draw b:
+    out[b] = mean_j draws[K[b, j], b]. Its spread combines test-document resampling (the columns) and seed variance
+    (the rows); with S = 1 it is the document bootstrap itself. nan document draws stay nan (ignored by
+    percentile_ci). Returns shape (B,)."""
+    d = np.asarray(draws, dtype=float)
+    if d.ndim != 2 or d.shape[0] < 1:
+        raise ValueError(f"expected (seeds, draws) document-level bootstrap draws, got shape {d.shape}")
+    n_seeds, n_boot = d.shape
+    if n_seeds == 1:
+        return d[0].copy()
+    k = np.random.default_rng(seed).integers(0, n_seeds, (n_boot, n_seeds))
+    return d[k, np.arange(n_boot)[:, None]].mean(axis=1)

@@ -1,6 +1,7 @@
-"""`finbench leaderboard build` on real lm-eval outputs (the tiny non-finbench suite run by the real `lm_eval` CLI):
-the table with bootstrap CIs, best cells, exports, byte-identical rebuilds, atomic replacement, flags for runs that
-must not be compared, skipped malformed inputs, Δ vs the single-task run, and hostile names rendered inert."""
+"""`finbench leaderboard build` on recorded real lm-eval outputs (tests/fixtures/recorded: the tiny non-finbench
+suite run by the real `lm_eval` CLI, and the study runs): the table with bootstrap CIs, best cells, exports,
+byte-identical rebuilds, atomic replacement, flags for runs that must not be compared, skipped malformed inputs, Δ
+vs the single-task run, published reference rows, and hostile names rendered inert."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import cli, copy_run
-from finbench.leaderboard import build, charts, load, site, table
+from finbench import compare
+from finbench.leaderboard import build, charts, load, published, site, table
+from recorded import STUDY, TINY
+
+
+@pytest.fixture
+def tiny_runs():
+    return TINY
 
 
 def build_site(*dirs, out, subprocess_run=False):
@@ -25,7 +33,6 @@ def site_files(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
 def test_site_from_real_lm_eval_runs(tiny_runs, tmp_path):
     out = tmp_path / "site"
     proc = build_site(tiny_runs["plain"], tiny_runs["hint"], out=out, subprocess_run=True)  # the real entry point
@@ -66,7 +73,6 @@ def test_site_from_real_lm_eval_runs(tiny_runs, tmp_path):
         assert "/root/" not in text and str(tmp_path) not in text and ".cache" not in text, f
 
 
-@pytest.mark.slow
 def test_same_inputs_give_a_byte_identical_site(tiny_runs, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert build_site(tiny_runs["plain"], tiny_runs["hint"], out=a).returncode == 0
@@ -76,7 +82,6 @@ def test_same_inputs_give_a_byte_identical_site(tiny_runs, tmp_path):
     assert site_files(a) == site_files(b)
 
 
-@pytest.mark.slow
 def test_a_crash_never_leaves_half_a_site(tiny_runs, tmp_path, monkeypatch):
     out = tmp_path / "site"
     assert build.build([tiny_runs["plain"]], out) == 0
@@ -106,7 +111,6 @@ def test_a_crash_never_leaves_half_a_site(tiny_runs, tmp_path, monkeypatch):
     assert (foreign / "notes.txt").read_text() == "keep"
 
 
-@pytest.mark.slow
 def test_different_task_versions_or_n_shot_are_flagged_not_compared(tiny_runs, tmp_path):
     def five_shot(res):
         res["n-shot"]["tiny_recall"] = 5
@@ -129,7 +133,6 @@ def test_different_task_versions_or_n_shot_are_flagged_not_compared(tiny_runs, t
     assert "flag: tiny_recall" in proc.stderr
 
 
-@pytest.mark.slow
 def test_malformed_and_partial_results_are_skipped_with_a_warning(tiny_runs, tmp_path):
     bad = tmp_path / "bad"
     broken = copy_run(tiny_runs["hint"], bad / "truncated")
@@ -156,31 +159,94 @@ def test_malformed_and_partial_results_are_skipped_with_a_warning(tiny_runs, tmp
     assert proc.returncode == 2 and "nothing usable" in proc.stderr and not (tmp_path / "none").exists()
 
 
-@pytest.mark.slow
-def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tiny_runs, tmp_path):
-    single = copy_run(tiny_runs["plain"], tmp_path / "single")
-    (single / "recipe.yaml").write_text("name: single-recall\nbase_model: /models/SmolLM2-135M-Instruct\n"
-                                        "mixture:\n  - {task: tiny_recall, cap: 100}\n")
-    cocktail = copy_run(tiny_runs["hint"], tmp_path / "cocktail")
-    (cocktail / "recipe.yaml").write_text("name: cocktail\nbase_model: /models/SmolLM2-135M-Instruct\n"
-                                          "mixture:\n  - {task: tiny_recall, cap: 100}\n  - {task: tiny_compare, "
-                                          "cap: 100}\ngeneral: 0.5\n")
+def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
+    """Δ on each task vs the single-task run of that task (by the task's dataset_kwargs.task), paired on the
+    documents both scored, for runs whose recipes share a base model; the recipe is read by recipe.load."""
     out = tmp_path / "site"
-    assert build_site(single, cocktail, out=out).returncode == 0
+    runs = [STUDY / n for n in ("single-fpb-seed1", "single-tfns-seed1", "cocktail-seed1", "zero-shot")]
+    assert build_site(*runs, out=out).returncode == 0
     data = json.loads((out / "leaderboard.json").read_text())
     rows = {r["model"]: r for r in data["rows"]}
-    assert set(rows) == {"single-recall", "cocktail"}
-    (delta,) = rows["cocktail"]["delta_vs_single_task"]
-    assert delta["task"] == "tiny_recall" and delta["reference"] == "single-recall" and delta["paired"]
-    assert delta["delta"] == pytest.approx(0.725) and delta["ci95"][0] > 0 and delta["verdict"] == "helps"
-    assert rows["single-recall"]["delta_vs_single_task"] == []
-    page = (out / rows["cocktail"]["page"]).read_text()
-    assert "Δ vs the single-task run" in page and "helps" in page and page.count("<svg") == 2
-    assert "SmolLM2-135M-Instruct" in page and "/models/" not in page  # base model shown without its path
-    assert "tiny_compare, tiny_recall · general: 0.5" in page
+    assert set(rows) == {"single-fpb-seed1", "single-tfns-seed1", "cocktail-seed1", "SmolLM2-135M-Instruct"}
+    deltas = {d["task"]: d for d in rows["cocktail-seed1"]["delta_vs_single_task"]}
+    assert set(deltas) == {"finbench_fpb", "finbench_tfns"}  # no single-task run of fiqa_sa among these
+    assert deltas["finbench_fpb"]["reference"] == "single-fpb-seed1"
+    tfns = deltas["finbench_tfns"]
+    assert tfns["reference"] == "single-tfns-seed1" and tfns["n_paired"] == 12
+    assert tfns["delta"] < -0.5 and tfns["ci95"][1] < 0 and tfns["verdict"] == "hurts"  # the cocktail collapsed
+    # the Δ is the same paired statistic as finbench.compare's on the two runs' items
+    from finbench import results
+
+    a, b = (results.find_runs(STUDY / n, lazy=True)[0] for n in ("cocktail-seed1", "single-tfns-seed1"))
+    d = compare.paired(results.primary_items(a, "finbench_tfns"), results.primary_items(b, "finbench_tfns"))
+    assert (tfns["delta"], *tfns["ci95"]) == pytest.approx((d.delta, d.lo, d.hi), abs=1e-6)
+    # each single-task run is compared on the other task's column, never on its own; a run without a recipe never
+    assert [d["task"] for d in rows["single-fpb-seed1"]["delta_vs_single_task"]] == ["finbench_tfns"]
+    assert [d["task"] for d in rows["single-tfns-seed1"]["delta_vs_single_task"]] == ["finbench_fpb"]
+    assert rows["SmolLM2-135M-Instruct"]["delta_vs_single_task"] == []
+    page = (out / rows["cocktail-seed1"]["page"]).read_text()
+    assert "Δ vs the single-task run" in page and "hurts" in page and page.count("<svg") == 2
+    assert "fiqa_sa, fpb, tfns" in page and "training seed" in page
+    assert "<code>neutral</code> 12</td>" in page  # its TFNS answers: one label, all 12 times (collapse shows)
 
 
-@pytest.mark.slow
+def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):
+    proc = build_site(STUDY, out=tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    flag = next(f for f in data["flags"] if f.startswith("finbench_fpb: 3 single-task runs"))
+    assert "seeds of one recipe" in flag and "finbench study report" in flag
+    cocktail = next(r for r in data["rows"] if r["model"] == "cocktail-seed1")
+    assert [d["task"] for d in cocktail["delta_vs_single_task"]] == ["finbench_fiqa_sa"]  # its one single-task run
+
+
+def test_invalid_recipe_is_a_warning_not_a_crash(tmp_path):
+    run = copy_run(STUDY / "single-fpb-seed1", tmp_path / "bad")
+    (run / "recipe.yaml").write_text("name: x\nmixture: {tasks: [{task: no_such_task, cap: 5}]}\n")
+    proc = build_site(run, out=tmp_path / "site")
+    assert proc.returncode == 0 and "invalid recipe" in proc.stderr and "no_such_task" in proc.stderr
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    assert data["rows"][0]["model"] != "x" and data["rows"][0]["delta_vs_single_task"] == []
+
+
+def test_published_reference_rows(tmp_path):
+    """Published numbers on the board's tasks: shown with their source and split, marked as not recomputed, with
+    each run's own value of the same metric; never in a row, an average or a best mark."""
+    out = tmp_path / "site"
+    assert build_site(STUDY / "zero-shot", STUDY / "cocktail-seed1", out=out).returncode == 0
+    data = json.loads((out / "leaderboard.json").read_text())
+    refs = {(r["task"], r["model"]): r for r in data["references"]}
+    assert set(refs) == {("finbench_fpb", "GPT-4o"), ("finbench_fpb", "GPT-4"), ("finbench_fiqa_sa", "GPT-4o"),
+                         ("finbench_tfns", "GPT-4o")}  # FinanceMath's are not on this board
+    fpb = refs[("finbench_fpb", "GPT-4o")]
+    assert fpb["value"] == 0.818 and fpb["metric"] == "weighted_f1" and "FinLoRA" in fpb["source"]
+    assert "1,212" in fpb["split"] and fpb["note"] == published.NOTE
+    assert {r["model"] for r in fpb["runs"]} == {"SmolLM2-135M-Instruct", "cocktail-seed1"}  # no recipe: model name
+    for r in fpb["runs"]:
+        assert r["ci95"][0] <= r["value"] <= r["ci95"][1] and r["sample"] == "sample of 12 of 1,212 documents"
+    cocktail = next(r for r in fpb["runs"] if r["model"] == "cocktail-seed1")
+    assert cocktail["value"] == 1.0 and cocktail["verdict"] == "above"  # every FPB answer right in this fixture
+    assert len(data["rows"]) == 2  # reference rows are not runs
+    html = (out / "index.html").read_text()
+    assert "Reference rows: published numbers" in html and html.count(published.NOTE) >= 4
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "GPT-4o" not in body  # not in the ranked table
+
+
+def test_published_file_is_valid_and_errors_name_the_entry(tmp_path):
+    entries = published.load()
+    assert {(e.task, e.model, e.value) for e in entries} >= {
+        ("finbench_fpb", "GPT-4o", 0.818), ("finbench_fpb", "GPT-4", 0.833), ("finbench_fiqa_sa", "GPT-4o", 0.773),
+        ("finbench_tfns", "GPT-4o", 0.740), ("finbench_financemath", "gpt-4o", 0.550),
+        ("finbench_financemath", "Phi-3-mini-4k-instruct", 0.165),
+        ("finbench_financemath", "Meta-Llama-3.1-8B-Instruct", 0.160)}
+    assert all(e.source and e.split for e in entries)
+    bad = tmp_path / "p.yaml"
+    bad.write_text("- {task: t, model: m, metric: acc, value: high, split: s, source: c}\n")
+    with pytest.raises(published.DataError, match="entry 0 .*value must be a number"):
+        published.load(bad)
+
+
 def test_hostile_names_outputs_and_secrets_render_inert(tiny_runs, tmp_path):
     out = tmp_path / "site"
     xss = copy_run(tiny_runs["plain"], tmp_path / "xss", edit_results=hostile_results, edit_sample=hostile_sample)
@@ -216,24 +282,6 @@ def test_paths_and_secrets_are_cut_from_published_text():
     assert load.public("base_url=http://127.0.0.1:8000/v1") == "base_url=http://127.0.0.1:8000/v1"
     assert load.public("~/ckpt/run1 and ./out/x") == "run1 and x"
     assert load.public("<script>alert(1)</script> a/b") == "<script>alert(1)</script> a/b"
-
-
-def test_recipe_layouts(tmp_path):
-    warnings = []
-
-    def warn(f, why):
-        warnings.append((f, why))
-
-    f = tmp_path / "recipe.yaml"
-    f.write_text("name: r\nmodel: {base: /m/SmolLM2}\nmixture: {tasks: [fpb], general: 0, math: 0}\n")
-    r = load.read_recipe(f, warn)
-    assert (r.name, r.base_model, r.mixture, r.single_task) == ("r", "SmolLM2", ["fpb"], "fpb")
-    f.write_text("base_model: b\nmixture: [{task: fpb, cap: 5}, {task: general, cap: 10}]\n")
-    assert load.read_recipe(f, warn).single_task is None  # fpb plus general data is not a single-task run
-    f.write_text("mixture: [\n")
-    assert load.read_recipe(f, warn) == load.Recipe() and "unreadable recipe" in warnings[-1][1]
-    assert table._matches("finbench_fpb", "fpb") and table._matches("finbench_fpb_mc", "fpb")
-    assert not table._matches("finbench_fpb", "tfns")
 
 
 def _score(values, seed_offset=0, sig="s"):

@@ -1,19 +1,27 @@
-"""`finbench regress` on real lm-eval outputs (the tiny non-finbench suite run by the real `lm_eval` CLI): the same
-model run twice is unchanged, the answer-hint run is improved, the other way round is regressed (exit 1); unusable
-input exits 2 with a message that says what to do."""
+"""`finbench regress` on recorded real lm-eval outputs (tests/fixtures/recorded/tiny: the tiny non-finbench suite run
+by the real `lm_eval` CLI, plain prompt and answer-hint prompt): the same run twice is unchanged, the answer-hint run
+is improved, the other way round is regressed (exit 1); unusable input exits 2 with a message that says what to
+do."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from conftest import cli as finbench
 from conftest import copy_run
 from finbench import regress, results
+from recorded import TINY
 
 
-@pytest.mark.slow
+@pytest.fixture
+def tiny_runs(tmp_path):
+    """The recorded runs, and `plain_again`: the plain run's output copied (the same run twice)."""
+    return {**TINY, "plain_again": copy_run(TINY["plain"], tmp_path / "plain_again")}
+
+
 def test_same_model_twice_is_unchanged(tiny_runs, tmp_path):
     proc = finbench("regress", "--baseline", tiny_runs["plain"], "--candidate", tiny_runs["plain_again"],
                     "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
@@ -26,9 +34,9 @@ def test_same_model_twice_is_unchanged(tiny_runs, tmp_path):
         assert t["n"] == 40 and t["delta"] == 0 and t["mcnemar_p"] == 1.0
     assert (tmp_path / "r.md").read_text() == proc.stdout
     assert "finbench regress: UNCHANGED" in proc.stdout
+    assert "identical copies" in proc.stdout  # a copy of the same results file is called out
 
 
-@pytest.mark.slow
 def test_clearly_better_run_is_improved_and_reverse_regresses(tiny_runs, tmp_path):
     up = finbench("regress", "--baseline", tiny_runs["plain"], "--candidate", tiny_runs["hint"],
                   "--json", tmp_path / "up.json")
@@ -52,7 +60,6 @@ def test_clearly_better_run_is_improved_and_reverse_regresses(tiny_runs, tmp_pat
     assert lenient.returncode == 0 and "UNCHANGED" in lenient.stdout and "tiny_compare" not in lenient.stdout
 
 
-@pytest.mark.slow
 def test_paired_bootstrap_matches_the_stats_module(tiny_runs):
     """regress's vectorised paired draws give the same CI as finbench.stats' paired mean delta (same indices)."""
     base, cand = (results.find_runs(tiny_runs[k])[0] for k in ("plain", "hint"))
@@ -65,7 +72,6 @@ def test_paired_bootstrap_matches_the_stats_module(tiny_runs):
     assert (row.delta, row.lo, row.hi) == pytest.approx((delta, lo, hi), abs=1e-12)
 
 
-@pytest.mark.slow
 def test_unusable_inputs_exit_2_with_a_clear_message(tiny_runs, tmp_path):
     def version2(res):
         res["versions"]["tiny_recall"] = 2.0
@@ -98,8 +104,8 @@ def test_verdict_rules():
     row = regress.TaskComparison("t", "acc", "none", True, 100, 0, 0, 0.5, 0.5, 0.0, -0.1, 0.1, 0.5, 3, 3,
                                  "unchanged")
     assert regress.overall([row]) == "unchanged"
-    assert regress.overall([row, regress.replace(row, verdict="improved")]) == "improved"
-    assert regress.overall([regress.replace(row, verdict="improved"), regress.replace(row, verdict="regressed")]) \
+    assert regress.overall([row, replace(row, verdict="improved")]) == "improved"
+    assert regress.overall([replace(row, verdict="improved"), replace(row, verdict="regressed")]) \
         == "regressed"
     p, wins, losses = regress._mcnemar([1, 1, 0, 0, 1], [1, 0, 1, 1, 1])
     assert (wins, losses) == (2, 1) and p == pytest.approx(1.0)

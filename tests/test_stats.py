@@ -173,3 +173,30 @@ def test_bootstrap_distribution_and_percentile_ci():
     # percentiles: 2.5% and 97.5% of 0..100 -> 2.5 and 97.5 (numpy linear interpolation)
     assert S.percentile_ci(np.arange(101.0)) == pytest.approx((2.5, 97.5))
     assert S.percentile_ci([1.0, float("nan"), 3.0], alpha=0.5) == pytest.approx((1.5, 2.5))
+
+
+def test_resample_seeds_is_the_two_level_bootstrap_written_as_a_loop():
+    """Draw b: resample the S seeds with replacement (default_rng(seed)), average their document draw b."""
+    rng = np.random.default_rng(3)
+    draws = rng.random((4, 500))
+    got = S.resample_seeds(draws, seed=7)
+    k = np.random.default_rng(7).integers(0, 4, (500, 4))
+    want = [np.mean([draws[k[b, j], b] for j in range(4)]) for b in range(500)]
+    assert got == pytest.approx(want, abs=1e-12)
+    assert np.array_equal(S.resample_seeds(draws[:1], seed=7), draws[0])  # one seed: the document bootstrap itself
+    with pytest.raises(ValueError, match="seeds, draws"):
+        S.resample_seeds(draws[0])
+
+
+def test_resample_seeds_adds_seed_variance_to_document_variance():
+    """Seeds that agree on every document leave the document CI as it is; seeds that disagree widen it; documents
+    that do not vary leave only the seed spread (every 3-seed mean lies in [min, max] of the seeds)."""
+    docs = S.bootstrap_mean_distribution(bernoulli(300), 2000, 0)
+    same = S.resample_seeds(np.stack([docs, docs, docs]), seed=1)
+    assert np.allclose(same, docs)
+    apart = S.resample_seeds(np.stack([docs - 0.1, docs, docs + 0.1]), seed=1)
+    width = np.subtract(*S.percentile_ci(apart)[::-1])
+    assert width > np.subtract(*S.percentile_ci(docs)[::-1]) + 0.02
+    seeds_only = S.resample_seeds(np.array([[0.6] * 2000, [0.7] * 2000, [0.8] * 2000]), seed=1)
+    assert seeds_only.min() >= 0.6 - 1e-12 and seeds_only.max() <= 0.8 + 1e-12
+    assert len(np.unique(np.round(seeds_only, 9))) == 7  # the means of the 3-seed multisets: 0.6, 0.633, ..., 0.8

@@ -1,122 +1,368 @@
-"""A sweep's results as markdown: per-task scores of every run with 95 % bootstrap CIs, and per-task paired deltas
-of each multi-task run against the single-task run of that task (and against the zero-shot base).
+"""The study report: `finbench study report RUN_DIR... [--out DIR]` (any lm-eval output dirs or their slim exports,
+e.g. a study's committed runs) and `finbench sweep report SWEEP_DIR` (a sweep's finished runs). Markdown tables for
+docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.compare's.
 
-Pairing: every run's per-task bootstrap uses the same seed per task (finbench.results), so draw i resamples the same
-documents in every run once the samples are aligned by doc_id; a delta's draws are the difference of the two runs'
-draws. Runs are compared on the documents of each task that all of them were evaluated on (their --limit may differ).
+- Runs of one recipe with different training seeds (`<recipe>-seed<N>`) are one configuration. Each task's score is
+  the mean over seeds on the test documents every run scored, with a two-level (seeds, then documents) bootstrap
+  95 % CI (finbench.compare, finbench.stats.resample_seeds). A run without a recipe (the zero-shot base) is its own
+  configuration with one "seed" (document resampling only).
+- Δ tables (paired by document: every configuration's draw b resamples the same documents): each configuration −
+  the zero-shot base; each multi-task configuration − the single-task configuration of each task (a task's
+  `dataset_kwargs.task` names its single-task recipe); ± general and ± math (configurations equal but for that
+  share). Negative transfer: the tasks where a multi-task configuration is worse than the single-task one with the
+  CI excluding 0.
+- Majority class: the best constant answer (compare.majority_score) on the same documents, and Δ(run − it).
+- Reference rows: published numbers (finbench.leaderboard.published) on the same task and metric, against each
+  configuration's value of that metric with its CI; never part of any Δ.
+- Answer distributions per run and task (extracted answers and gold), so a model that collapses to one label shows.
+Every seed counts; nothing is selected on test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from finbench import compare, results, stats
 
-from finbench import results, stats
+from .recipe import RecipeError
 
-from .sweep import BASE_RUN, read_plan
+BASE_RUN = "zero-shot"  # = finbench.finetune.sweep.BASE_RUN (imported lazily there: sweep pulls in training code)
+FIGURE = "delta_vs_single.png"
+TABLES = "RESULTS_tables.md"
+TOP_ANSWERS = 4
 
 
 @dataclass
-class RunScores:
-    name: str
-    tasks: list[str]  # the recipe's mixture tasks ([] for zero-shot)
-    single: bool  # one task, no general/math
-    rows: dict[str, results.MetricRow]  # task or group -> its `score` row
-    doc_ids: dict[str, list]
+class Study:
+    configs: list[compare.Configuration]
+    tasks: list[str]
+    scores: dict[str, dict[str, compare.StudyScore]]  # task -> configuration -> score
+    n_boot: int
+    seed: int
+    notes: list[str] = field(default_factory=list)
 
 
-def _latest(eval_dir: Path) -> results.Run:
-    found = results.find_runs(eval_dir, lazy=True)
-    if not found:
-        raise FileNotFoundError(f"{eval_dir}: no lm-eval results (run `finbench sweep run` first)")
-    return found[-1]
+def _run_name(root: Path, results_file: Path, res: dict) -> str:
+    rel = results_file.parent.relative_to(root) if results_file.is_relative_to(root) else Path()
+    parts = [p for p in rel.parts if p not in (res.get("model_name_sanitized"), "eval")]
+    return "/".join(parts) or root.name
 
 
-def run_scores(name: str, run: results.Run, recipe_file: Path, shared: dict[str, set] | None = None) -> RunScores:
-    """Scores of one run; with `shared`, each task is restricted to those doc ids (runs evaluated with different
-    --limit values are compared on the documents they have in common, never on different ones)."""
-    for task in list(run.samples):
-        kept = [s for s in run.samples[task] if shared is None or s["doc_id"] in shared.get(task, ())]
-        run.samples[task] = sorted(kept, key=lambda s: s["doc_id"])
-    rows = [r for r in results.metric_rows(run) if r.metric == "score"]
-    rows += results.group_rows(run, rows)
-    tasks, single = [], False
-    if recipe_file.exists():
-        mixture = yaml.safe_load(recipe_file.read_text())["mixture"]
-        tasks = [p["task"] for p in mixture["tasks"]]
-        single = len(tasks) == 1 and not mixture.get("general") and not mixture.get("math")
-    return RunScores(name, tasks, single, {r.task: r for r in rows},
-                     {t: [s["doc_id"] for s in ss] for t, ss in run.samples.items()})
+def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
+    """Every run under `paths` with its recipe; tasks that cannot be scored in full are dropped, with a note."""
+    runs, notes = [], []
+    for root in map(Path, paths):
+        files = results.results_files(root)
+        if not files:
+            raise compare.CompareError(f"{root}: no lm-eval results_*.json under it")
+        for f in files:
+            run = results.load_run(f, lazy=True)
+            try:
+                recipe = compare.run_recipe(run)
+            except RecipeError as exc:
+                raise compare.CompareError(f"{f}: its recipe is invalid ({exc})") from None
+            name = recipe.name if recipe else _run_name(root if root.is_dir() else root.parent, f, run.results)
+            groups = set(run.results.get("group_subtasks") or {})
+            for task, why in sorted(results.incomplete_tasks(run).items()):
+                if task not in groups:
+                    notes.append(f"{name}: {task} left out ({why})")
+                run.samples.pop(task, None)
+            runs.append(compare.NamedRun(name, run, recipe))
+    return runs, notes
 
 
-def shared_docs(runs: list[results.Run]) -> dict[str, set]:
-    """Per task, the doc ids that every run evaluated on that task has (a run may skip tasks: `--tasks`)."""
-    shared: dict[str, set] = {}
-    for run in runs:
-        for t, ss in run.samples.items():
-            docs = {s["doc_id"] for s in ss}
-            shared[t] = shared[t] & docs if t in shared else docs
-    return shared
+def study(runs: list[compare.NamedRun], n_boot: int = results.N_BOOT, seed: int = results.SEED,
+          notes: list[str] | None = None) -> Study:
+    configs = sorted(compare.configurations(runs),  # the base first, then single-task, then multi-task
+                     key=lambda c: (c.recipe is not None, c.recipe is not None and not c.recipe.single_task, c.name))
+    groups = {g for r in runs for g in (r.run.results.get("group_subtasks") or {})}
+    tasks = sorted({t for r in runs for t in r.run.samples} - groups)
+    scores = {t: compare.study_scores(configs, t, n_boot=n_boot, seed=seed) for t in tasks}
+    return Study(configs, tasks, scores, n_boot, seed, list(notes or []))
 
 
-def _cell(r: results.MetricRow | None) -> str:
-    return "–" if r is None else f"{r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}]"
+def _short(task: str) -> str:
+    return task.removeprefix("finbench_")
 
 
-def _delta(a: RunScores, b: RunScores, task: str) -> str:
-    ra, rb = a.rows.get(task), b.rows.get(task)
-    if ra is None or rb is None:
+def _cell(s: compare.StudyScore | None) -> str:
+    return "–" if s is None else f"{s.value:.3f} [{s.lo:.3f}, {s.hi:.3f}]"
+
+
+def _delta_cell(d: compare.StudyDelta | None) -> str:
+    if d is None:
         return "–"
-    leaves = [task] if task in a.doc_ids else [t for t in a.doc_ids if t in b.doc_ids]  # a group: its tasks
-    for t in leaves:
-        if a.doc_ids[t] != b.doc_ids.get(t):
-            raise ValueError(f"{task}: {a.name} and {b.name} were evaluated on different documents; "
-                             f"evaluate both with the same --limit")
-    diff = ra.boot - rb.boot
-    lo, hi = stats.percentile_ci(diff)
-    mark = " ▲" if lo > 0 else (" ▼" if hi < 0 else "")
-    return f"{ra.value - rb.value:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}"
+    mark = {"better": " ▲", "worse": " ▼"}.get(d.direction, "")
+    return f"{d.value:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]{mark}"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _configs_on(st: Study, task: str) -> dict[str, compare.StudyScore]:
+    return st.scores.get(task, {})
+
+
+def single_for(st: Study, task: str) -> compare.Configuration | None:
+    """The single-task configuration trained on the task lm-eval task `task` evaluates (None if not exactly one)."""
+    run = next((r.run for c in st.configs for r in c.runs if task in r.run.samples), None)
+    if run is None:
+        return None
+    found = compare.single_task_runs({c.name: c.recipe for c in st.configs}, run.results["configs"], task)
+    return next(c for c in st.configs if c.name == found[0]) if len(found) == 1 else None
+
+
+def deltas(st: Study, a: str, b: str) -> dict[str, compare.StudyDelta]:
+    """Δ a − b per task both configurations scored."""
+    out = {}
+    for t in st.tasks:
+        sc = _configs_on(st, t)
+        if a in sc and b in sc:
+            out[t] = compare.config_delta(sc[a], sc[b])
+    return out
+
+
+def base_config(st: Study) -> compare.Configuration | None:
+    return next((c for c in st.configs if c.name == BASE_RUN), None) or (
+        next(iter(c for c in st.configs if c.recipe is None), None)
+        if sum(c.recipe is None for c in st.configs) == 1 else None)
+
+
+def multi_configs(st: Study) -> list[compare.Configuration]:
+    return [c for c in st.configs if c.recipe and not c.recipe.single_task]
+
+
+def vs_single(st: Study) -> dict[str, dict[str, compare.StudyDelta]]:
+    """multi-task configuration -> task -> Δ(configuration − the task's single-task configuration)."""
+    out = {}
+    for c in multi_configs(st):
+        row = {}
+        for t in st.tasks:
+            single = single_for(st, t)
+            if single is not None and c.name in _configs_on(st, t) and single.name in _configs_on(st, t):
+                row[t] = compare.config_delta(_configs_on(st, t)[c.name], _configs_on(st, t)[single.name])
+        out[c.name] = row
+    return out
+
+
+def share_pairs(st: Study) -> list[tuple[str, compare.Configuration, compare.Configuration]]:
+    """(what differs, with, without): configurations equal but for a general or a math share (with share > 0)."""
+    out = []
+    for a in st.configs:
+        for b in st.configs:
+            if a is b or not a.recipe or not b.recipe:
+                continue
+            ra, rb = a.recipe, b.recipe
+            if (ra.base_model, ra.tasks) != (rb.base_model, rb.tasks):
+                continue
+            if ra.general > 0 and rb.general == 0 and ra.math == rb.math:
+                out.append(("+ general", a, b))
+            if ra.math > 0 and rb.math == 0 and ra.general == rb.general:
+                out.append(("+ math", a, b))
+    return out
+
+
+def _answers_line(counts, total: int) -> str:
+    top = counts.most_common(TOP_ANSWERS)
+    shown = ", ".join(f"`{a[:24]}` {n}" for a, n in top)
+    rest = total - sum(n for _, n in top)
+    return shown + (f", other {rest}" if rest else "")
+
+
+def _mixture(r: compare.RunRecipe | None) -> str:
+    if r is None:
+        return "(no recipe: not fine-tuned)"
+    return ", ".join(r.tasks) + "".join(f" + {k} {v:g}" for k, v in (("general", r.general), ("math", r.math)) if v)
+
+
+def render(st: Study) -> str:
+    """The study's markdown tables."""
+    from finbench.leaderboard import published
+
+    out = [f"Scores: each task's primary metric (finbench's `score`), mean over training seeds on the test documents "
+           f"every run scored; 95 % CI from a two-level bootstrap (seeds, then documents; {st.n_boot} draws, seed "
+           f"{st.seed}; finbench.compare). Δs are paired by document. ▲/▼: the CI excludes 0.", ""]
+    out += ["Configurations:", ""]
+    out += _table(["configuration", "seeds", "runs", "base model", "mixture"],
+                  [[c.name, str(len(c.runs)), ", ".join(r.name for r in c.runs),
+                    c.recipe.base_model if c.recipe else "–", _mixture(c.recipe)] for c in st.configs])
+    n_docs = {t: next(iter(s.n for s in _configs_on(st, t).values()), 0) for t in st.tasks}
+    metric = {t: next(iter(s.metric for s in _configs_on(st, t).values()), "") for t in st.tasks}
+    partial = {t: next((x for c in st.configs for r in c.runs if t in r.run.samples
+                        for x in [results.sample_text(r.run.results, t)] if x), None) for t in st.tasks}
+    out += ["", "Documents per task (shared by every run): " + ", ".join(
+        f"{_short(t)} {n_docs[t]} ({metric[t]}{'; PARTIAL RUN: ' + partial[t] if partial[t] else ''})"
+        for t in st.tasks) + ".", ""]
+    out += _table(["configuration", *map(_short, st.tasks)],
+                  [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs])
+    majority = {t: compare.majority_score(next(iter(_configs_on(st, t).values())), st.seed) for t in st.tasks
+                if _configs_on(st, t)}
+    if any(majority.values()):
+        out += ["", "Majority class: the best constant answer on each task's shared documents (its most common gold "
+                "label), and Δ(run − it), paired by document, 95 % CI.", ""]
+        out += _table(["", *map(_short, st.tasks)],
+                      [["majority class", *(f"{_cell(m)} (`{m.items.items[0][1]}`)" if (m := majority.get(t)) else "–"
+                                            for t in st.tasks)]]
+                      + [[c.name, *(_delta_cell(compare.config_delta(_configs_on(st, t)[c.name], majority[t]))
+                                    if majority.get(t) and c.name in _configs_on(st, t) else "–" for t in st.tasks)]
+                         for c in st.configs])
+    base = base_config(st)
+    if base is not None:
+        others = [c for c in st.configs if c is not base]
+        out += ["", f"Δ(run − {base.name}), paired, 95 % CI.", ""]
+        out += _table(["configuration", *map(_short, st.tasks)],
+                      [[c.name, *(_delta_cell(deltas(st, c.name, base.name).get(t)) for t in st.tasks)]
+                       for c in others])
+    singles = vs_single(st)
+    cols = [t for t in st.tasks if single_for(st, t) is not None]
+    negative = []
+    if singles and cols:
+        out += ["", "Δ(multi-task configuration − the single-task configuration of the task), paired, 95 % CI.", ""]
+        out += _table(["configuration", *(f"{_short(t)} (vs {single_for(st, t).name})" for t in cols)],
+                      [[name, *(_delta_cell(row.get(t)) for t in cols)] for name, row in singles.items()])
+        negative = [(name, d) for name, row in singles.items() for d in row.values() if d.direction == "worse"]
+        out += ["", "Negative transfer (multi-task worse than single-task, CI excluding 0):", ""]
+        out += _table(["configuration", "task", "vs", "Δ [95 % CI]"],
+                      [[name, _short(d.task), d.b, _delta_cell(d)] for name, d in negative]) if negative else ["none."]
+    pairs = share_pairs(st)
+    if pairs:
+        out += ["", "Δ of adding general-instruction or math data (configurations equal but for that share), paired, "
+                "95 % CI.", ""]
+        out += _table(["Δ", "configuration − without", *map(_short, st.tasks)],
+                      [[what, f"{a.name} − {b.name}", *(_delta_cell(deltas(st, a.name, b.name).get(t))
+                                                       for t in st.tasks)] for what, a, b in pairs])
+    refs = [r for r in published.load() if r.task in st.tasks]
+    if refs:
+        out += ["", f"Reference rows: published numbers ({published.NOTE}), against each configuration's own value "
+                "of the same metric on the same task (seeds × documents CI). Above/below: the CI excludes the "
+                "published value.", ""]
+        rows = []
+        for ref in refs:
+            rows.append([f"**{ref.model}** (published)", _short(ref.task), ref.metric, f"{ref.value:.3f}",
+                         f"{ref.split}; {ref.source}"])
+            try:
+                mine = compare.study_scores(st.configs, ref.task, ref.metric, st.n_boot, st.seed)
+            except compare.CompareError:
+                continue
+            for name, s in mine.items():
+                verdict = "above" if s.lo > ref.value else "below" if s.hi < ref.value else "CI includes it"
+                rows.append([name, _short(ref.task), ref.metric, _cell(s), f"{verdict} ({s.n} documents)"])
+        out += _table(["model", "task", "metric", "score", "split / source · verdict"], rows)
+    out += ["", "Answer distributions (extracted answers per run; `gold`: the targets), so a collapse to one answer "
+            "is visible:", ""]
+    rows = []
+    for t in st.tasks:
+        gold = None
+        for c in st.configs:
+            for r in c.runs:
+                if t not in r.run.samples:
+                    continue
+                answers, golds = compare.answer_distribution(r.run, t)
+                gold = gold or golds
+                total = sum(answers.values())
+                top_share = answers.most_common(1)[0][1] / total if total else 0.0
+                rows.append([_short(t), r.name, str(total), str(len(answers)), f"{top_share:.0%}",
+                             _answers_line(answers, total)])
+        if gold:
+            total = sum(gold.values())
+            rows.append([_short(t), "gold", str(total), str(len(gold)),
+                         f"{gold.most_common(1)[0][1] / total:.0%}", _answers_line(gold, total)])
+    out += _table(["task", "run", "n", "distinct", "most common", "answers"], rows)
+    if st.notes:
+        out += ["", "Left out:", *(f"- {n}" for n in st.notes)]
+    return "\n".join(out) + "\n"
+
+
+def figure(st: Study, path: Path) -> bool:
+    """PNG: per task, Δ(multi-task − single-task) with its 95 % CI, one marker per multi-task configuration. False
+    (nothing written) when there is no such Δ."""
+    singles = vs_single(st)
+    series = {name: row for name, row in singles.items() if row}
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [t for t in st.tasks if any(t in row for row in series.values())]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(tasks) * max(1, len(series)) + 1.5))
+    step = 0.8 / len(series)
+    for k, (name, row) in enumerate(sorted(series.items())):
+        ys, xs, lo, hi = [], [], [], []
+        for i, t in enumerate(tasks):
+            if t in row:
+                d = row[t]
+                ys.append(i + k * step - 0.4 + step / 2)
+                xs.append(d.value)
+                lo.append(d.value - d.lo)
+                hi.append(d.hi - d.value)
+        ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", capsize=3, label=name)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(tasks)), [_short(t) for t in tasks])
+    ax.invert_yaxis()
+    ax.set_xlabel("Δ score vs the single-task run (mean over seeds; 95 % CI, seeds × documents)")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)
+    return True
 
 
 def markdown(sweep_dir: Path) -> str:
+    """The report of a sweep's finished runs (runs/<name>/eval; recipe.yaml beside each)."""
+    from .sweep import read_plan
+
     sweep_dir = Path(sweep_dir)
     plan = read_plan(sweep_dir)
     names = [e["name"] for e in plan["runs"] if (sweep_dir / "runs" / e["name"] / "DONE.json").exists()]
     if not names:
         raise FileNotFoundError(f"{sweep_dir}: no finished runs")
-    dirs = [sweep_dir / "runs" / n / "eval" for n in names]
-    loaded = [_latest(d) for d in dirs]  # each run's files are read once
-    shared = shared_docs(loaded)
-    runs = [run_scores(n, run, d / "recipe.yaml", shared) for n, run, d in zip(names, loaded, dirs)]
-    tasks = sorted({t for r in runs for t in r.rows if t in r.doc_ids})
-    groups = sorted({t for r in runs for t in r.rows if t not in r.doc_ids})
-    n_docs = {t: len(next(r.doc_ids[t] for r in runs if t in r.doc_ids)) for t in tasks}
-    out = [f"Score (`score` of each task: the suite's headline metric) with 95 % percentile-bootstrap CIs, "
-           f"{results.N_BOOT} resamples; documents per task: "
-           + ", ".join(f"{t.removeprefix('finbench_')} {n_docs[t]}" for t in tasks) + ".", ""]
-    header = "| run | " + " | ".join(t.removeprefix("finbench_") for t in groups + tasks) + " |"
-    out += [header, "|---" * (1 + len(groups) + len(tasks)) + "|"]
-    for r in runs:
-        out.append(f"| {r.name} | " + " | ".join(_cell(r.rows.get(t)) for t in groups + tasks) + " |")
-    singles = {r.tasks[0]: r for r in runs if r.single}
-    base = next((r for r in runs if r.name == BASE_RUN), None)
-    multi = [r for r in runs if r.tasks and not r.single]
-    if singles and multi:
-        out += ["", "Δ(multi-task run − single-task run of the task), paired bootstrap over the same documents, 95 % CI "
-                "(▲/▼: the CI excludes 0).", ""]
-        cols = [t for t in tasks if t.removeprefix("finbench_") in singles]
-        out += ["| run | " + " | ".join(f"{t.removeprefix('finbench_')} (vs {singles[t.removeprefix('finbench_')].name})"
-                                        for t in cols) + " |", "|---" * (1 + len(cols)) + "|"]
-        for r in multi:
-            out.append(f"| {r.name} | " + " | ".join(_delta(r, singles[t.removeprefix("finbench_")], t)
-                                                    for t in cols) + " |")
-    if base is not None:
-        others = [r for r in runs if r is not base]
-        out += ["", f"Δ(run − {BASE_RUN}), paired, 95 % CI.", "",
-                "| run | " + " | ".join(t.removeprefix("finbench_") for t in groups + tasks) + " |",
-                "|---" * (1 + len(groups) + len(tasks)) + "|"]
-        for r in others:
-            out.append(f"| {r.name} | " + " | ".join(_delta(r, base, t) for t in groups + tasks) + " |")
-    return "\n".join(out) + "\n"
+    runs, notes = [], []
+    for name in names:
+        found, why = load_runs([sweep_dir / "runs" / name / "eval"])
+        if not found:
+            raise FileNotFoundError(f"{sweep_dir}/runs/{name}/eval: no lm-eval results (run `finbench sweep run`)")
+        r = found[-1]
+        runs.append(compare.NamedRun(r.recipe.name if r.recipe else name, r.run, r.recipe))
+        notes += why
+    return render(study(runs, notes=notes))
+
+
+def cmd_study_report(args: argparse.Namespace) -> int:
+    from finbench import artifacts
+
+    if args.n_boot < 1:
+        print(f"finbench study report: --n-boot must be >= 1, got {args.n_boot}", file=sys.stderr)
+        return 2
+    runs, notes = load_runs([Path(p) for p in args.run_dirs])
+    st = study(runs, args.n_boot, args.seed, notes)
+    text = render(st)
+    if args.out:
+        out = Path(args.out)
+        artifacts.write_text(out / TABLES, text)
+        if figure(st, out / FIGURE):
+            print(f"{out / FIGURE}: per-task Δ vs the single-task runs", file=sys.stderr)
+    print(text, end="")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Register `study report` on the `finbench` sub-command parser."""
+    s = sub.add_parser("study", help="the cocktail-vs-single study's statistics over lm-eval runs")
+    ssub = s.add_subparsers(dest="study_cmd", required=True)
+    r = ssub.add_parser("report", help="tables (seeds x documents CIs, paired Δs, negative transfer, reference "
+                                       "rows, answer distributions) and a PNG of per-task Δ",
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval output dirs or slim exports")
+    r.add_argument("--out", default=None, metavar="DIR", help=f"also write DIR/{TABLES} and DIR/{FIGURE}")
+    r.add_argument("--n-boot", type=int, default=results.N_BOOT, help=f"bootstrap draws (default {results.N_BOOT})")
+    r.add_argument("--seed", type=int, default=stats.SEED, help="bootstrap seed (default 0)")
+    r.set_defaults(func=cmd_study_report)

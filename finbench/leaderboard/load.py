@@ -16,12 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import yaml
+from .. import compare, results, stats
 
-from .. import results, stats
-
-RECIPE_FILE = "recipe.yaml"
 N_EXAMPLES = 3  # sample outputs shown per task on a model page
+N_ANSWERS = 4  # most common extracted answers shown per task on a model page
 
 
 @dataclass
@@ -36,27 +34,12 @@ class Cell:
     version: str
     n_shot: str
     sample: str | None = None  # "sample of N of M documents" when the run evaluated part of the test set
+    metrics: dict[str, results.Items] = field(default_factory=dict, repr=False)  # every metric, the primary's filter
+    configs: dict = field(default_factory=dict, repr=False)  # the results file's task configs (compare.mixture_task)
 
     @property
     def n(self) -> int:
         return len(self.items.items)
-
-
-@dataclass
-class Recipe:
-    """What the leaderboard reads from a fine-tuning recipe.yaml (tolerant of its exact layout)."""
-
-    name: str | None = None
-    base_model: str | None = None
-    mixture: list[str] = field(default_factory=list)  # finance task names
-    extras: dict[str, str] = field(default_factory=dict)  # e.g. general / math shares
-
-    @property
-    def single_task(self) -> str | None:
-        """The task of a single-task recipe (one mixture task, no general/math share), else None."""
-        if len(self.mixture) == 1 and not any(v not in ("0", "0.0", "False", "None", "") for v in self.extras.values()):
-            return self.mixture[0]
-        return None
 
 
 @dataclass
@@ -68,9 +51,10 @@ class Entry:
     cells: dict[str, Cell]
     categories: dict[str, str]  # task -> innermost lm-eval group ("" when ungrouped)
     meta: dict[str, str]  # rendered as is (already public)
-    recipe: Recipe
+    recipe: compare.RunRecipe | None  # the recipe.yaml beside the run (finbench.compare.run_recipe)
     examples: dict[str, list[dict[str, str]]]
     slug: str = ""
+    answers: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # task -> top extracted answers, counts
 
 
 # an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
@@ -122,41 +106,25 @@ def _innermost_groups(res: dict) -> dict[str, str]:
     return out
 
 
-def read_recipe(path: Path | None, warn) -> Recipe:
-    """Parse recipe.yaml: name, base model (`base_model`, or `model` as a string or a mapping with base/name/path),
-    mixture (a list of task names or of `{task, cap}`, or a mapping with `tasks`), and general/math shares."""
-    if path is None:
-        return Recipe()
+def read_recipe(run: results.Run, warn) -> compare.RunRecipe | None:
+    """The run's recipe (finbench.compare.run_recipe); an invalid one is a warning and no recipe metadata."""
+    from ..finetune.recipe import RecipeError
+
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        warn(path, f"unreadable recipe ({type(exc).__name__}); metadata from it ignored")
-        return Recipe()
-    if not isinstance(raw, dict):
-        warn(path, "recipe is not a mapping; metadata from it ignored")
-        return Recipe()
-    base = raw.get("base_model") or raw.get("base")
-    model = raw.get("model")
-    if base is None and isinstance(model, str):
-        base = model
-    if base is None and isinstance(model, dict):
-        base = model.get("base") or model.get("name") or model.get("path")
-    mix = raw.get("mixture") or []
-    extras = {k: raw[k] for k in ("general", "math") if k in raw}
-    if isinstance(mix, dict):
-        extras.update({k: mix[k] for k in ("general", "math") if k in mix})
-        mix = mix.get("tasks") or []
-    tasks = []
-    for m in mix if isinstance(mix, list) else []:
-        if isinstance(m, dict) and m.get("task") in ("general", "math"):
-            extras[m["task"]] = m.get("cap", m.get("share", 1))
-        elif isinstance(m, dict) and m.get("task"):
-            tasks.append(str(m["task"]))
-        elif isinstance(m, str):
-            tasks.append(m)
-    return Recipe(name=public(raw["name"]) if raw.get("name") else None,
-                  base_model=public(base) if base else None,
-                  mixture=sorted(set(tasks)), extras={k: public(v) for k, v in sorted(extras.items())})
+        return compare.run_recipe(run)
+    except RecipeError as exc:
+        warn(compare.recipe_file(run), f"invalid recipe ({exc}); metadata from it ignored")
+        return None
+
+
+def recipe_meta(recipe: compare.RunRecipe | None) -> dict[str, str]:
+    """The recipe's fields as the model page shows them (public text)."""
+    if recipe is None:
+        return {}
+    extras = [f"{k}: {v:g}" for k, v in (("general", recipe.general), ("math", recipe.math)) if v]
+    seed = {} if recipe.seed is None else {"training seed": str(recipe.seed)}
+    return {"recipe": public(recipe.name), "base model": public(recipe.base_model),
+            "mixture": " · ".join([", ".join(recipe.tasks), *extras]), **seed}
 
 
 def _examples(samples: list[dict]) -> list[dict[str, str]]:
@@ -171,6 +139,15 @@ def _examples(samples: list[dict]) -> list[dict[str, str]]:
         out.append({"doc_id": str(s["doc_id"]), "prompt": _short(prompt, 600), "target": _short(results.sample_field(s, "target", ""), 200),
                     "response": _short(resp, 400)})
     return out
+
+
+def _answers(run: results.Run, task: str, filt: str) -> list[tuple[str, int]]:
+    """The most common extracted answers (compare.answer_distribution), so a run that collapsed to one label shows;
+    the rest summed as "other"."""
+    counts, _ = compare.answer_distribution(run, task, filt)
+    top = [(_short(public(a), 40), n) for a, n in counts.most_common(N_ANSWERS)]
+    rest = sum(counts.values()) - sum(n for _, n in top)
+    return top + ([("(other answers)", rest)] if rest else [])
 
 
 def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> Entry | None:
@@ -206,15 +183,18 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
             warn(results_file, f"{task}: cannot score the samples ({type(exc).__name__}: {exc}); task skipped")
             continue
         lo, hi = stats.percentile_ci(boot)
+        metrics = {i.metric: i for i in results.metric_items(run, task) if i.filter == items.filter}
         cells[task] = Cell(items, value, lo, hi, boot, str(res.get("versions", {}).get(task, "")),
-                           str(res.get("n-shot", {}).get(task, "")), results.sample_text(res, task))
+                           str(res.get("n-shot", {}).get(task, "")), results.sample_text(res, task), metrics,
+                           res["configs"])
     if not cells:
         warn(results_file, "no task with usable samples; run skipped")
         return None
     cfg = res.get("config") or {}
     fb = results.run_meta(run) if results.sidecar(run, results.META_FILE) else {}
-    recipe = read_recipe(results.sidecar(run, RECIPE_FILE), warn)
+    recipe = read_recipe(run, warn)
     meta = {
+        **recipe_meta(recipe),
         "backend": public(cfg.get("model", "")),
         "model args": _short(public(cfg.get("model_args", "")), 300),
         "lm-eval version": public(res.get("lm_eval_version", "")),
@@ -228,11 +208,12 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         "documents": "; ".join(f"{t}: {c.sample}" for t, c in cells.items() if c.sample),
     }
     meta = {k: v for k, v in meta.items() if v not in ("", "None", "{}")}
-    name = recipe.name or _model_name(res)
+    name = public(recipe.name) if recipe else _model_name(res)
     groups = _innermost_groups(res)
     return Entry(name=name, label=_label(root, results_file, res), cells=cells,
                  categories={t: groups.get(t, "") for t in cells}, meta=meta, recipe=recipe,
-                 examples={t: _examples(run.samples[t]) for t in cells})
+                 examples={t: _examples(run.samples[t]) for t in cells},
+                 answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()})
 
 
 def _slug(entry: Entry) -> str:

@@ -14,6 +14,7 @@ import jinja2
 
 from .charts import bar_chart
 from .load import finite
+from .published import NOTE
 from .table import Score, Table
 
 MARKER = ".finbench-site"  # identifies a directory this command built (and may therefore replace)
@@ -58,9 +59,18 @@ def table_json(table: Table, warnings: list[tuple[str, str]]) -> dict:
                   "categories": {k: _score_json(v) for k, v in r.categories.items()},
                   "tasks": {k: _score_json(v) for k, v in r.tasks.items()},
                   "delta_vs_single_task": [{"task": d.task, "reference": d.reference.name, "delta": finite(d.value),
-                                            "ci95": [finite(d.lo), finite(d.hi)], "paired": d.paired,
+                                            "ci95": [finite(d.lo), finite(d.hi)], "n_paired": d.n,
                                             "verdict": d.verdict} for d in r.deltas]}
                  for r in table.rows],
+        "references": [{"model": x.published.model, "task": x.published.task, "column": x.column.key,
+                        "metric": x.published.metric, "value": x.published.value, "split": x.published.split,
+                        "source": x.published.source, "note": NOTE,
+                        "runs": [{"model": r.entry.name, "run": r.entry.label, "value": finite(v.value),
+                                  "ci95": [finite(v.lo), finite(v.hi)], "n": v.n, "verdict": v.verdict,
+                                  **({"sample": r.tasks[x.column.key].sample} if r.tasks[x.column.key].sample
+                                     else {})}
+                                 for r, v in x.runs]}
+                       for x in table.references],
         "flags": table.flags,
         "skipped": [{"file": f, "reason": why} for f, why in warnings],
     }
@@ -101,7 +111,7 @@ def table_csv(table: Table) -> str:
 
 def render(table: Table, warnings: list[tuple[str, str]], title: str) -> dict[str, bytes]:
     env = _env()
-    common = {"title": title, "table": table, "n_boot": table.n_boot, "seed": table.seed}
+    common = {"title": title, "table": table, "n_boot": table.n_boot, "seed": table.seed, "published_note": NOTE}
     files = {"index.html": env.get_template("index.html.j2").render(warnings=warnings, **common)}
     for r in table.rows:
         bars = [{"label": c.label, "value": r.tasks[c.key].value, "lo": r.tasks[c.key].lo, "hi": r.tasks[c.key].hi,

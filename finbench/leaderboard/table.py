@@ -1,6 +1,7 @@
 """The leaderboard table: columns (one per task and its version/n-shot), category averages and an overall score
 with bootstrap CIs, the best cell per column (marked only where the statistics separate it from the runner-up),
-comparability flags, and Δ vs the single-task run for runs that share a base model.
+comparability flags, Δ vs the single-task run for runs that share a base model (finbench.compare), and published
+reference numbers (published.py) with each run's own value of their metric.
 
 Rules (docs/DESIGN.md):
 - A task whose runs differ in task version or n-shot becomes one column per variant, flagged; averages over it
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import results, stats
-from .load import Cell, Entry
+from .. import compare, stats
+from . import published
+from .load import Cell, Entry, public
 
 
 @dataclass
@@ -60,16 +62,16 @@ class Score:
 class Delta:
     task: str
     reference: Entry
-    value: float
+    value: float  # on the documents both runs scored
     lo: float
     hi: float
-    paired: bool
+    n: int  # documents both scored (always paired: finbench.compare.paired)
     higher_is_better: bool
 
     @property
     def verdict(self) -> str:
-        lo, hi = (self.lo, self.hi) if self.higher_is_better else (-self.hi, -self.lo)
-        return "helps" if lo > 0 else "hurts" if hi < 0 else "no clear difference"
+        return {"better": "helps", "worse": "hurts"}.get(compare.direction(self.lo, self.hi, self.higher_is_better),
+                                                         "no clear difference")
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Table:
     n_boot: int
     seed: int
     averaged: dict[str, list[str]]  # category (or "overall") -> the column keys it averages; [] = not comparable
+    references: list = field(default_factory=list)  # Reference rows (published numbers on the table's tasks)
 
 
 def _sig(keys: list[str]) -> str:
@@ -153,44 +156,68 @@ def _mark_best(scores: list[Score | None], higher_is_better: bool) -> None:
         present[0].best = separated(present[0], present[1], higher_is_better)
 
 
-def _matches(task: str, mixture_task: str) -> bool:
-    return task in (mixture_task, f"finbench_{mixture_task}", f"finbench_{mixture_task}_mc")
-
-
 def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flags: list[str]) -> None:
-    """For runs sharing a base model: Δ on each task vs the single-task run trained on that task."""
+    """For runs sharing a base model: Δ on each task vs the single-task run trained on that task (finbench.compare:
+    the task's `dataset_kwargs.task` names the mixture task; paired on the documents both runs scored)."""
     by_base: dict[str, list[Row]] = {}
     for r in rows:
-        if r.entry.recipe.base_model:
+        if r.entry.recipe is not None:
             by_base.setdefault(r.entry.recipe.base_model, []).append(r)
     for base, group in sorted(by_base.items()):
         for col in columns:
-            refs = [r for r in group if r.entry.recipe.single_task and _matches(col.task, r.entry.recipe.single_task)
-                    and r.tasks.get(col.key) is not None]
+            scored = [r for r in group if r.tasks.get(col.key) is not None]
+            configs = scored[0].tasks[col.key].cell.configs if scored else {}
+            picked = set(compare.single_task_runs({i: r.entry.recipe for i, r in enumerate(scored)}, configs, col.task))
+            refs = [r for i, r in enumerate(scored) if i in picked]
             if len(refs) > 1:
-                flags.append(f"{col.label}: {len(refs)} single-task runs on base model {base} "
-                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task.")
+                seeds = len({r.entry.recipe.config for r in refs}) == 1
+                flags.append(f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
+                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task"
+                             + ("; they are seeds of one recipe: `finbench study report` gives the seed-aware Δ."
+                                if seeds else "."))
             if len(refs) != 1:
                 continue
             ref = refs[0]
-            ref_score = ref.tasks[col.key]
+            ref_cell = ref.tasks[col.key].cell
             for r in group:
                 score = r.tasks.get(col.key)
                 if r is ref or score is None:
                     continue
-                paired = score.sig == ref_score.sig
-                if paired:
-                    boot = score.boot - ref_score.boot
-                else:  # different samples: independent draws for the reference (another seed)
-                    items = ref_score.cell.items
-                    boot = score.boot - results.draws(items.items, items.fn, n_boot,
-                                                      results.task_seed(col.task, seed) + 1)
-                lo, hi = stats.percentile_ci(boot)
-                r.deltas.append(Delta(col.label, ref.entry, score.value - ref_score.value, lo, hi, paired,
-                                      col.higher_is_better))
+                try:
+                    d = compare.paired(score.cell.items, ref_cell.items, n_boot, seed)
+                except compare.CompareError:
+                    flags.append(f"{col.label}: {r.entry.name} and its single-task run {ref.entry.name} share no "
+                                 "documents; no Δ computed.")
+                    continue
+                r.deltas.append(Delta(col.label, ref.entry, d.delta, d.lo, d.hi, d.n, col.higher_is_better))
 
 
-def build_table(entries: list[Entry], n_boot: int, seed: int) -> Table:
+@dataclass
+class Reference:
+    """A published number (finbench.leaderboard.published) on a task column, and each run's own value of its
+    metric against it. Never averaged, ranked or paired."""
+
+    published: published.Published
+    column: Column
+    runs: list[tuple[Row, published.Versus]]
+
+
+def _references(rows: list[Row], columns: list[Column], refs: list[published.Published], n_boot: int,
+                seed: int) -> list[Reference]:
+    out = []
+    for ref in refs:
+        for col in columns:
+            if col.task != ref.task:
+                continue
+            vs = [(r, published.versus(ref, r.tasks[col.key].cell.metrics[ref.metric], n_boot, seed)) for r in rows
+                  if r.tasks.get(col.key) is not None and ref.metric in r.tasks[col.key].cell.metrics]
+            out.append(Reference(ref, col, vs))
+    return out
+
+
+def build_table(entries: list[Entry], n_boot: int, seed: int,
+                refs: list[published.Published] | None = None) -> Table:
+    """`refs`: published numbers to show as reference rows (default: the package's published.yaml)."""
     columns, cats, flags = _columns(entries)
     rows = []
     for e in entries:
@@ -238,4 +265,5 @@ def build_table(entries: list[Entry], n_boot: int, seed: int) -> Table:
         return (-o, r.entry.name, r.entry.label)
 
     rows.sort(key=order)
-    return Table(columns, cats, rows, flags, n_boot, seed, averaged)
+    references = _references(rows, columns, published.load() if refs is None else refs, n_boot, seed)
+    return Table(columns, cats, rows, flags, n_boot, seed, averaged, references)
