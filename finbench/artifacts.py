@@ -1,9 +1,11 @@
-"""Atomic files and directories for outputs (runs, reports): a reader (or a resumed run) sees the old version or the new one,
-never a half-written one, even after a kill or a full disk mid-write."""
+"""Atomic files and directories for outputs (runs, reports, sites, models): a reader (or a resumed run) sees the old
+version or the new one, never a half-written one, even after a kill or a full disk mid-write. Every temporary name is
+`.<name>.<random>.tmp` beside the output, which every finbench reader skips and the next writer removes."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -26,29 +28,45 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield a fresh temporary dir beside `final`; on success it replaces `final` (the old one is removed only
-    after the new one is in place); on any error it is deleted and `final` is left as it was."""
+    """Yield a fresh temporary dir beside `final`; on success it replaces `final` as a whole (the old version is
+    removed only after the new one is in place); on any error, Ctrl-C included, it is deleted and `final` is left as
+    it was. What a killed earlier writer of `final` left beside it is removed first: one writer per `final` at a time
+    (callers that may race hold a lock, as default_model does)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(final.parent, final.name)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output it becomes should not be
         yield tmp
         old = None
         if final.exists():
-            old = final.parent / f".{final.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
+            old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old.tmp")
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def clean_stale(parent: Path) -> None:
-    """Remove temporary dirs/files left by a killed writer (names `.<x>.<rand>.tmp`)."""
+def _remove(p: Path) -> None:
+    shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+
+
+def clean_stale(parent: Path, name: str | None = None) -> None:
+    """Remove temporary dirs/files left by a killed writer (names `.<x>.<random>.tmp`): all of them in `parent`, or
+    only those of the output `name` (`.<name>.<random>.tmp`, `.<name>.<random>.old.tmp`; never another output's)."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]+(\.old)?\.tmp" if name else r"\..*\.tmp")
     for p in Path(parent).glob(".*.tmp"):
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        if pattern.fullmatch(p.name):
+            _remove(p)

@@ -216,8 +216,30 @@ def cmd_tasks_dir(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """The flag rule: finbench's own flags are spelled with dashes (`--data-dir`, `--n-boot`) and accept the
+    underscore spelling too (`--data_dir`, not shown in --help); flags lm-eval also has keep lm-eval's spelling
+    (`--model_args`, `--output_path`, `--batch_size`), so a command line moves between `lm_eval` and `finbench eval`
+    unchanged (lm-eval's CLI takes underscores only). Every sub-command parser is one of these (argparse gives a
+    sub-parser its parent's class), whichever module defined it."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        known = self._option_string_actions
+        spelled = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                spelled += args[i:]
+                break
+            name, eq, value = arg.partition("=")
+            dashed = name.replace("_", "-")
+            spelled.append(dashed + eq + value if name.startswith("--") and name not in known and dashed in known
+                           else arg)
+        return super().parse_known_args(spelled, namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="finbench", description=__doc__)
+    p = Parser(prog="finbench", description=__doc__)
     p.add_argument("--version", action="version", version=f"finbench {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 

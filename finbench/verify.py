@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import artifacts
 from .config import tasks_dir
 from .preflight import ServingError, check_adapter
 
@@ -52,41 +53,52 @@ def model_for(path: str, base: str, adapter: str, merged: str, rank: int, vllm_a
 
 
 def merge(base: str, adapter: str, out: Path) -> Path:
-    """The adapter merged into the base model (peft `merge_and_unload`), saved with the base tokenizer."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The adapter merged into the base model by finbench.finetune.export (peft `merge_and_unload`, reloaded and
+    checked against base + adapter on logits before it is moved into place); a merge that does not reproduce base +
+    adapter is refused, so no serving path is ever compared on an unverified merge."""
+    from .finetune.export import ExportError, export
 
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
-    tmp = out.with_name(out.name + ".partial")
-    model.merge_and_unload().save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
-    tmp.rename(out)  # nothing half-written under the final name
+    try:
+        export(Path(adapter), base, out)
+    except ExportError as exc:
+        raise ServingError(f"verify-serving refuses the merge of {adapter} into {base}: {exc}. The merged "
+                           "paths would test a checkpoint that is not base + adapter; check that --base is the model "
+                           "the adapter was trained on, or leave the merged paths out (--paths "
+                           "base,hf-adapter,vllm-adapter).") from None
     return out
 
 
+class _PathFailed(Exception):
+    pass
+
+
 def run_path(name: str, model: str, model_args: str, tasks: str, limit: int, out: Path) -> PathRun:
+    """One serving path as one lm-eval run into `out` (replaced as a whole, only by a run that finished)."""
     from . import results
 
-    cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", model, "--model_args", model_args,
-           "--tasks", tasks, "--include_path", str(tasks_dir()), "--apply_chat_template", "--limit", str(limit),
-           "--log_samples", "--output_path", str(out)]
-    if model == "hf":
-        cmd += ["--batch_size", "4"]
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    print(f"[verify-serving] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    (out.parent / f"{name}.log").write_text(proc.stdout + proc.stderr)
-    runs = results.find_runs(out) if proc.returncode == 0 else []
-    if not runs:
+    try:
+        with artifacts.staged_dir(out) as tmp:
+            cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", model, "--model_args", model_args,
+                   "--tasks", tasks, "--include_path", str(tasks_dir()), "--apply_chat_template", "--limit",
+                   str(limit), "--log_samples", "--output_path", str(tmp)]
+            if model == "hf":
+                cmd += ["--batch_size", "4"]
+            print(f"[verify-serving] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t
+            artifacts.write_text(out.parent / f"{name}.log", proc.stdout + proc.stderr)
+            runs = results.find_runs(tmp) if proc.returncode == 0 else []
+            if not runs:
+                raise _PathFailed
+            run = runs[0]
+            outputs = {(task, s["doc_id"]): s["resps"][0][0] for task, ss in run.samples.items() for s in ss}
+            scores = {r.task: (r.value, r.lo, r.hi) for r in results.metric_rows(run) if r.metric == "score"}
+    except _PathFailed:
         err = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         return PathRun(name, False, {}, {}, "\n".join(err[-6:]) or f"exit {proc.returncode}", wall)
-    run = runs[0]
-    outputs = {(task, s["doc_id"]): s["resps"][0][0] for task, ss in run.samples.items() for s in ss}
-    scores = {r.task: (r.value, r.lo, r.hi) for r in results.metric_rows(run) if r.metric == "score"}
     return PathRun(name, True, outputs, scores, "", wall)
 
 
@@ -142,7 +154,7 @@ def cmd_verify_serving(args: argparse.Namespace) -> int:
     out = Path(args.output_path or f"out/verify-serving-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     merged = args.merged
-    if merged is None:
+    if merged is None and {"hf-merged", "vllm-merged"} & set(paths):
         merged = out / "merged"
         if not merged.exists():  # an earlier run's merge into this output dir is reused
             merge(args.base, args.adapter, merged)
@@ -156,8 +168,8 @@ def cmd_verify_serving(args: argparse.Namespace) -> int:
                         f"tasks {args.tasks}, {args.limit} documents each, greedy, chat template", ""] + lines
                        + ["", "PASS" if ok else "FAIL"])
     print(report)
-    (out / "verify_serving.txt").write_text(report + "\n")
-    (out / "verify_serving.json").write_text(json.dumps(
+    artifacts.write_text(out / "verify_serving.txt", report + "\n")
+    artifacts.write_text(out / "verify_serving.json", json.dumps(
         {"ok": ok, "paths": {n: {"ok": r.ok, "error": r.error, "scores": r.scores, "wall_s": r.wall_s}
                              for n, r in runs.items()}}, indent=2) + "\n")
     return 0 if ok else 1

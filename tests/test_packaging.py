@@ -24,6 +24,7 @@ def test_wheel_contains_tasks_templates_samples_and_site_templates(tmp_path):
     assert samples and {f"finbench/{s}" for s in samples} <= names
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "finbench").rglob("*.py")}
     assert modules - names == set()  # every sub-package is listed in pyproject.toml
-    templates = {f"finbench/leaderboards/templates/{p.name}" for p in (ROOT / "leaderboards" / "templates").iterdir()}
+    templates = {f"finbench/leaderboard/templates/{p.name}"
+                 for p in (ROOT / "finbench" / "leaderboard" / "templates").iterdir()}
     assert templates and templates <= names
-    assert {"finbench/leaderboards/__init__.py", "finbench/leaderboard/build.py", "finbench/regress.py"} <= names
+    assert {"finbench/leaderboard/build.py", "finbench/regress.py"} <= names

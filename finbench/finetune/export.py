@@ -48,7 +48,9 @@ def export(adapter_dir: Path, base: str, merged_dir: Path) -> float:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+    # finbench's adapters carry the tokenizer they were trained with; another PEFT adapter may have none: the base's
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists()
+                                              else base)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter_dir)
     model.eval()
     reference = _logits(model, tokenizer)

@@ -1,16 +1,13 @@
-"""`finbench leaderboard build`: load runs -> table -> site, written atomically. The site is written into a fresh
-temporary directory beside SITE_DIR and renamed into place, so a crash never leaves half a site; an existing
+"""`finbench leaderboard build`: load runs -> table -> site, written atomically (finbench.artifacts.staged_dir: a
+fresh temporary directory beside SITE_DIR, renamed into place), so a crash never leaves half a site; an existing
 SITE_DIR is replaced only if it is empty or a site this command built (it carries site.MARKER)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from .. import results
+from .. import artifacts, results
 from .load import load
 from .site import MARKER, render
 from .table import build_table
@@ -27,24 +24,11 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise SiteError(f"--out {out} is a non-empty directory that this command did not build; "
                         "choose a new or empty directory (it is replaced as a whole on every build)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with artifacts.staged_dir(out) as tmp:
         for rel, data in sorted(files.items()):
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "site")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build(paths: list[Path], out: Path, n_boot: int = results.N_BOOT, seed: int = results.SEED,

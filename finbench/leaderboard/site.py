@@ -21,10 +21,8 @@ MARKER = ".finbench-site"  # identifies a directory this command built (and may 
 
 
 def templates_dir() -> Path:
-    """leaderboards/templates (repo) = finbench.leaderboards/templates (installed wheel)."""
-    import finbench.leaderboards
-
-    return Path(finbench.leaderboards.__file__).parent / "templates"
+    """finbench/leaderboard/templates: package data, so an installed wheel has them too."""
+    return Path(__file__).parent / "templates"
 
 
 def _env() -> jinja2.Environment:
