@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
 
-from finbench import pricing, preflight
+from finbench import api_model, preflight, pricing
 from finbench.api_model import ResponseCache, _mask_key_in_logs
+from helpers import env, finbench
 from servers import free_port
 
 
@@ -62,7 +60,16 @@ def test_model_args_with_a_key_are_refused(tmp_path):
         _lm(tmp_path, api_key="sk-123456789")
 
 
-def test_the_key_is_masked_in_every_log_record(caplog):
+@pytest.fixture
+def record_factory(monkeypatch):
+    """The process's log-record factory and finbench's set of masked keys, put back after the test."""
+    saved = logging.getLogRecordFactory()
+    monkeypatch.setattr(api_model, "_MASKED", set())
+    yield
+    logging.setLogRecordFactory(saved)
+
+
+def test_the_key_is_masked_in_every_log_record(caplog, record_factory):
     secret = "sk-mask-test-abcdef123456"
     _mask_key_in_logs(secret)
     with caplog.at_level(logging.INFO):
@@ -108,12 +115,8 @@ def test_adapter_for_another_base_model_is_a_clear_error(tmp_path):
         preflight.check_adapter(str(tmp_path / "base"), str(tmp_path / "base"), 16)
 
 
-def _finbench(args, env_extra=None):
-    env = dict(os.environ, FINBENCH_DATA_DIR="sample")
-    env.pop("OPENAI_API_KEY", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "finbench.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+def _finbench(args):
+    return finbench(*args, env=env(OPENAI_API_KEY=None), timeout=300)
 
 
 def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path):
