@@ -10,7 +10,7 @@ import pytest
 
 from finbench import api_model, preflight, pricing
 from finbench.api_model import ResponseCache, _mask_key_in_logs
-from helpers import env, finbench
+from helpers import cli
 from servers import free_port
 
 
@@ -115,11 +115,15 @@ def test_adapter_for_another_base_model_is_a_clear_error(tmp_path):
         preflight.check_adapter(str(tmp_path / "base"), str(tmp_path / "base"), 16)
 
 
-def _finbench(args):
-    return finbench(*args, env=env(OPENAI_API_KEY=None), timeout=300)
+@pytest.fixture
+def _finbench(monkeypatch):
+    """`finbench ARGS` in this process, on the sample sets, with no OPENAI_API_KEY in the environment."""
+    monkeypatch.setenv("FINBENCH_DATA_DIR", "sample")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return lambda args: cli(*args)
 
 
-def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path):
+def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path, _finbench):
     port = free_port()  # nothing listens there
     proc = _finbench(["eval", "--backend", "finbench-chat-completions", "--model_args",
                       f"model=m,base_url=http://127.0.0.1:{port}/v1/chat/completions", "--tasks", "finbench_fpb",
@@ -130,14 +134,14 @@ def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_api_key_is_a_clear_error(tmp_path):
+def test_missing_api_key_is_a_clear_error(tmp_path, _finbench):
     proc = _finbench(["eval", "--backend", "finbench-openai-chat-completions", "--model_args", "model=gpt-4o",
                       "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])
     assert proc.returncode == 2
     assert "OPENAI_API_KEY is not set" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_key_in_model_args_is_refused_and_not_echoed(tmp_path):
+def test_key_in_model_args_is_refused_and_not_echoed(tmp_path, _finbench):
     proc = _finbench(["eval", "--backend", "local-chat-completions", "--model_args",
                       "model=m,base_url=http://127.0.0.1:9/v1/chat/completions,api_key=sk-leak-me-123456",
                       "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])

@@ -231,8 +231,8 @@ def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep,
         monkeypatch.setenv(k, env()[k])
     d = tmp_path / "ray"
     _sweep_plan(d)
-    ray.init(num_cpus=2, include_dashboard=False)
     try:
+        ray.init(num_cpus=2, include_dashboard=False)
         # one run started on the cluster and killed by it midway through training (after its checkpoint-2)
         opts = executors.Options(executor="ray", only=RUNS, resources={"cpus": 2})
         unit = executors.Unit(str(d), os.getcwd(), "single-fpb", tuple(EVAL), False, "hf", "",
