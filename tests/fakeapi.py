@@ -51,7 +51,7 @@ class FakeAPI:
         self.base_url = f"http://127.0.0.1:{self.port}/v1/chat/completions"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeAPI":
+    def __enter__(self) -> FakeAPI:
         self._thread.start()
         return self
 

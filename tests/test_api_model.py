@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
 
-from finbench import pricing, preflight
+from finbench import api_model, preflight, pricing
 from finbench.api_model import ResponseCache, _mask_key_in_logs
+from helpers import cli
 from servers import free_port
 
 
@@ -62,7 +60,16 @@ def test_model_args_with_a_key_are_refused(tmp_path):
         _lm(tmp_path, api_key="sk-123456789")
 
 
-def test_the_key_is_masked_in_every_log_record(caplog):
+@pytest.fixture
+def record_factory(monkeypatch):
+    """The process's log-record factory and finbench's set of masked keys, put back after the test."""
+    saved = logging.getLogRecordFactory()
+    monkeypatch.setattr(api_model, "_MASKED", set())
+    yield
+    logging.setLogRecordFactory(saved)
+
+
+def test_the_key_is_masked_in_every_log_record(caplog, record_factory):
     secret = "sk-mask-test-abcdef123456"
     _mask_key_in_logs(secret)
     with caplog.at_level(logging.INFO):
@@ -108,15 +115,15 @@ def test_adapter_for_another_base_model_is_a_clear_error(tmp_path):
         preflight.check_adapter(str(tmp_path / "base"), str(tmp_path / "base"), 16)
 
 
-def _finbench(args, env_extra=None):
-    env = dict(os.environ, FINBENCH_DATA_DIR="sample")
-    env.pop("OPENAI_API_KEY", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "finbench.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+@pytest.fixture
+def _finbench(monkeypatch):
+    """`finbench ARGS` in this process, on the sample sets, with no OPENAI_API_KEY in the environment."""
+    monkeypatch.setenv("FINBENCH_DATA_DIR", "sample")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return lambda args: cli(*args)
 
 
-def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path):
+def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path, _finbench):
     port = free_port()  # nothing listens there
     proc = _finbench(["eval", "--backend", "finbench-chat-completions", "--model_args",
                       f"model=m,base_url=http://127.0.0.1:{port}/v1/chat/completions", "--tasks", "finbench_fpb",
@@ -127,14 +134,14 @@ def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_api_key_is_a_clear_error(tmp_path):
+def test_missing_api_key_is_a_clear_error(tmp_path, _finbench):
     proc = _finbench(["eval", "--backend", "finbench-openai-chat-completions", "--model_args", "model=gpt-4o",
                       "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])
     assert proc.returncode == 2
     assert "OPENAI_API_KEY is not set" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_key_in_model_args_is_refused_and_not_echoed(tmp_path):
+def test_key_in_model_args_is_refused_and_not_echoed(tmp_path, _finbench):
     proc = _finbench(["eval", "--backend", "local-chat-completions", "--model_args",
                       "model=m,base_url=http://127.0.0.1:9/v1/chat/completions,api_key=sk-leak-me-123456",
                       "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])

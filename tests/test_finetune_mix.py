@@ -151,6 +151,7 @@ def test_cli_mix_and_check_leakage(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
+@pytest.mark.slow
 def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     """`finbench finetune mix` on the shipped cocktail recipe: paper caps, decontaminated, the guard passes."""
     cmd = [sys.executable, "-m", "finbench.cli", "finetune"]

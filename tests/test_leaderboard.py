@@ -17,6 +17,7 @@ import pytest
 from conftest import cli, copy_run
 from finbench import compare
 from finbench.leaderboard import build, charts, load, published, site, table
+from helpers import hostile_results, hostile_sample
 from recorded import STUDY, TINY
 
 
@@ -264,16 +265,6 @@ def test_hostile_names_outputs_and_secrets_render_inert(tiny_runs, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
     assert page.count("<script>") == 0 and (out / "index.html").read_text().count("<script>") == 1  # the sorter
-
-
-def hostile_results(res):
-    res["model_name"] = "<script>alert(1)</script>"
-    res["config"]["model_args"] = "pretrained=/home/alice/ckpt,api_key=sk-live-123"
-
-
-def hostile_sample(task, sample):
-    sample["filtered_resps"] = ["<img src=x onerror=alert(2)> </pre><script>alert(3)</script>"]
-    sample["arguments"]["gen_args_0"]["arg_0"] = "</details><script>alert(4)</script>"
 
 
 def test_paths_and_secrets_are_cut_from_published_text():

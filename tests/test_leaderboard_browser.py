@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli, copy_run
-from test_leaderboard import hostile_results, hostile_sample
+from helpers import ROOT, cli, copy_run, hostile_results, hostile_sample
 
 CHROMIUM = os.environ.get("FINBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FINBENCH_CHROMEDRIVER", "/usr/bin/chromedriver")

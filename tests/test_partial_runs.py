@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from conftest import cli, copy_run
 from finbench import results
+from helpers import cli, copy_run
 
 
 def _res(**tasks):

@@ -11,20 +11,17 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-
-SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
-ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+from helpers import SMOKE, env
 
 
 @pytest.mark.slow
 def test_sweep_killed_between_train_and_eval_resumes_without_retraining(tmp_path, default_model):
     cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
     plan = subprocess.run(cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb", "-o", str(tmp_path)],
-                          env=ENV, capture_output=True, text=True)
+                          env=env(), capture_output=True, text=True)
     assert plan.returncode == 0, plan.stderr
     args = ["run", str(tmp_path), "--only", "single-fpb", "--tasks", "finbench_fpb", "--limit", "2"]
-    proc = subprocess.Popen(cmd + args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(cmd + args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     seen = []
     for line in proc.stdout:  # the sweep prints the evaluation command once training and export are done
@@ -43,7 +40,7 @@ def test_sweep_killed_between_train_and_eval_resumes_without_retraining(tmp_path
     import shutil
 
     shutil.rmtree(run / "merged")
-    again = subprocess.run(cmd + args, env=ENV, capture_output=True, text=True, timeout=1800)
+    again = subprocess.run(cmd + args, env=env(), capture_output=True, text=True, timeout=1800)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "single-fpb: trained; exporting the merged model" in again.stdout
     assert "[finetune]" not in again.stdout and "resuming from" not in again.stdout  # not retrained

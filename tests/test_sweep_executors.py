@@ -20,13 +20,12 @@ import pytest
 
 from finbench.finetune import executors, recipe, sweep
 from finbench.finetune.recipe import RecipeError
+from helpers import SMOKE, env
 
-from conftest import ROOT
-
-SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
-ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-RUNS = ["zero-shot", "single-fpb", "single-ner_cls"]
-EVAL = ["--tasks", "finbench_fpb", "--limit", "2"]
+# The engines' tests prove the executor on the smallest real unit of work: the base model's evaluation and one
+# training run (a few LoRA steps on the sample sets, merged, evaluated on one document with a short reply).
+RUNS = ["zero-shot", "single-fpb"]
+EVAL = ["--tasks", "finbench_fpb", "--limit", "1", "--gen_kwargs", "max_gen_toks=8"]
 
 
 def _plan(tmp_path: Path, resources: dict | None = None) -> Path:
@@ -145,7 +144,7 @@ def test_status_reports_each_runs_state_and_log(tmp_path):
     time.sleep(1.1)
     executors._record(d, [{"executor": "ray", "name": "single-fpb", "task_id": "t9", "log": None}])
     assert {r["name"]: r for r in executors.status(d)}["single-fpb"]["state"] == "queued"  # resubmitted
-    out = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=ENV,
+    out = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(),
                          capture_output=True, text=True)
     assert out.returncode == 1, out.stderr  # a failed run
     assert out.stdout.splitlines()[-1] == "1 pending, 1 queued, 0 running, 1 done, 1 failed"
@@ -169,7 +168,7 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
     assert cmd[cmd.index("--model") + 1] == "vllm"
     parallel = "tensor_parallel_size=2,data_parallel_size=2"
     assert cmd[cmd.index("--model_args") + 1] == f"pretrained={default_model},{parallel}"
-    assert cmd[-4:] == EVAL
+    assert cmd[-len(EVAL):] == EVAL
     state = json.loads((d / "runs" / "zero-shot" / executors.STATE).read_text())
     assert state["state"] == "failed" and "exit 3" in state["error"]
     assert not (d / "runs" / "zero-shot" / "DONE.json").exists()
@@ -203,16 +202,22 @@ def _outputs(sweep_dir: Path, name: str) -> dict:
     return out
 
 
+def _sweep_plan(d: Path) -> Path:
+    """`finbench sweep plan` of the smoke template on fpb: the zero-shot run and single-fpb."""
+    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks", "fpb",
+                    "-o", str(d)], env=env(), check=True, capture_output=True)
+    return d
+
+
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory, default_model):
     """The reference: `finbench sweep run --executor local`; call it with the runs a test compares (done once)."""
     d = tmp_path_factory.mktemp("local")
-    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks",
-                    "fpb,ner_cls", "-o", str(d)], env=ENV, check=True, capture_output=True)
+    _sweep_plan(d)
 
     def ensure(names: list[str]) -> Path:
         run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--only",
-                              ",".join(names), *EVAL], env=ENV, capture_output=True, text=True, timeout=1800)
+                              ",".join(names), *EVAL], env=env(), capture_output=True, text=True, timeout=1800)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         return d
 
@@ -223,12 +228,11 @@ def local_sweep(tmp_path_factory, default_model):
 def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep, monkeypatch):
     ray = pytest.importorskip("ray")
     for k in ("FINBENCH_DATA_DIR", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.setenv(k, ENV[k])
+        monkeypatch.setenv(k, env()[k])
     d = tmp_path / "ray"
-    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks",
-                    "fpb,ner_cls", "-o", str(d)], env=ENV, check=True, capture_output=True)
-    ray.init(num_cpus=2, include_dashboard=False)
+    _sweep_plan(d)
     try:
+        ray.init(num_cpus=2, include_dashboard=False)
         # one run started on the cluster and killed by it midway through training (after its checkpoint-2)
         opts = executors.Options(executor="ray", only=RUNS, resources={"cpus": 2})
         unit = executors.Unit(str(d), os.getcwd(), "single-fpb", tuple(EVAL), False, "hf", "",
@@ -247,13 +251,13 @@ def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep,
         killed = {r["name"]: r for r in executors.status(d)}["single-fpb"]
         assert killed["state"] == "failed" and "killed" in killed["detail"], killed
 
-        assert executors.submit(d, EVAL, opts) == 3
+        assert executors.submit(d, EVAL, opts) == len(RUNS)
         log = (d / "logs" / "single-fpb.log").read_text()
         assert "[finetune] resuming from" in log and "checkpoint-" in log.split("resuming from")[1].split("\n")[0]
         summary = json.loads((d / "runs" / "single-fpb" / "train_summary.json").read_text())
         assert summary["resumed_from"]
         rows = executors.status(d)
-        assert [r["state"] for r in rows if r["name"] in RUNS] == ["done"] * 3
+        assert [r["state"] for r in rows if r["name"] in RUNS] == ["done"] * len(RUNS)
         assert executors.submit(d, EVAL, opts) == 0  # a finished run is never redone
     finally:
         ray.shutdown()
@@ -268,10 +272,9 @@ def test_slurm_code_path_on_submitits_local_executor(tmp_path, local_sweep):
     The zero-shot run only (evaluation); training inside an engine's unit is what the Ray and real-Slurm tests run."""
     pytest.importorskip("submitit")
     d = tmp_path / "slurm"
-    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks",
-                    "fpb,ner_cls", "-o", str(d)], env=ENV, check=True, capture_output=True)
+    _sweep_plan(d)
     run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--executor", "slurm",
-                          "--slurm-local", "--wait", "--only", "zero-shot", *EVAL], env=ENV,
+                          "--slurm-local", "--wait", "--only", "zero-shot", *EVAL], env=env(),
                          capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 run(s) completed now" in run.stdout and "1 job array(s)" in run.stdout
@@ -327,22 +330,22 @@ ReturnToService=2
 NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """)
-    env = {**ENV, "SLURM_CONF": str(conf)}
+    slurm_env = env(SLURM_CONF=str(conf))
     pid_files = [d / "munge" / "munged.pid", d / "slurmctld.pid", d / "slurmd.pid"]
     subprocess.run([daemons[0], f"--socket={d}/munge/munge.socket", f"--pid-file={pid_files[0]}",
                     f"--log-file={d}/munge/munged.log", f"--seed-file={d}/munge/seed", "--force"], check=True)
     try:
-        subprocess.run([daemons[1]], env=env, check=True)
-        subprocess.run([daemons[2]], env=env, check=True)
+        subprocess.run([daemons[1]], env=slurm_env, check=True)
+        subprocess.run([daemons[2]], env=slurm_env, check=True)
         deadline = time.time() + 60
         while time.time() < deadline:
-            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout
+            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=slurm_env, capture_output=True, text=True).stdout
             if out.strip() == "idle":
                 break
             time.sleep(1)
         else:
             pytest.fail(f"the local Slurm node did not come up: {(d / 'slurmctld.log').read_text()[-2000:]}")
-        yield env
+        yield slurm_env
     finally:
         for pid_file in reversed(pid_files):  # only the daemons this fixture started, by their pid
             if pid_file.exists():
@@ -351,13 +354,25 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         time.sleep(2)
 
 
+def _trained_copy(reference: Path, d: Path, name: str) -> None:
+    """Put the reference sweep's trained run `name` (adapter, merged model, summary; no checkpoints, no evaluation)
+    into sweep `d`, as a run whose unit was killed after export: its next unit only evaluates."""
+    src, dst = reference / "runs" / name, d / "runs" / name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("DONE.json", "eval", "checkpoints", executors.STATE))
+    for f in ("train_summary.json", "recipe.yaml"):  # the paths they hold, moved with the run
+        (dst / f).write_text((dst / f).read_text().replace(str(reference), str(d)))
+
+
 @pytest.mark.slow
 def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
-    """sbatch job array on a single-node slurmctld + slurmd on 127.0.0.1; same outputs as --executor local."""
+    """sbatch job array on a single-node slurmctld + slurmd on 127.0.0.1; same outputs as --executor local.
+    Training inside an engine's unit is the Ray test's; here single-fpb arrives trained (the local reference's
+    adapter and merged model), so both array tasks are evaluations: the job array is what is tested."""
     pytest.importorskip("submitit")
+    reference = local_sweep(["zero-shot", "single-fpb"])
     d = tmp_path / "slurm"
-    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks",
-                    "fpb,ner_cls", "-o", str(d)], env=ENV, check=True, capture_output=True)
+    _sweep_plan(d)
+    _trained_copy(reference, d, "single-fpb")
     run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--executor", "slurm",
                           "--wait", "--only", "zero-shot,single-fpb", "--cpus-per-run", str(os.cpu_count()),
                           "--max-concurrent", "1", "--time-min-per-run", "60", *EVAL],
@@ -372,9 +387,9 @@ def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
     for line in ["#SBATCH --array=0-1%1", f"#SBATCH --cpus-per-task={os.cpu_count()}", "#SBATCH --time=60",
                  "#SBATCH --signal=USR2@"]:
         assert line in script, line
-    status = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=ENV,
+    status = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(),
                             capture_output=True, text=True)
     assert status.returncode == 0 and "2 done" in status.stdout.splitlines()[-1], status.stdout
-    reference = local_sweep(["zero-shot", "single-fpb"])
+    assert "[finetune]" not in (d / "logs" / "single-fpb.log").read_text()  # evaluated, not retrained
     for name in ("zero-shot", "single-fpb"):
         assert _outputs(d, name) == _outputs(reference, name), name
