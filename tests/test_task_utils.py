@@ -24,12 +24,12 @@ def test_load_gives_every_split_as_a_dataset(sample_data):
 
 def test_filter_parses_replies_and_keeps_unparseable_as_none():
     docs = [{"label": "positive"}, {"label": "negative"}]
-    assert utils.extract_fpb([["Positive."], ["I cannot tell."]], docs) == [["positive"], [None]]
+    assert utils.extract_sentiment([["Positive."], ["I cannot tell."]], docs) == [["positive"], [None]]
 
 
 def test_numeric_filter_reads_yes_no_turns_as_text():
     docs = [{"answer": json.dumps(0.25)}, {"answer": json.dumps("yes")}]
-    assert utils.extract_convfinqa([["The answer is 25%"], ["Yes, it did."]], docs) == [[25.0], ["yes"]]
+    assert utils.extract_number([["The answer is 25%"], ["Yes, it did."]], docs) == [[25.0], ["yes"]]
 
 
 def test_classification_results_log_pairs_and_count_missing():
@@ -83,7 +83,7 @@ def test_report_draws_use_the_vectorised_form_and_match_the_generic_bootstrap(fn
     from finbench import results, stats
 
     agg = getattr(utils, fn)
-    assert getattr(agg, "bootstrap_counts", None) is not None
+    assert agg.counts is not None  # finbench.metrics.AGGREGATIONS gives it a confusion-count form
     fast = results.draws(items, agg, n_boot=300, seed=11)
     generic = stats.bootstrap_distribution(items, agg, n_boot=300, seed=11)
     assert fast == pytest.approx(generic, abs=1e-12)
