@@ -7,7 +7,6 @@ import re
 import string
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -818,7 +817,6 @@ def financemath_match(pred: float | None, gold: float) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
 class Aggregation:
     """A corpus aggregation over the per-sample items a task logs.
 
@@ -829,13 +827,20 @@ class Aggregation:
              decode((n_boot, n_codes) code counts of the resamples) -> the n_boot scores (equal to fn draw for draw)
     higher_is_better  its direction (for `mean` it is the metric's: see the task's registry record)
     doc      one line for docs and error messages
+
+    A plain class, not a dataclass: lm-eval serialises a task config with dataclasses.asdict, which would turn a
+    dataclass aggregation into a dict of its fields instead of writing its name.
     """
 
-    name: str
-    fn: Callable[[list], float]
-    counts: Callable[[list], tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]] | None = None
-    higher_is_better: bool = True
-    doc: str = ""
+    __slots__ = ("name", "fn", "counts", "higher_is_better", "doc")
+
+    def __init__(self, name: str, fn: Callable[[list], float],
+                 counts: Callable[[list], tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]] | None = None,
+                 higher_is_better: bool = True, doc: str = ""):
+        self.name, self.fn, self.counts, self.higher_is_better, self.doc = name, fn, counts, higher_is_better, doc
+
+    def __repr__(self) -> str:
+        return f"<finbench aggregation {self.name}>"
 
     def __call__(self, items) -> float:
         return self.fn(items)
@@ -848,7 +853,7 @@ class Aggregation:
         means and count-coded aggregations, one evaluation per draw otherwise; all paths agree draw for draw."""
         from . import stats
 
-        if self is MEAN:
+        if self.fn is _mean:
             return stats.bootstrap_mean_distribution([float(x) for x in items], n_boot, seed)
         if self.counts is not None:
             codes, n_codes, decode = self.counts(items)

@@ -64,3 +64,16 @@ def test_names_resolve_to_records_and_data():
     assert registry.data_behind(["finbench_all_mc", "hellaswag"]) == ["fpb", "fiqa_sa", "tfns", "headline", "ner_cls"]
     with pytest.raises(KeyError, match="unknown finbench task 'fbp'"):
         registry.get("fbp")
+
+
+@pytest.mark.parametrize("name", ["finbench_fpb", "finbench_headline_mc", "finbench_ner", "finbench_financebench"])
+def test_results_files_name_each_aggregation_so_results_resolves_it(name):
+    """What lm-eval writes into a results file's `configs` (TaskConfig.to_dict) names every aggregation in a form
+    finbench.results resolves back to the registry's (a dataclass would be dumped as a dict of its fields)."""
+    from lm_eval.config.task import TaskConfig
+
+    from finbench import results
+
+    dumped = TaskConfig(**_config(name)).to_dict()["metric_list"]
+    for m, spec in zip(dumped, registry.TASKS[name].metrics):
+        assert results.aggregation_fn(results._agg_name(m["aggregation"])) is metrics.AGGREGATIONS[spec.aggregation]
