@@ -14,53 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, leaderboard, regress
+from . import __version__, data, leaderboard, registry, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 from .preflight import ServingError, check_eval_args
-
-
-def _finbench_tasks(names: list[str]) -> set[str]:
-    """The data tasks (fpb, ner, …) behind a list of lm-eval task/group names (finbench_* only)."""
-    import yaml
-
-    groups: dict[str, list[str]] = {}
-    for f in tasks_dir().glob("_finbench_*.yaml"):
-        cfg = yaml.safe_load(f.read_text())
-        groups[cfg["group"]] = cfg["task"]
-    out: set[str] = set()
-
-    def walk(name: str) -> None:
-        if name in groups:
-            for child in groups[name]:
-                walk(child)
-        elif name.startswith("finbench_"):
-            base = name[len("finbench_"):]
-            out.add(base.removesuffix("_mc").removesuffix("_gen"))
-
-    for n in names:
-        walk(n)
-    return out
-
-
-def _check_data(task_names: list[str]) -> None:
-    from . import data
-
-    for task in sorted(_finbench_tasks(task_names)):
-        splits = data.load_splits(task)
-        if not splits.splits.get("test"):
-            raise DataError(f"{task}: the test split is empty in {data_dir()}.")
 
 
 def _check_tasks(names: list[str]) -> None:
     """A name that is not a finbench task or group but close to one (`fpb` for `finbench_fpb`, a typo): a clear
     error with the suggestion, before lm-eval starts. Other names (lm-eval's own tasks) pass through."""
     import difflib
-    import re
 
-    known: set[str] = set()
-    for f in tasks_dir().glob("*finbench_*.yaml"):  # task YAMLs carry `!function` tags: read the names only
-        known.update(re.findall(r"^(?:task|group):\s*(\S+)\s*$", f.read_text(), re.M))
+    known = set(registry.TASKS) | set(registry.groups())
     for name in names:
         if name in known:
             continue
@@ -125,7 +90,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.data_dir:
         os.environ[DATA_ENV] = args.data_dir
     ddir = data_dir()
-    _check_data(tasks)
+    data.check_tasks(tasks)
     model_args = args.model_args
     if model_args is None:
         if args.model != "hf":
@@ -196,11 +161,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     print(f"data dir: {data_dir()}")  # an unusable data dir is one clear message, not one per task
     rows = check()
     print(format_check(rows))
-    # exit 1 on any broken file, or a finbench_all task without data; FinQA (not distributed) and the knowledge
-    # sets (a separate, opt-in group) may be missing
-    from .data import KNOWLEDGE
-
-    optional = {"finqa", *KNOWLEDGE}
+    # exit 1 on any broken file, or a finbench_all task without data; FinQA (finbench_extended: not distributed) and
+    # the knowledge sets (a separate, opt-in group) may be missing
+    optional = set(registry.data_tasks("finbench_extended", registry.KNOWLEDGE))
     return 0 if all(r["status"] == "found" or (r["status"] == "missing" and r["task"] in optional) for r in rows) else 1
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from finbench import registry
+
 N = 8  # n-gram length
 SHARE = 0.6  # share of a unit's n-grams found in one training text
 SPAN = 30  # or: a run of this many of its words (n-grams at consecutive positions)
@@ -164,12 +166,10 @@ def _longest_run(positions: list[int]) -> int:
 
 
 # -- the suite's documents ------------------------------------------------------------------------------------------
-_FIELD = {"headline": "headline", "convfinqa": "context", "tatqa": "context", "finqa": "context"}
-
-
 def document_text(task: str, doc: dict) -> str:
-    """The document text of one record of a suite task (the sentence, tweet, headline or report context)."""
-    return doc[_FIELD.get(task, "text")]
+    """The document text of one record of a suite task (the sentence, tweet, headline or report context: the field
+    its registry record names)."""
+    return doc[registry.get(task).document]
 
 
 def documents(task: str, split: str, root: str | None = None) -> list[tuple[str, str, str]]:

@@ -1,6 +1,6 @@
 """Parse what a model wrote in answer to a finbench prompt into a normalised answer (None when nothing parses).
 
-`extract_answer(task, text)`: one small parser per answer kind, `_TASKS` maps task -> parser. First step for all
+`extract_answer(task, text)`: one small parser per answer kind (PARSERS); a task's kind is its registry record's `answer`. First step for all
 (`_clean`): chat-template leftovers go (`<|im_end|>`, `</s>`, a leading `assistant` line; text after an end-of-turn
 token is cut); for label/entity tasks so does a few-shot continuation (a later `Text: ..` line, then `Answer:`).
 
@@ -50,6 +50,8 @@ import ast
 import json
 import math
 import re
+
+from finbench import registry
 
 _END = re.compile(r"<\|(?:im_end|eot_id|eom_id|end|endoftext)\|>|</s>|<end_of_turn>|<\|im_start\|>\s*user", re.I)
 _SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|<(?:start|end)_of_turn>|\[/?INST\]", re.I)
@@ -425,22 +427,6 @@ def _text(text: str) -> str | None:
     return line
 
 
-# ---------------------------------------------------------------- tasks
-_TASKS = {"fpb": _SENTIMENT.extract, "fiqa_sa": _SENTIMENT.extract, "tfns": _SENTIMENT.extract,
-          "headline": _YES_NO.extract, "ner_cls": _ENTITY_TYPE.extract, "ner": _entities,
-          "convfinqa": _number, "finqa": _number, "tatqa": _text}
-KNOWN_TASKS = tuple(_TASKS)
-
-
-def extract_answer(task: str, text: str | None):
-    """The normalised answer of `task` in the model output `text`, or None when none can be parsed."""
-    if task not in _TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(KNOWN_TASKS)}")
-    if not isinstance(text, str) or not text.strip():
-        return None
-    return _TASKS[task](text)
-
-
 # ---------------------------------------------------------------- multiple-choice letters (MMLU, generative)
 _LETTER_MARKER = re.compile(r"(?i:\b(?:final\s+)?(?:answer|option|choice)\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b)?"
                             r"\s*(?:\(|\*\*|option\s+)?)\s*([A-D])\b(?![\w'])")
@@ -470,3 +456,25 @@ def extract_reply(text: str | None) -> str | None:
         return None
     t = _clean(text, ascii_quotes=False)
     return t if re.search(r"[^\W_]", t) else None
+
+
+# ---------------------------------------------------------------- parsers by answer kind (registry.Task.answer)
+PARSERS = {"sentiment": _SENTIMENT.extract, "yes_no": _YES_NO.extract, "entity_type": _ENTITY_TYPE.extract,
+           "entities": _entities, "number": _number, "text": _text, "letter": extract_letter, "reply": extract_reply}
+KNOWN_TASKS = tuple(t.name.removeprefix("finbench_") for t in registry.TASKS.values() if t.answer in PARSERS)
+
+
+def parse(kind: str, text: str | None):
+    """The answer of kind `kind` (a key of PARSERS) in the model output `text`, or None when none can be parsed."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return PARSERS[kind](text)
+
+
+def extract_answer(task: str, text: str | None):
+    """The normalised answer of `task` (a registry name: `finbench_fpb` or `fpb`) in the model output `text`, or
+    None when none can be parsed."""
+    kind = registry.TASKS.get(task) or registry.TASKS.get(f"finbench_{task}")
+    if kind is None or kind.answer not in PARSERS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(KNOWN_TASKS)}")
+    return parse(kind.answer, text)

@@ -6,11 +6,13 @@ import math
 import re
 import string
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable
 
 import numpy as np
+
+from .registry import ENTITY_TYPE_LABELS, MMLU_LETTERS, SENTIMENT_LABELS
 
 # sklearn, seqeval and scipy are imported where they are used: importing them costs ~0.7 s, and reading results
 # (tables, leaderboards, regress) mostly runs on the vectorised confusion-count path, which needs none of them.
@@ -37,6 +39,10 @@ __all__ = [
     "tatqa_em_f1",
     "tatqa_official",
     "tatqa_readings",
+    "Aggregation",
+    "AGGREGATIONS",
+    "MEAN",
+    "aggregation",
 ]
 
 # A missing prediction (None) becomes this label. It is never in a task's label set, so it can never be a true
@@ -803,3 +809,103 @@ def financemath_match(pred: float | None, gold: float) -> bool:
     if math.ceil(big * 1000) / 1000 == math.ceil(small * 1000) / 1000:
         return True
     return _within(p, g)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The aggregation registry (lighteval-style): every corpus aggregation a finbench task names in its metric_list,
+# with its vectorised bootstrap form. finbench.results resolves the names lm-eval writes into results files here.
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Aggregation:
+    """A corpus aggregation over the per-sample items a task logs.
+
+    name     what lm-eval records in a results file's configs (the YAML names `!function utils.<name>`, and
+             lm-eval writes str() of a callable object: the name)
+    fn       items -> score
+    counts   the vectorised bootstrap form, or None: items -> (codes, n_codes, decode), each item one integer code,
+             decode((n_boot, n_codes) code counts of the resamples) -> the n_boot scores (equal to fn draw for draw)
+    higher_is_better  its direction (for `mean` it is the metric's: see the task's registry record)
+    doc      one line for docs and error messages
+
+    A plain class, not a dataclass: lm-eval serialises a task config with dataclasses.asdict, which would turn a
+    dataclass aggregation into a dict of its fields instead of writing its name.
+    """
+
+    __slots__ = ("name", "fn", "counts", "higher_is_better", "doc")
+
+    def __init__(self, name: str, fn: Callable[[list], float],
+                 counts: Callable[[list], tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]] | None = None,
+                 higher_is_better: bool = True, doc: str = ""):
+        self.name, self.fn, self.counts, self.higher_is_better, self.doc = name, fn, counts, higher_is_better, doc
+
+    def __repr__(self) -> str:
+        return f"<finbench aggregation {self.name}>"
+
+    def __call__(self, items) -> float:
+        return self.fn(items)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def draws(self, items: list, n_boot: int, seed: int) -> np.ndarray:
+        """Bootstrap draws of this aggregation over `items` (stats' resample indices for `seed`): vectorised for
+        means and count-coded aggregations, one evaluation per draw otherwise; all paths agree draw for draw."""
+        from . import stats
+
+        if self.fn is _mean:
+            return stats.bootstrap_mean_distribution([float(x) for x in items], n_boot, seed)
+        if self.counts is not None:
+            codes, n_codes, decode = self.counts(items)
+            return decode(stats.bootstrap_counts(codes, n_codes, n_boot, seed))
+        return stats.bootstrap_distribution(items, self.fn, n_boot=n_boot, seed=seed)
+
+
+def _mean(items) -> float:
+    return float(np.mean([float(x) for x in items])) if len(items) else math.nan
+
+
+def _confusion(name: str, labels: Sequence[str], metric: str, fn: Callable, doc: str) -> Aggregation:
+    def counts(items):
+        codes, n_codes = confusion_codes(items, labels)
+        return codes, n_codes, lambda c: from_confusion(c, len(labels), metric)
+
+    return Aggregation(name, lambda items: fn(items, labels), counts, doc=doc)
+
+
+def _headline_counts(items):
+    codes, n_codes, n_types = headline_codes(items)
+    return codes, n_codes, lambda c: headline_avg_f1_from_counts(c, n_types)
+
+
+def _judge_mean(items) -> float:
+    return sum(int(i["verdict"]) for i in items) / len(items) if items else float("nan")
+
+
+MEAN = Aggregation("mean", _mean, doc="mean of the per-sample values")
+_ALL_AGGREGATIONS = [
+    MEAN,
+    _confusion("macro_f1_sentiment", SENTIMENT_LABELS, "macro_f1", macro_f1, "macro F1 over negative/neutral/positive"),
+    _confusion("weighted_f1_sentiment", SENTIMENT_LABELS, "weighted_f1", weighted_f1,
+               "support-weighted F1 over negative/neutral/positive"),
+    _confusion("mcc_sentiment", SENTIMENT_LABELS, "mcc", mcc, "Matthews correlation over negative/neutral/positive"),
+    _confusion("macro_f1_entity_type", ENTITY_TYPE_LABELS, "macro_f1", macro_f1,
+               "macro F1 over person/organization/location"),
+    _confusion("weighted_f1_entity_type", ENTITY_TYPE_LABELS, "weighted_f1", weighted_f1,
+               "support-weighted F1 over person/organization/location"),
+    _confusion("mcc_entity_type", ENTITY_TYPE_LABELS, "mcc", mcc,
+               "Matthews correlation over person/organization/location"),
+    _confusion("macro_f1_letters", MMLU_LETTERS, "macro_f1", macro_f1,
+               "macro F1 over the option letters A-D (a missing letter is a false negative of its gold letter)"),
+    Aggregation("headline_avg_f1", headline_avg_f1, _headline_counts,
+                doc="FinBen's headline AvgF1: weighted yes/no F1 per question type, averaged"),
+    Aggregation("headline_yes_f1", headline_yes_f1, doc="F1 of the yes class per question type, averaged (v1 score)"),
+    Aggregation("ner_entity_f1", ner_entity_f1, doc="seqeval entity F1 over PER/ORG/LOC, corpus level"),
+    Aggregation("judge_mean", _judge_mean, doc="share of judged answers the judge calls correct"),
+]
+AGGREGATIONS: dict[str, Aggregation] = {a.name: a for a in _ALL_AGGREGATIONS}
+
+
+def aggregation(name: str) -> Aggregation | None:
+    """finbench's aggregation called `name` (as results files record it), or None."""
+    return AGGREGATIONS.get(name)

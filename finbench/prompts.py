@@ -1,21 +1,25 @@
 """The prompt and the reference answer text of every finbench task, shared by the lm-eval tasks and by fine-tuning
-mixtures (so a model is trained on exactly the format it is evaluated on)."""
+mixtures (so a model is trained on exactly the format it is evaluated on).
+
+One function per prompt format (PROMPTS) and per answer format (TARGETS); which format a task uses is its
+finbench.registry record (`prompt`, `target`)."""
 
 from __future__ import annotations
 
-from finbench.data._common import format_number
-from finbench.data.ner import spans as ner_spans
+from typing import Callable
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
-ENTITY_TYPE_LABELS = ("person", "organization", "location")
-YES_NO = ("no", "yes")
+from finbench import registry
+from finbench.data import format_number
+from finbench.data.ner import spans as ner_spans
+from finbench.registry import ENTITY_TYPE_LABELS, MMLU_LETTERS, SENTIMENT_LABELS, YES_NO
+
+__all__ = ["prompt", "target", "PROMPTS", "TARGETS", "SENTIMENT_LABELS", "ENTITY_TYPE_LABELS", "YES_NO",
+           "MMLU_LETTERS", "NER_TYPE_NAMES"]
+
 NER_TYPE_NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
 
-_SENTIMENT_KIND = {"fpb": "financial news sentence", "tfns": "financial tweet", "fiqa_sa": "financial text"}
 
-
-def _sentiment(task: str, doc: dict) -> str:
-    kind = _SENTIMENT_KIND[task]
+def _sentiment(doc: dict, kind: str) -> str:
     about = f" towards '{doc['target']}'" if doc.get("target") else ""
     return (
         f"What is the sentiment of this {kind}{about}? "
@@ -50,7 +54,8 @@ def _ner_cls(doc: dict) -> str:
     )
 
 
-def _numeric_qa(doc: dict, history: list | None = None) -> str:
+def _numeric_qa(doc: dict) -> str:
+    """FinQA and ConvFinQA (whose records carry the conversation so far in `history`)."""
     parts = [
         "Read the financial report excerpt and answer the question. Give the final answer as a single number "
         "on the last line, written as `Answer: <number>` (a percentage as a number with %).",
@@ -58,7 +63,7 @@ def _numeric_qa(doc: dict, history: list | None = None) -> str:
         doc["context"].strip(),
         "",
     ]
-    for q, a in history or []:
+    for q, a in doc.get("history") or []:
         parts += [f"Question: {q}", f"Answer: {a}"]
     parts += [f"Question: {doc['question']}", "Answer:"]
     return "\n".join(parts)
@@ -71,9 +76,6 @@ def _tatqa(doc: dict) -> str:
         "or the text span(s) from the report, separated by `; ` if there are several.\n\n"
         f"{doc['context'].strip()}\n\nQuestion: {doc['question']}\nAnswer:"
     )
-
-
-MMLU_LETTERS = ("A", "B", "C", "D")
 
 
 def _mmlu(doc: dict, generative: bool = False) -> str:
@@ -102,49 +104,55 @@ def _financebench(doc: dict) -> str:
             f"asks for one).\n\nEvidence:\n{evidence}\n\nQuestion: {doc['question']}\nAnswer:")
 
 
+def _ner_target(doc: dict) -> str:
+    spans = [(t, NER_TYPE_NAMES[ty]) for t, ty in ner_spans(doc["tokens"], doc["tags"]) if ty != "MISC"]
+    return "\n".join(f"{t}, {ty}" for t, ty in spans) or "None"
+
+
+def _tatqa_target(doc: dict) -> str:
+    ans = doc["answer"]
+    text = "; ".join(str(a) for a in ans) if isinstance(ans, list) else str(ans)
+    scale = doc.get("scale") or ""
+    return f"Answer: {text}{'%' if scale == 'percent' else (' ' + scale if scale else '')}"
+
+
+# format name (registry.Task.prompt / .target) -> f(doc, task record)
+PROMPTS: dict[str, Callable[[dict, registry.Task], str]] = {
+    "sentiment": lambda doc, t: _sentiment(doc, t.text_kind),
+    "headline": lambda doc, t: _headline(doc),
+    "ner": lambda doc, t: _ner(doc),
+    "ner_cls": lambda doc, t: _ner_cls(doc),
+    "numeric_qa": lambda doc, t: _numeric_qa(doc),
+    "tatqa": lambda doc, t: _tatqa(doc),
+    "mmlu": lambda doc, t: _mmlu(doc),
+    "mmlu_gen": lambda doc, t: _mmlu(doc, generative=True),
+    "financemath": lambda doc, t: _financemath(doc),
+    "financebench": lambda doc, t: _financebench(doc),
+}
+TARGETS: dict[str, Callable[[dict], str]] = {
+    "label": lambda doc: doc["label"],
+    "ner": _ner_target,
+    "numeric": lambda doc: f"Answer: {doc['answer_str']}",
+    "tatqa": _tatqa_target,
+    "financemath": lambda doc: f"Therefore, the answer is {format_number(doc['answer'])}.",
+    "financebench": lambda doc: f"Answer: {doc['answer']}",
+}
+
+
 def prompt(task: str, doc: dict) -> str:
-    """The user-turn text for one record of `task` (a chat template, when used, wraps it)."""
-    if task in _SENTIMENT_KIND:
-        return _sentiment(task, doc)
-    if task == "headline":
-        return _headline(doc)
-    if task == "ner":
-        return _ner(doc)
-    if task == "ner_cls":
-        return _ner_cls(doc)
-    if task == "convfinqa":
-        return _numeric_qa(doc, doc.get("history"))
-    if task == "finqa":
-        return _numeric_qa(doc)
-    if task == "tatqa":
-        return _tatqa(doc)
-    if task in ("mmlu_finance", "mmlu_finance_gen"):
-        return _mmlu(doc, generative=task.endswith("_gen"))
-    if task == "financemath":
-        return _financemath(doc)
-    if task == "financebench":
-        return _financebench(doc)
-    raise ValueError(f"unknown finbench task {task!r}")
+    """The user-turn text for one record of `task` (a registry name: `finbench_fpb`, or `fpb`; a chat template,
+    when used, wraps it)."""
+    spec = _task(task)
+    return PROMPTS[spec.prompt](doc, spec)
 
 
 def target(task: str, doc: dict) -> str:
     """The reference answer written the way the prompt asks for it (used for training targets)."""
-    if task in _SENTIMENT_KIND or task in ("headline", "ner_cls"):
-        return doc["label"]
-    if task == "ner":
-        spans = [(t, NER_TYPE_NAMES[ty]) for t, ty in ner_spans(doc["tokens"], doc["tags"]) if ty != "MISC"]
-        return "\n".join(f"{t}, {ty}" for t, ty in spans) or "None"
-    if task in ("convfinqa", "finqa"):
-        return f"Answer: {doc['answer_str']}"
-    if task == "tatqa":
-        ans = doc["answer"]
-        text = "; ".join(str(a) for a in ans) if isinstance(ans, list) else str(ans)
-        scale = doc.get("scale") or ""
-        return f"Answer: {text}{'%' if scale == 'percent' else (' ' + scale if scale else '')}"
-    if task in ("mmlu_finance", "mmlu_finance_gen"):
-        return doc["label"]
-    if task == "financemath":
-        return f"Therefore, the answer is {format_number(doc['answer'])}."
-    if task == "financebench":
-        return f"Answer: {doc['answer']}"
-    raise ValueError(f"unknown finbench task {task!r}")
+    return TARGETS[_task(task).target](doc)
+
+
+def _task(name: str) -> registry.Task:
+    try:
+        return registry.get(name)
+    except KeyError:
+        raise ValueError(f"unknown finbench task {name!r}") from None

@@ -4,21 +4,19 @@ recompute every aggregate from the logged per-sample items, attach 95 % bootstra
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import math
 import re
 import sys
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import msgspec
 import numpy as np
 
 from . import metrics, stats
-from .config import DataError, tasks_dir
+from .config import DataError
 
 N_BOOT = 1000
 SEED = 0
@@ -162,25 +160,11 @@ def incomplete_tasks(run: Run) -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=None)
-def _task_utils(utils_path: str):
-    spec = importlib.util.spec_from_file_location("finbench_task_utils", utils_path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _mean(items):
-    return float(np.mean([float(x) for x in items])) if len(items) else math.nan
-
-
 def aggregation_fn(name: str):
-    """lm-eval writes a callable aggregation into the results' configs by its function name; resolve finbench's
-    from tasks/utils.py, `mean` from numpy, any other from lm-eval's aggregation registry (f1, matthews_corrcoef,
-    perplexity, bleu, …: what other lm-eval tasks use). Unknown names -> None (no recomputation possible)."""
-    if name == "mean":
-        return _mean
-    fn = getattr(_task_utils(str(tasks_dir() / "utils.py")), name, None)
+    """The aggregation a results file names: finbench's (finbench.metrics.AGGREGATIONS, `mean` included), else
+    lm-eval's aggregation registry (f1, matthews_corrcoef, perplexity, bleu, …: what other lm-eval tasks use).
+    Unknown names -> None (no recomputation possible)."""
+    fn = metrics.aggregation(name)
     if fn is None:
         import lm_eval.api.metrics  # noqa: F401  (registers lm-eval's aggregations)
         from lm_eval.api.registry import AGGREGATION_REGISTRY
@@ -190,26 +174,19 @@ def aggregation_fn(name: str):
 
 
 def _agg_name(agg) -> str:
-    """lm-eval dumps a callable aggregation as its source ("def macro_f1_sentiment(items): ...") or its repr."""
+    """lm-eval dumps a callable aggregation as its source ("def macro_f1_sentiment(items): ...", finbench before
+    its aggregation registry), its repr, or str() of a callable object (a metrics.Aggregation: its name)."""
     text = str(agg)
     found = re.match(r"\s*(?:def\s+|<function\s+)(\w+)", text)
     return found.group(1) if found else text
 
 
 def draws(items: list, fn, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap draws of aggregation `fn` over `items`. Means and the aggregations that declare a confusion-count
-    form (`fn.bootstrap_counts`, set in tasks/utils.py) are vectorised; anything else is resampled generically.
-    All paths use the same resample indices for a given seed and agree draw for draw."""
-    spec = getattr(fn, "bootstrap_counts", None)
-    if fn is _mean:
-        return stats.bootstrap_mean_distribution([float(x) for x in items], n_boot, seed)
-    if spec == "headline":
-        codes, n_codes, n_types = metrics.headline_codes(items)
-        return metrics.headline_avg_f1_from_counts(stats.bootstrap_counts(codes, n_codes, n_boot, seed), n_types)
-    if spec is not None:
-        labels, metric = spec
-        codes, n_codes = metrics.confusion_codes(items, labels)
-        return metrics.from_confusion(stats.bootstrap_counts(codes, n_codes, n_boot, seed), len(labels), metric)
+    """Bootstrap draws of aggregation `fn` over `items`: finbench's aggregations (metrics.Aggregation) use their
+    vectorised forms; any other callable (lm-eval's) is resampled generically. All paths use the same resample
+    indices for a given seed and agree draw for draw."""
+    if isinstance(fn, metrics.Aggregation):
+        return fn.draws(items, n_boot, seed)
     return stats.bootstrap_distribution(items, fn, n_boot=n_boot, seed=seed)
 
 
@@ -274,7 +251,7 @@ def paired_draws(a: Items, b: Items, n_boot: int, seed: int) -> np.ndarray:
     with the SAME indices (same n, same seed), so this is draws(a) - draws(b); for means one pass over a - b."""
     if a.keys != b.keys:
         raise ValueError("paired draws need the same samples in the same order")
-    if a.fn is _mean:
+    if a.fn is metrics.MEAN:
         diff = np.asarray(a.items, dtype=float) - np.asarray(b.items, dtype=float)
         return stats.bootstrap_mean_distribution(diff, n_boot, seed)
     return draws(a.items, a.fn, n_boot, seed) - draws(b.items, b.fn, n_boot, seed)

@@ -143,14 +143,14 @@ def compare(runs: dict[str, PathRun], min_agreement: float) -> tuple[list[str], 
 
 
 def cmd_verify_serving(args: argparse.Namespace) -> int:
-    from .cli import _check_data
+    from . import data
 
     paths = args.paths.split(",")
     unknown = [p for p in paths if p not in PATHS]
     if unknown or REFERENCE not in paths:
         raise ServingError(f"--paths: unknown {unknown}; choose among {', '.join(PATHS)} (with {REFERENCE}).")
     cfg = check_adapter(args.base, args.adapter, args.max_lora_rank)
-    _check_data(args.tasks.split(","))
+    data.check_tasks(args.tasks.split(","))
     out = Path(args.output_path or f"out/verify-serving-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     merged = args.merged

@@ -1,16 +1,15 @@
 """lm-eval glue for the knowledge tasks (group finbench_knowledge): MMLU finance subjects, FinanceMath, FinanceBench.
 
-Referenced from the task YAMLs as `!function knowledge.x`; the aggregations live in utils.py (finbench.results
-resolves aggregations there). The FinanceBench judge is configured by lm-eval's `--metadata` (finbench.judge).
+Referenced from the task YAMLs as `!function knowledge.x`; what each task is lives in its finbench.registry record,
+the aggregations are finbench.metrics.AGGREGATIONS (named through utils.py). The FinanceBench judge is configured by
+lm-eval's `--metadata` (finbench.judge).
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import datasets
 
-from finbench import data, extract, judge, metrics, prompts
+from finbench import data, extract, judge, metrics, prompts, registry
 
 SUBJECT_METRIC = {"professional_accounting": "acc_accounting", "econometrics": "acc_econometrics",
                   "high_school_macroeconomics": "acc_macro", "high_school_microeconomics": "acc_micro"}
@@ -31,19 +30,26 @@ def load(task: str, **metadata) -> datasets.DatasetDict:
     return _dataset(task)
 
 
-# --- prompts and targets --------------------------------------------------------------------------------------------
-prompt_mmlu = partial(prompts.prompt, "mmlu_finance")
-prompt_mmlu_gen = partial(prompts.prompt, "mmlu_finance_gen")
-prompt_financemath = partial(prompts.prompt, "financemath")
-prompt_financebench = partial(prompts.prompt, "financebench")
-target_mmlu_gen = partial(prompts.target, "mmlu_finance_gen")
-target_financemath = partial(prompts.target, "financemath")
-target_financebench = partial(prompts.target, "financebench")
+# --- prompts and targets: prompt_<task>, target_<task> for the knowledge tasks of the registry -----------------------
+def _doc_fn(fn, task: str):
+    def doc_fn(doc: dict) -> str:
+        return fn(task, doc)
+
+    doc_fn.__name__ = doc_fn.__qualname__ = f"{fn.__name__}_{task}"
+    return doc_fn
+
+
+for _t in registry.TASKS.values():
+    if _t.suite == registry.KNOWLEDGE:
+        _short = _t.name.removeprefix("finbench_")
+        globals()[f"prompt_{_short}"] = _doc_fn(prompts.prompt, _short)
+        if not _t.multiple_choice:
+            globals()[f"target_{_short}"] = _doc_fn(prompts.target, _short)
 
 
 def target_mmlu(doc: dict) -> int:
     """The index of the gold letter among doc_to_choice (A-D)."""
-    return prompts.MMLU_LETTERS.index(doc["label"])
+    return registry.MMLU_LETTERS.index(doc["label"])
 
 
 # --- filters ----------------------------------------------------------------------------------------------------------
@@ -52,12 +58,12 @@ def extract_letters(resps, docs):
 
 
 def extract_numbers(resps, docs):
-    return [[extract.extract_answer("finqa", r) for r in rs] for rs in resps]
+    return [[extract.parse("number", r) for r in rs] for rs in resps]
 
 
 def extract_financebench(resps, docs):
     """A number for the numeric questions, the cleaned reply (for the judge) for the others."""
-    return [[extract.extract_answer("finqa", r) if doc["numeric"] else extract.extract_reply(r) for r in rs]
+    return [[extract.parse("number", r) if doc["numeric"] else extract.extract_reply(r) for r in rs]
             for rs, doc in zip(resps, docs)]
 
 
@@ -71,7 +77,7 @@ def _mmlu(doc: dict, pred) -> dict:
 def results_mmlu(doc: dict, results: list) -> dict:
     """Loglikelihood over ` A`..` D` (lm-eval's MMLU convention): the letter with the highest loglikelihood."""
     lls = [ll for ll, _ in results]
-    return _mmlu(doc, prompts.MMLU_LETTERS[max(range(len(lls)), key=lls.__getitem__)])
+    return _mmlu(doc, registry.MMLU_LETTERS[max(range(len(lls)), key=lls.__getitem__)])
 
 
 def results_mmlu_gen(doc: dict, results: list) -> dict:

@@ -1,5 +1,9 @@
 """lm-eval glue for the finbench tasks: data -> documents, prompts, answer-extraction filters and per-sample results.
 
+What each task is (data, prompt, parser, labels, metrics) is its record in finbench.registry; this module only adapts
+those to lm-eval's hooks. Per task `prompt_<data>` / `target_<data>` (doc_to_text, doc_to_target); per answer kind an
+`extract_<kind>` filter; per metric family a process_results; the aggregations are finbench.metrics.AGGREGATIONS.
+
 Every task logs, per sample, the items its aggregations need (e.g. `[gold, pred]` for F1), so any aggregate in the
 results file can be recomputed, bootstrapped and paired from the `--log_samples` file.
 """
@@ -7,13 +11,12 @@ results file can be recomputed, bootstrapped and paired from the `--log_samples`
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import datasets
 
-from finbench import data, extract, metrics, prompts
-from finbench.prompts import ENTITY_TYPE_LABELS, SENTIMENT_LABELS
+from finbench import data, extract, metrics, prompts, registry
 from finbench.lmeval import quiet_lm_eval_notices
+from finbench.registry import ENTITY_TYPE_LABELS, SENTIMENT_LABELS, YES_NO
 
 quiet_lm_eval_notices()  # lm-eval's `--metadata` notice, once per finbench task otherwise
 
@@ -38,60 +41,45 @@ def load(task: str, **_ignored) -> datasets.DatasetDict:
     )
 
 
-# --- prompts --------------------------------------------------------------------------------------------------------
-def _prompt(task: str, doc: dict) -> str:
-    return prompts.prompt(task, _from_doc(doc))
+# --- prompts and targets: prompt_<task>, target_<task> (finbench_<task>; the _mc variants share them) ---------------
+def _doc_fn(fn, task: str):
+    def doc_fn(doc: dict) -> str:
+        return fn(task, _from_doc(doc))
+
+    doc_fn.__name__ = doc_fn.__qualname__ = f"{fn.__name__}_{task}"
+    return doc_fn
 
 
-prompt_fpb = partial(_prompt, "fpb")
-prompt_fiqa_sa = partial(_prompt, "fiqa_sa")
-prompt_tfns = partial(_prompt, "tfns")
-prompt_headline = partial(_prompt, "headline")
-prompt_ner = partial(_prompt, "ner")
-prompt_ner_cls = partial(_prompt, "ner_cls")
-prompt_convfinqa = partial(_prompt, "convfinqa")
-prompt_tatqa = partial(_prompt, "tatqa")
-prompt_finqa = partial(_prompt, "finqa")
-
-
-def _target(task: str, doc: dict) -> str:
-    return prompts.target(task, _from_doc(doc))
-
-
-target_fpb = partial(_target, "fpb")
-target_fiqa_sa = partial(_target, "fiqa_sa")
-target_tfns = partial(_target, "tfns")
-target_headline = partial(_target, "headline")
-target_ner = partial(_target, "ner")
-target_ner_cls = partial(_target, "ner_cls")
-target_convfinqa = partial(_target, "convfinqa")
-target_tatqa = partial(_target, "tatqa")
-target_finqa = partial(_target, "finqa")
+for _t in registry.TASKS.values():
+    if _t.suite != registry.KNOWLEDGE and not _t.multiple_choice:
+        _short = _t.name.removeprefix("finbench_")
+        globals()[f"prompt_{_short}"] = _doc_fn(prompts.prompt, _short)
+        globals()[f"target_{_short}"] = _doc_fn(prompts.target, _short)
 
 
 # --- answer extraction, as lm-eval `custom` filters (the parsed answer shows in `filtered_resps`) ------------------
-def _extract(task: str, resps, docs):
-    return [[extract.extract_answer(task, r) for r in rs] for rs in resps]
+def _filter(kind: str):
+    def extract_kind(resps, docs):
+        return [[extract.parse(kind, r) for r in rs] for rs in resps]
+
+    extract_kind.__name__ = extract_kind.__qualname__ = f"extract_{kind}"
+    return extract_kind
 
 
-def _extract_numeric(task: str, resps, docs):
+extract_sentiment = _filter("sentiment")
+extract_yes_no = _filter("yes_no")
+extract_entity_type = _filter("entity_type")
+extract_entities = _filter("entities")
+extract_text = _filter("text")
+
+
+def extract_number(resps, docs):
     """Numbers, except for the few ConvFinQA/FinQA questions whose gold answer is yes/no."""
     out = []
     for rs, doc in zip(resps, docs):
-        kind = "headline" if isinstance(json.loads(doc["answer"]), str) else task
-        out.append([extract.extract_answer(kind, r) for r in rs])
+        kind = "yes_no" if isinstance(json.loads(doc["answer"]), str) else "number"
+        out.append([extract.parse(kind, r) for r in rs])
     return out
-
-
-extract_fpb = partial(_extract, "fpb")
-extract_fiqa_sa = partial(_extract, "fiqa_sa")
-extract_tfns = partial(_extract, "tfns")
-extract_headline = partial(_extract, "headline")
-extract_ner = partial(_extract, "ner")
-extract_ner_cls = partial(_extract, "ner_cls")
-extract_convfinqa = partial(_extract_numeric, "convfinqa")
-extract_tatqa = partial(_extract, "tatqa")
-extract_finqa = partial(_extract_numeric, "finqa")
 
 
 # --- per-sample results ---------------------------------------------------------------------------------------------
@@ -105,18 +93,18 @@ def results_label(doc: dict, results: list) -> dict:
     return _classification(doc["label"], results[0])
 
 
-def _mc_pred(results: list, labels) -> str:
+def mc_pred(results: list, labels) -> str:
     """The label whose continuation has the highest loglikelihood."""
     lls = [ll for ll, _ in results]
     return labels[max(range(len(lls)), key=lls.__getitem__)]
 
 
 def results_sentiment_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], _mc_pred(results, SENTIMENT_LABELS))
+    return _classification(doc["label"], mc_pred(results, SENTIMENT_LABELS))
 
 
 def results_ner_cls_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], _mc_pred(results, ENTITY_TYPE_LABELS))
+    return _classification(doc["label"], mc_pred(results, ENTITY_TYPE_LABELS))
 
 
 def _headline(doc: dict, pred) -> dict:
@@ -130,7 +118,7 @@ def results_headline(doc: dict, results: list) -> dict:
 
 
 def results_headline_mc(doc: dict, results: list) -> dict:
-    return _headline(doc, _mc_pred(results, prompts.YES_NO))
+    return _headline(doc, mc_pred(results, YES_NO))
 
 
 def results_ner(doc: dict, results: list) -> dict:
@@ -165,68 +153,7 @@ def results_tatqa(doc: dict, results: list) -> dict:
     return {"em": em, "f1": f1, "missing": int(pred is None), "score": f1}
 
 
-# --- aggregations with explicit label sets (lm-eval `aggregation: !function ...`) ----------------------------------
-def macro_f1_sentiment(items):
-    return metrics.macro_f1(items, SENTIMENT_LABELS)
-
-
-def weighted_f1_sentiment(items):
-    return metrics.weighted_f1(items, SENTIMENT_LABELS)
-
-
-def mcc_sentiment(items):
-    return metrics.mcc(items, SENTIMENT_LABELS)
-
-
-def macro_f1_entity_type(items):
-    return metrics.macro_f1(items, ENTITY_TYPE_LABELS)
-
-
-def weighted_f1_entity_type(items):
-    return metrics.weighted_f1(items, ENTITY_TYPE_LABELS)
-
-
-def mcc_entity_type(items):
-    return metrics.mcc(items, ENTITY_TYPE_LABELS)
-
-
-def headline_avg_f1(items):
-    """FinBen's headline AvgF1 (weighted yes/no F1 per question type, averaged): `avg_f1` and `score`."""
-    return metrics.headline_avg_f1(items)
-
-
-def headline_yes_f1(items):
-    """F1 of the "yes" class per question type, averaged (finbench's v1 headline score): `yes_f1`."""
-    return metrics.headline_yes_f1(items)
-
-
-def ner_entity_f1(items):
-    return metrics.ner_entity_f1(items)
-
-
-# vectorised bootstrap forms of the aggregations above (finbench.results.draws); they agree with them draw for draw
-for _fn, _labels, _metric in [(macro_f1_sentiment, SENTIMENT_LABELS, "macro_f1"),
-                              (weighted_f1_sentiment, SENTIMENT_LABELS, "weighted_f1"),
-                              (mcc_sentiment, SENTIMENT_LABELS, "mcc"),
-                              (macro_f1_entity_type, ENTITY_TYPE_LABELS, "macro_f1"),
-                              (weighted_f1_entity_type, ENTITY_TYPE_LABELS, "weighted_f1"),
-                              (mcc_entity_type, ENTITY_TYPE_LABELS, "mcc")]:
-    _fn.bootstrap_counts = (_labels, _metric)
-headline_avg_f1.bootstrap_counts = "headline"
-
-
-# --- knowledge tasks (tasks/knowledge.py; aggregations here so finbench.results can resolve them) ------------------
-MMLU_LETTERS = prompts.MMLU_LETTERS
-
-
-def macro_f1_letters(items):
-    """Macro F1 over the option letters A-D (a missing letter is a false negative of its gold letter)."""
-    return metrics.macro_f1(items, MMLU_LETTERS)
-
-
-macro_f1_letters.bootstrap_counts = (MMLU_LETTERS, "macro_f1")
-
-
-def judge_mean(items):
-    """The share of judged answers the judge calls correct (items: one verdict dict per judged sample)."""
-    return sum(int(i["verdict"]) for i in items) / len(items) if items else float("nan")
+# --- aggregations (lm-eval `aggregation: !function utils.<name>`): finbench.metrics' registry ------------------------
+# (macro_f1_sentiment, weighted_f1_sentiment, mcc_sentiment, the same for entity_type, macro_f1_letters,
+# headline_avg_f1, headline_yes_f1, ner_entity_f1, judge_mean); lm-eval records each by its name
+globals().update({name: agg for name, agg in metrics.AGGREGATIONS.items() if name != "mean"})

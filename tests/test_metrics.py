@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from finbench import metrics as M
+from finbench import stats
 
 SENT = ["negative", "neutral", "positive"]
 
@@ -563,3 +564,38 @@ def test_entities_to_tags_one_line_per_mention():
     # an occurrence lost to an overlap does not use up the mention: the free "America" is tagged
     tags, _ = M.entities_to_tags("Bank of America and America".split(), [("America", "LOC"), ("Bank of America", "ORG")])
     assert tags == ["I-ORG"] * 3 + ["O", "I-LOC"]
+
+
+_REGISTRY_ITEMS = {
+    "mean": [1, 0, 0, 1, 1] * 5,
+    "macro_f1_sentiment": [["positive", "positive"], ["negative", None], ["neutral", "negative"]] * 9,
+    "weighted_f1_sentiment": [["positive", "neutral"], ["negative", "negative"], ["neutral", None]] * 7,
+    "mcc_sentiment": [["positive", "positive"], ["negative", "neutral"], ["neutral", "neutral"]] * 6,
+    "macro_f1_entity_type": [["person", "person"], ["location", "organization"], ["organization", None]] * 5,
+    "weighted_f1_entity_type": [["person", "location"], ["location", "location"], ["organization", None]] * 5,
+    "mcc_entity_type": [["person", "person"], ["location", "organization"], ["organization", None]] * 5,
+    "macro_f1_letters": [["A", "A"], ["B", "C"], ["D", None], ["C", "C"]] * 6,
+    "headline_avg_f1": [["price_up", "yes", "yes"], ["price_down", "yes", "no"], ["past_info", "no", None]] * 4,
+    "headline_yes_f1": [["price_up", "yes", "yes"], ["price_down", "yes", "no"], ["past_info", "no", "yes"]] * 4,
+    "ner_entity_f1": [[["I-PER", "O"], ["I-PER", "O"]], [["I-ORG", "I-ORG"], ["O", "I-ORG"]]] * 3,
+    "judge_mean": [{"verdict": 1}, {"verdict": 0}, {"verdict": 1}] * 4,
+}
+
+
+def test_every_aggregation_a_task_names_is_registered():
+    from finbench import registry
+
+    named = {m.aggregation for t in registry.TASKS.values() for m in t.metrics}
+    assert named <= set(M.AGGREGATIONS) and set(_REGISTRY_ITEMS) == set(M.AGGREGATIONS)
+    assert all(str(a) == name and M.aggregation(name) is a for name, a in M.AGGREGATIONS.items())
+    assert M.aggregation("no_such") is None
+
+
+@pytest.mark.parametrize("name", sorted(_REGISTRY_ITEMS))
+def test_registry_draws_equal_the_generic_bootstrap_of_the_corpus_function(name):
+    """Each aggregation's bootstrap (vectorised where it has a counts form) = its corpus function on each resample."""
+    agg, items = M.AGGREGATIONS[name], _REGISTRY_ITEMS[name]
+    assert (agg.counts is not None) == (name.startswith(("macro_f1", "weighted_f1", "mcc")) or name == "headline_avg_f1")
+    fast = agg.draws(items, n_boot=200, seed=11)
+    generic = stats.bootstrap_distribution(items, agg.fn, n_boot=200, seed=11)
+    assert fast == pytest.approx(generic, abs=1e-12, nan_ok=True)

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from finbench import data, extract, metrics, prompts
+from finbench import data, extract, metrics, prompts, registry
 
-TASKS = ["fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa"]
+TASKS = list(registry.data_tasks(registry.SUITE, "finbench_extended"))  # fpb … finqa
 
 
 @pytest.mark.parametrize("task", TASKS)

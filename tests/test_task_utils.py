@@ -24,12 +24,12 @@ def test_load_gives_every_split_as_a_dataset(sample_data):
 
 def test_filter_parses_replies_and_keeps_unparseable_as_none():
     docs = [{"label": "positive"}, {"label": "negative"}]
-    assert utils.extract_fpb([["Positive."], ["I cannot tell."]], docs) == [["positive"], [None]]
+    assert utils.extract_sentiment([["Positive."], ["I cannot tell."]], docs) == [["positive"], [None]]
 
 
 def test_numeric_filter_reads_yes_no_turns_as_text():
     docs = [{"answer": json.dumps(0.25)}, {"answer": json.dumps("yes")}]
-    assert utils.extract_convfinqa([["The answer is 25%"], ["Yes, it did."]], docs) == [[25.0], ["yes"]]
+    assert utils.extract_number([["The answer is 25%"], ["Yes, it did."]], docs) == [[25.0], ["yes"]]
 
 
 def test_classification_results_log_pairs_and_count_missing():
@@ -74,16 +74,8 @@ def test_aggregations_use_the_explicit_label_sets(fn, items, expected):
     assert getattr(utils, fn)(items) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("fn,items", [
-    ("macro_f1_sentiment", [["positive", "positive"], ["negative", None], ["neutral", "negative"]] * 9),
-    ("mcc_entity_type", [["person", "person"], ["location", "organization"], ["organization", None]] * 5),
-    ("headline_avg_f1", [["price_up", "yes", "yes"], ["price_down", "yes", "no"], ["past_info", "no", None]] * 4),
-])
-def test_report_draws_use_the_vectorised_form_and_match_the_generic_bootstrap(fn, items):
-    from finbench import results, stats
+def test_the_aggregations_yamls_name_are_the_metric_registry_entries():
+    from finbench import metrics
 
-    agg = getattr(utils, fn)
-    assert getattr(agg, "bootstrap_counts", None) is not None
-    fast = results.draws(items, agg, n_boot=300, seed=11)
-    generic = stats.bootstrap_distribution(items, agg, n_boot=300, seed=11)
-    assert fast == pytest.approx(generic, abs=1e-12)
+    for name, agg in metrics.AGGREGATIONS.items():
+        assert name == "mean" or getattr(utils, name) is agg

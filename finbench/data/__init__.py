@@ -14,21 +14,22 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from finbench import registry
 from finbench.config import DATA_ENV, DataError, data_dir
 
 from . import convfinqa, financebench, financemath, finqa, fiqa_sa, fpb, general, headline, mmlu_finance, ner, tatqa, tfns
 from . import math as gsm8k
-from ._common import Problem, Splits
+from ._common import Problem, Splits, format_number
 from .order import test_order
 
 __all__ = ["TASKS", "TRAIN_ONLY", "KNOWLEDGE", "ALL_TASKS", "load_splits", "published_splits", "resolve", "Splits",
-           "Problem", "DataError"]
+           "Problem", "DataError", "format_number", "check_tasks"]
 
-TASKS = ("fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa")
+TASKS = registry.data_tasks(registry.SUITE, "finbench_extended")  # fpb … finqa: the suite (finbench_extended)
 TRAIN_ONLY = ("general", "math")  # fine-tuning mixtures: a `train` split only, records {id, messages}
 ALL_TASKS = TASKS + TRAIN_ONLY
 # domain-knowledge sets (group finbench_knowledge, not in finbench_all): test only (+ MMLU's val/dev)
-KNOWLEDGE = ("mmlu_finance", "financemath", "financebench")
+KNOWLEDGE = registry.data_tasks(registry.KNOWLEDGE)  # mmlu_finance, financemath, financebench
 
 LOADERS: dict[str, Callable[[Path], Splits]] = {
     "fpb": fpb.load,
@@ -112,3 +113,11 @@ def clear_cache() -> None:
     _load.cache_clear()
     _ordered.cache_clear()
 
+
+
+def check_tasks(names: list[str]) -> None:
+    """Before an evaluation: the data behind lm-eval task/group names (finbench.registry) loads and has a test split;
+    DataError naming the task and the data dir otherwise (other lm-eval tasks are not checked)."""
+    for task in sorted(registry.data_behind(names)):
+        if not load_splits(task).splits.get("test"):
+            raise DataError(f"{task}: the test split is empty in {data_dir()}.")

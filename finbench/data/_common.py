@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from finbench import registry
 from finbench.config import DATA_ENV, DataError
 
 log = logging.getLogger("finbench.data")
 
 SEED = 42
 DEV_FRACTION = 0.1
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
+SENTIMENT_LABELS = registry.SENTIMENT_LABELS
 
 
 @dataclass

@@ -17,7 +17,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from finbench import data, decontam, prompts
+from finbench import data, decontam, prompts, registry
 from finbench.config import DataError
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -41,16 +41,13 @@ def doc_keys(task: str, doc: dict) -> set[str]:
     """The identities of the document behind one record of `task` (general/math: the user turns' text)."""
     if task in data.TRAIN_ONLY:
         return {text_key(m["content"]) for m in doc["messages"] if m["role"] == "user"}
-    if task in ("fpb", "fiqa_sa", "tfns", "ner", "ner_cls"):
-        keys = {text_key(doc["text"])}
-    elif task == "headline":
-        keys = {text_key(doc["headline"])}
-    elif task in ("convfinqa", "finqa"):
-        keys = {"page:" + str(doc["doc_id"]), text_key(doc["context"])}
-    elif task == "tatqa":
-        keys = {"table:" + str(doc["doc_id"]), text_key(doc["context"])}
-    else:
-        raise ValueError(f"unknown finbench task {task!r}")
+    try:
+        spec = registry.get(task)  # which fields identify the document: its registry record
+    except KeyError:
+        raise ValueError(f"unknown finbench task {task!r}") from None
+    keys = {text_key(doc[spec.document])}
+    if spec.report:  # the report page / table a QA record is about
+        keys.add(f"{spec.report[0]}:{doc[spec.report[1]]}")
     return keys | {text_key(prompts.prompt(task, doc))}
 
 
