@@ -76,7 +76,7 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
 
     general/math shares apply to the train mixture only (selection is on the finance tasks' dev data).
     """
-    m, seed = recipe.mixture, recipe.training.seed
+    m, seed = recipe.mixture, recipe.seed
     records: list[dict] = []
     dropped: list[dict] = []
     manifest: dict = {"split": split, "seed": seed, "sources": {}, "notes": []}
