@@ -279,3 +279,29 @@ def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_
     assert rows["ner"]["train_near_duplicates"][0] == 0 and "train_near_duplicates" not in rows["general"]
     text = format_check(list(rows.values()))
     assert f"tfns: 1 of {rows['tfns']['counts']['test']} test records" in text and "ner: 0 of" not in text
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
+def test_the_knowledge_sets_test_splits_are_in_the_leakage_index():
+    """FinanceBench evidence (10-K pages), FinanceMath and MMLU finance questions: a training example that repeats one
+    is caught, exactly (same text) or as a near-duplicate (a filing page inside a longer report context)."""
+    index = leakage.test_index()
+    assert not set(data.KNOWLEDGE) & set(index.missing)
+    for task in data.KNOWLEDGE:
+        assert sum(t == task for t in index.ids.values()) == len(data.load_splits(task).splits["test"])
+    question = data.load_splits("mmlu_finance").splits["test"][0]["question"]
+    assert leakage.leaked("fpb", {"id": "x", "text": question, "label": "neutral"}, index) == {"mmlu_finance"}
+    bench = data.load_splits("financebench").splits["test"][0]
+    page = max(bench["evidence"], key=len)
+    words = page.split()
+    context = "Unrelated opening remarks of the annual report. " + " ".join(words[: min(len(words), 400)])
+    record = {"id": "tatqa/x", "source": "tatqa",
+              "messages": [{"role": "user", "content": f"Context:\n{context}\n\nQuestion: What was it?"},
+                           {"role": "assistant", "content": "1"}]}
+    hits = leakage.near_duplicates([record], index)
+    assert hits and "financebench" in {t for h in hits[0] for t in h["test_tasks"]}
+    clean = {"id": "tatqa/y", "source": "tatqa",
+             "messages": [{"role": "user", "content": "Context:\nThe cat sat on the mat for a while.\n\nQuestion: ?"},
+                          {"role": "assistant", "content": "1"}]}
+    assert not leakage.near_duplicates([clean], index)
