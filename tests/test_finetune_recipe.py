@@ -13,8 +13,9 @@ from finbench.finetune.recipe import RecipeError
 
 from conftest import ROOT
 
-# every recipe file (study/plan.yaml is a study file: recipes x seeds, test_finetune_sweep.py)
-RECIPES = sorted(p for p in (ROOT / "finetune" / "recipes").rglob("*.yaml") if p.name != "plan.yaml")
+# every recipe file (study/plan.yaml is a study file, test_finetune_sweep.py; study/dev_tasks/ are lm-eval tasks)
+RECIPES = sorted(p for p in (ROOT / "finetune" / "recipes").rglob("*.yaml")
+                 if p.name != "plan.yaml" and "dev_tasks" not in p.parts)
 GOOD = {"name": "r", "mixture": {"tasks": [{"task": "fpb", "cap": 10}]}}
 
 
