@@ -43,7 +43,7 @@ def test_byte_identical_for_a_seed_and_different_for_another(sample_data):
     r = _recipe()
     a, b = mix.dumps(mix.build(r).records), mix.dumps(mix.build(r).records)
     assert a == b
-    other = dataclasses.replace(r, training=dataclasses.replace(r.training, seed=7))
+    other = dataclasses.replace(r, training={**r.training, "seed": 7})
     assert mix.dumps(mix.build(other).records) != a
 
 
@@ -169,7 +169,9 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     assert src["fpb"]["leaked_dropped"] > 0  # the FinGPT FPB split repeats test sentences in train
     finance = sum(src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa",
                                             "tatqa"))
-    assert src["general"]["asked"] == finance and src["general"]["taken"] == src["general"]["available"]
+    # all of LIMA but what decontamination drops (2 examples repeat a knowledge-set test question or passage)
+    assert src["general"]["asked"] == finance
+    assert src["general"]["taken"] == src["general"]["available"] - src["general"]["leaked_dropped"]
     assert src["math"]["asked"] == round(0.5 * finance)
     assert src["math"]["taken"] == min(src["math"]["asked"], src["math"]["available"])
     assert "no overlap" in proc.stdout
