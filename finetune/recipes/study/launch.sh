@@ -1,12 +1,21 @@
 #!/bin/bash
-# Launch the study (finetune/README.md "The study"). Run from a checkout of the branch to launch (its HEAD is copied).
+# Launch (or resume) the study (finetune/README.md "The study"), from the root of a checkout: its committed HEAD is
+# copied to $STUDY/code and the background job runs that copy (PYTHONPATH) with $PY's packages, so nothing is read from
+# the checkout afterwards. An existing $STUDY/sweep (plan, recipes, runs) is kept: the job resumes it.
 set -euo pipefail
 STUDY=${FINBENCH_CACHE_DIR:-$HOME/.cache/finbench}/study
 PY=${PY:-/work/main/.venv/bin/python}
 mkdir -p "$STUDY"
+if [ -f "$STUDY/job.pid" ] && kill -0 "$(cat "$STUDY/job.pid")" 2>/dev/null; then
+  echo "the study's job is running (pid $(cat "$STUDY/job.pid"), log $STUDY/sweep.log); stop it first: kill -- -PID" >&2
+  exit 1
+fi
 rm -rf "$STUDY/code" && mkdir "$STUDY/code"
 git archive HEAD | tar -x -C "$STUDY/code"            # the code and recipes the sweep runs, outside any checkout
 git rev-parse HEAD > "$STUDY/code/COMMIT"
+# the wheel maps tasks/ and leaderboards/ into the package (pyproject package-dir); on PYTHONPATH the copy needs links
+ln -s ../tasks "$STUDY/code/finbench/tasks"
+ln -s ../leaderboards "$STUDY/code/finbench/leaderboards"
 cp "$STUDY/code/finetune/recipes/study/run.sh" "$STUDY/run.sh"
 cd "$STUDY"
 if [ ! -f sweep/plan.json ]; then

@@ -17,6 +17,7 @@ dev_check() {  # dev_check RUN TASK: the run's model on TASK's dev split (the bu
     --tasks "$2" --include_path "$STUDY/code/finetune/recipes/study/dev_tasks" --apply_chat_template --batch_size auto \
     --output_path "$out.tmp" --log_samples && mv "$out.tmp" "$out" || echo "==== dev check of $1 failed"
 }
+echo $$ > "$STUDY/job.pid"
 echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
 # 1. the first single-task run (its training rate is the first measured one) and the dev-split check of its budget
 # (zero-shot base vs the run on FPB dev), 2. the training benchmark (today's configuration vs length-grouped batches,
