@@ -72,8 +72,9 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
 
     dry = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
-    rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:-1]}
+    rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:] if line.split()[0] in names}
     assert set(rows) == set(names) and int(rows["single-fpb"][2]) > 0
+    assert "training rate:" in dry.stdout and "evaluation rate:" in dry.stdout
     assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
 
     eval_args = ["--tasks", "finbench_fpb", "--limit", "2"]
