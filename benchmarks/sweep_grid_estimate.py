@@ -46,7 +46,7 @@ def main() -> None:
                                                      return_dict=True)["input_ids"]]
     by_source: dict[str, list[int]] = {}
     for rec, n in zip(records, lens):
-        if n <= r.training.max_length:
+        if n <= r.training["max_length"]:
             by_source.setdefault(rec["source"], []).append(n)
     count = {s: len(v) for s, v in by_source.items()}
     tokens = {s: sum(v) for s, v in by_source.items()}
@@ -69,7 +69,7 @@ def main() -> None:
                 t += min(r.mixture.general * n, available["general"]) * mean["general"]
             if use_math:
                 t += min(r.mixture.math * n, available["math"]) * mean["math"]
-            rows.append((variant, kind, t * r.training.epochs))
+            rows.append((variant, kind, t * r.training["num_train_epochs"]))
     runs = len(rows)
     train_h = sum(t for *_, t in rows) / args.tokens_per_second / 3600
     eval_h = (runs + 1) * test_requests / args.eval_requests_per_second / 3600  # + the zero-shot base run

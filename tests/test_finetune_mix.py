@@ -43,7 +43,7 @@ def test_byte_identical_for_a_seed_and_different_for_another(sample_data):
     r = _recipe()
     a, b = mix.dumps(mix.build(r).records), mix.dumps(mix.build(r).records)
     assert a == b
-    other = dataclasses.replace(r, training=dataclasses.replace(r.training, seed=7))
+    other = dataclasses.replace(r, training={**r.training, "seed": 7})
     assert mix.dumps(mix.build(other).records) != a
 
 
@@ -170,7 +170,9 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     assert src["fpb"]["leaked_dropped"] > 0  # the FinGPT FPB split repeats test sentences in train
     finance = sum(src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa",
                                             "tatqa"))
-    assert src["general"]["asked"] == finance and src["general"]["taken"] == src["general"]["available"]
+    # all of LIMA but what decontamination drops (2 examples repeat a knowledge-set test question or passage)
+    assert src["general"]["asked"] == finance
+    assert src["general"]["taken"] == src["general"]["available"] - src["general"]["leaked_dropped"]
     assert src["math"]["asked"] == round(0.5 * finance)
     assert src["math"]["taken"] == min(src["math"]["asked"], src["math"]["available"])
     assert "no overlap" in proc.stdout
@@ -280,3 +282,29 @@ def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_
     assert rows["ner"]["train_near_duplicates"][0] == 0 and "train_near_duplicates" not in rows["general"]
     text = format_check(list(rows.values()))
     assert f"tfns: 1 of {rows['tfns']['counts']['test']} test records" in text and "ner: 0 of" not in text
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
+def test_the_knowledge_sets_test_splits_are_in_the_leakage_index():
+    """FinanceBench evidence (10-K pages), FinanceMath and MMLU finance questions: a training example that repeats one
+    is caught, exactly (same text) or as a near-duplicate (a filing page inside a longer report context)."""
+    index = leakage.test_index()
+    assert not set(data.KNOWLEDGE) & set(index.missing)
+    for task in data.KNOWLEDGE:
+        assert sum(t == task for t in index.ids.values()) == len(data.load_splits(task).splits["test"])
+    question = data.load_splits("mmlu_finance").splits["test"][0]["question"]
+    assert leakage.leaked("fpb", {"id": "x", "text": question, "label": "neutral"}, index) == {"mmlu_finance"}
+    bench = data.load_splits("financebench").splits["test"][0]
+    page = max(bench["evidence"], key=len)
+    words = page.split()
+    context = "Unrelated opening remarks of the annual report. " + " ".join(words[: min(len(words), 400)])
+    record = {"id": "tatqa/x", "source": "tatqa",
+              "messages": [{"role": "user", "content": f"Context:\n{context}\n\nQuestion: What was it?"},
+                           {"role": "assistant", "content": "1"}]}
+    hits = leakage.near_duplicates([record], index)
+    assert hits and "financebench" in {t for h in hits[0] for t in h["test_tasks"]}
+    clean = {"id": "tatqa/y", "source": "tatqa",
+             "messages": [{"role": "user", "content": "Context:\nThe cat sat on the mat for a while.\n\nQuestion: ?"},
+                          {"role": "assistant", "content": "1"}]}
+    assert not leakage.near_duplicates([clean], index)

@@ -13,7 +13,9 @@ from finbench.finetune.recipe import RecipeError
 
 from conftest import ROOT
 
-RECIPES = sorted((ROOT / "finetune" / "recipes").rglob("*.yaml"))
+# every recipe file (study/plan.yaml is a study file, test_finetune_sweep.py; study/dev_tasks/ are lm-eval tasks)
+RECIPES = sorted(p for p in (ROOT / "finetune" / "recipes").rglob("*.yaml")
+                 if p.name != "plan.yaml" and "dev_tasks" not in p.parts)
 GOOD = {"name": "r", "mixture": {"tasks": [{"task": "fpb", "cap": 10}]}}
 
 
@@ -33,13 +35,14 @@ def test_paper_defaults():
     caps = {p.task: p.cap for p in r.mixture.tasks}
     assert caps["headline"] == 10000 and caps["fpb"] == 5000 and caps["ner"] == 5000
     assert caps["convfinqa"] == 2000 and caps["tfns"] == 5000
-    assert (r.mixture.general, r.mixture.math, r.training.seed) == (1.0, 0.5, 42)
+    assert (r.mixture.general, r.mixture.math, r.seed) == (1.0, 0.5, 42)
     assert r.base_model == "default"
 
 
 def test_defaults_and_roundtrip(tmp_path):
     r = recipe.from_dict(GOOD)
-    assert r.lora.r == 16 and r.training.packing and r.out.as_posix() == "runs/r"
+    assert r.lora.r == 16 and r.out.as_posix() == "runs/r" and r.precision == "auto"
+    assert r.training == recipe.TRAINING_DEFAULTS and r.training["train_sampling_strategy"] == "group_by_length"
     path = tmp_path / "r.yaml"
     path.write_text(r.to_yaml())
     again = recipe.load(path)
@@ -49,7 +52,7 @@ def test_defaults_and_roundtrip(tmp_path):
 def test_fingerprint_tracks_what_changes_the_model():
     a = recipe.from_dict(GOOD)
     b = recipe.from_dict({**GOOD, "output_dir": "elsewhere"})
-    c = recipe.from_dict({**GOOD, "training": {"lr": 1e-4}})
+    c = recipe.from_dict({**GOOD, "training": {"learning_rate": 1e-4}})
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
 
 
@@ -71,14 +74,22 @@ def _with(path: str, value):
     (_with("mixture.tasks", [{"task": "fpb"}, {"task": "fpb"}]), "mixture.tasks[1].task", "listed twice"),
     (_with("mixture.tasks", [{"task": "general", "cap": 5}]), "mixture.tasks[0].task", "mixture shares"),
     (_with("mixture.general", -1), "mixture.general", ">= 0"),
-    (_with("training.lr", "fast"), "training.lr", "must be float"),
+    (_with("training.learning_rate", "fast"), "training.learning_rate", "must be float"),
+    (_with("training.learning_rate", "2e-4"), "training.learning_rate", "must be float"),  # YAML 1.1: a string
     (_with("training.packing", "yes"), "training.packing", "must be bool"),
-    (_with("training.batch_size", 0), "training.batch_size", "> 0"),
-    (_with("training.batch_size", True), "training.batch_size", "must be int"),
-    (_with("training.schedule", "zigzag"), "training.schedule", "cosine"),
-    (_with("training.precision", "fp8"), "training.precision", "bf16"),
-    (_with("training.epochs", 0), "training.epochs", "> 0"),
-    (_with("training.lrate", 1e-4), "training.lrate", "unknown field"),
+    (_with("training.per_device_train_batch_size", 0), "training.per_device_train_batch_size", "> 0"),
+    (_with("training.per_device_train_batch_size", True), "training.per_device_train_batch_size", "must be int"),
+    (_with("training.lr_scheduler_type", "zigzag"), "training", "zigzag is not a valid SchedulerType"),
+    (_with("training.train_sampling_strategy", "by_mood"), "training.train_sampling_strategy", "group_by_length"),
+    (_with("training.eval_steps", 7), "training", "SFTConfig refused"),  # save_steps 50 is no multiple of 7
+    (_with("precision", "fp8"), "precision", "bf16"),
+    (_with("training.num_train_epochs", 0), "training.num_train_epochs", "> 0"),
+    (_with("training.learning_rat", 1e-4), "training.learning_rat", "did you mean learning_rate"),
+    (_with("training.lr", 1e-4), "training.lr", "use learning_rate"),  # the old schema says what each name is now
+    (_with("training.warmup_ratio", 0.1), "training.warmup_ratio", "use warmup_steps"),
+    (_with("training.output_dir", "x"), "training.output_dir", "set by finbench"),
+    (_with("training.bf16", True), "training.bf16", "precision"),
+    (_with("training.load_best_model_at_end", False), "training.load_best_model_at_end", "dev loss"),
     (_with("lora.r", 0), "lora.r", "> 0"),
     (_with("lora.dropout", 1.5), "lora.dropout", "[0, 1)"),
     (_with("lora.target_modules", []), "lora.target_modules", "non-empty list"),
@@ -96,6 +107,31 @@ def test_bad_recipes_name_the_field(tmp_path, raw, field, words):
         recipe.load(path)
     msg = str(exc.value)
     assert str(path) in msg and field in msg and words in msg, msg
+
+
+def test_training_block_is_the_sft_config_the_trainer_gets():
+    r = recipe.from_dict({**GOOD, "training": {"learning_rate": 3e-4, "per_device_train_batch_size": 4,
+                                               "gradient_accumulation_steps": 2, "warmup_steps": 0.1, "seed": 7,
+                                               "save_steps": 10, "neftune_noise_alpha": 5.0}})
+    cfg = r.sft_config("out")
+    assert (cfg.learning_rate, cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (3e-4, 4, 2)
+    assert (cfg.seed, cfg.data_seed, cfg.neftune_noise_alpha, r.seed) == (7, 7, 5.0, 7)
+    assert cfg.train_sampling_strategy == "group_by_length"  # finbench's default, measured faster on CPU
+    # what finbench manages: dev-loss selection at every checkpoint, evaluated at the save interval
+    assert (cfg.eval_steps, cfg.save_steps, cfg.load_best_model_at_end, cfg.metric_for_best_model) == \
+        (10, 10, True, "eval_loss")
+    assert cfg.per_device_eval_batch_size == 4 and cfg.output_dir == "out"
+
+
+def test_warmup_is_a_ratio_of_the_total_steps():
+    """The old mapping passed `warmup_ratio` as `warmup_steps`: transformers 4.x reads 0.03 as (almost) no warmup at
+    all. A recipe's warmup_steps: 0.1 warms up for 10 % of the steps, and is refused where it would not."""
+    r = recipe.from_dict({**GOOD, "training": {"warmup_steps": 0.1}})
+    assert r.sft_config("out").get_warmup_steps(200) == 20
+    recipe.check_warmup({"warmup_steps": 0.1}, "5.0.0")
+    recipe.check_warmup({"warmup_steps": 20}, "4.56.0")
+    with pytest.raises(RecipeError, match="no warmup"):
+        recipe.check_warmup({"warmup_steps": 0.1}, "4.56.0")
 
 
 def test_unreadable_recipe_files(tmp_path):

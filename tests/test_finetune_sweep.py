@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -71,8 +72,9 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
 
     dry = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
-    rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:-1]}
+    rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:] if line.split()[0] in names}
     assert set(rows) == set(names) and int(rows["single-fpb"][2]) > 0
+    assert "training rate:" in dry.stdout and "evaluation rate:" in dry.stdout
     assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
 
     eval_args = ["--tasks", "finbench_fpb", "--limit", "2"]
@@ -111,3 +113,65 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
     row = next(line for line in section.splitlines() if line.startswith("| single-fpb | "))
     assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", row), row
     assert (tmp_path / "RESULTS.md").read_text() == rep.stdout
+
+
+STUDY = ROOT / "finetune" / "recipes" / "study" / "plan.yaml"
+
+
+def test_study_plan_is_recipes_times_seeds_with_their_own_evaluations(tmp_path):
+    entries = sweep.plan_study(STUDY, tmp_path)
+    by_name = {e["name"]: e for e in entries}
+    assert entries[0]["name"] == sweep.BASE_RUN and len(by_name) == len(entries)
+    for name in ("single_fpb", "single_fiqa_sa", "single_tfns", "cocktail", "cocktail_general",
+                 "cocktail_general_math"):  # the seed study: >= 3 training seeds
+        assert {by_name[f"{name}-seed{s}"]["seed"] for s in (1, 2, 3)} == {1, 2, 3}
+    run = recipe.load(tmp_path / by_name["single_fpb-seed2"]["recipe"])
+    # the run's recipe: the recipe's own name (runs group by it), its seed, its output dir in the sweep
+    assert (run.name, run.seed, run.out) == ("single_fpb", 2, tmp_path / "runs" / "single_fpb-seed2")
+    single = recipe.load(ROOT / "finetune" / "recipes" / "study" / "single_fpb.yaml")
+    assert run.training == {**single.training, "seed": 2} and run.mixture == single.mixture
+    # equal per-task budgets in singles and cocktails
+    cocktail = recipe.load(ROOT / "finetune" / "recipes" / "study" / "cocktail.yaml")
+    for part in cocktail.mixture.tasks:
+        alone = recipe.load(ROOT / "finetune" / "recipes" / "study" / f"single_{part.task}.yaml")
+        assert alone.mixture.tasks == (part,) and by_name[f"single_{part.task}-seed1"]["eval_tasks"] == \
+            [f"finbench_{part.task}"]
+    assert set(by_name["cocktail-seed1"]["eval_tasks"]) == {f"finbench_{p.task}" for p in cocktail.mixture.tasks}
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["samples"] == {"finbench_headline": 1000, "finbench_tatqa": 1000}
+
+
+def test_study_eval_args_take_the_runs_tasks_and_seeded_samples(tmp_path):
+    sweep.plan_study(STUDY, tmp_path)
+    plan = sweep.read_plan(tmp_path)
+    runs = {e["name"]: e for e in plan["runs"]}
+    args = sweep.eval_args_for(runs["cocktail-seed1"], plan, ["--model", "vllm", "--tasks", "finbench_all"])
+    assert args[:2] == ["--model", "vllm"] and "finbench_all" not in args
+    assert args[args.index("--tasks") + 1].split(",") == runs["cocktail-seed1"]["eval_tasks"]
+    samples = json.loads(args[args.index("--samples") + 1])
+    assert set(samples) == {"finbench_headline", "finbench_tatqa"} and samples["finbench_tatqa"] == list(range(1000))
+    single = sweep.eval_args_for(runs["single_fpb-seed1"], plan, [])
+    assert single == ["--tasks", "finbench_fpb"]  # a full test set: no sample
+    with pytest.raises(RecipeError, match="drop --limit"):
+        sweep.eval_args_for(runs["cocktail-seed1"], plan, ["--limit", "20"])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("runs: []\n", "a study file maps `runs`"),
+    ("runs: [{recipe: cocktail.yaml, seeds: [1, 1], eval: [finbench_fpb]}]\nzero_shot: {eval: [finbench_fpb]}\n",
+     "distinct integer training seeds"),
+    ("runs: [{recipe: cocktail.yaml, eval: []}]\nzero_shot: {eval: [finbench_fpb]}\n", "list the lm-eval tasks"),
+    ("runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]}]\n", "zero_shot.eval"),
+    ("runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]},"
+     " {recipe: cocktail.yaml, seeds: [1], eval: [finbench_tfns]}]\nzero_shot: {eval: [finbench_fpb]}\n",
+     "planned twice"),
+])
+def test_bad_study_files_are_refused_before_anything_is_written(tmp_path, text, words):
+    study = ROOT / "finetune" / "recipes" / "study"
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    for f in study.glob("cocktail*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    with pytest.raises(RecipeError, match=words):
+        sweep.plan_study(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -25,9 +25,11 @@ RECIPE = {
              "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
     "mixture": {"tasks": [{"task": "fpb", "cap": 40}, {"task": "tfns", "cap": 40}, {"task": "headline", "cap": 40}],
                 "dev_cap": 4},
-    "training": {"epochs": 1, "max_steps": 16, "lr": 0.002, "schedule": "constant", "warmup_ratio": 0.0,
-                 "batch_size": 4, "grad_accum": 1, "max_length": 512, "packing": False, "precision": "fp32",
-                 "seed": 0, "save_steps": 16, "logging_steps": 4},
+    "precision": "fp32",
+    "training": {"num_train_epochs": 1, "max_steps": 16, "learning_rate": 0.002, "lr_scheduler_type": "constant",
+                 "warmup_steps": 0.0, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
+                 "max_length": 512, "packing": False, "train_sampling_strategy": "random", "seed": 0,
+                 "save_steps": 16, "logging_steps": 4},
 }
 
 

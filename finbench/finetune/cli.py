@@ -98,7 +98,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_sweep_plan(args: argparse.Namespace) -> int:
     from . import sweep
 
-    if args.recipes:
+    if args.study:
+        entries = sweep.plan_study(Path(args.study), Path(args.output))
+    elif args.recipes:
         entries = sweep.plan_from_recipes([Path(p) for p in args.recipes], Path(args.output))
     else:
         template = sweep.template_from(args.template)
@@ -124,6 +126,7 @@ def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
         resources={"gpus": args.gpus_per_run, "cpus": args.cpus_per_run, "mem_gb": args.mem_gb_per_run,
                    "time_min": args.time_min_per_run},
         max_concurrent=args.max_concurrent, eval_backend=args.eval_backend,
+        eval_model_args=args.eval_model_args or "",
         tensor_parallel_size=args.tensor_parallel_size, ray_address=args.ray_address,
         slurm_cluster="local" if args.slurm_local else None, slurm_partition=args.slurm_partition,
         slurm_account=args.slurm_account, wait=args.wait if args.wait is not None else args.executor != "slurm")
@@ -202,6 +205,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--general-share", type=float, default=1.0)
     p.add_argument("--math-share", type=float, default=0.5)
     p.add_argument("--recipes", nargs="+", default=None, help="plan these recipe files instead of a grid")
+    p.add_argument("--study", default=None, help="plan a study file (recipes x seeds, per-run evaluation tasks: "
+                                                 "finetune/recipes/study/plan.yaml)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_sweep_plan)
 
@@ -222,6 +227,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="runs at once (Slurm: the array's %%N; Ray: a finbench_run resource per run)")
     c.add_argument("--eval-backend", choices=("auto", "hf", "vllm"), default="auto",
                    help="auto: vLLM when a run has GPUs (data-parallel over them), else hf")
+    c.add_argument("--eval-model-args", default=None,
+                   help="extra model_args for every evaluation, after pretrained=<run's model> (e.g. vLLM on CPU: "
+                        "dtype=float32,max_model_len=4096,enforce_eager=True)")
     c.add_argument("--tensor-parallel-size", type=int, default=None,
                    help="vLLM GPUs per model replica (default 1; data_parallel_size = GPUs / this)")
     c.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")

@@ -154,6 +154,7 @@ class Options:
     resources: dict = dataclasses.field(default_factory=dict)  # gpus/cpus/mem_gb/time_min overrides
     max_concurrent: int | None = None
     eval_backend: str = "auto"
+    eval_model_args: str = ""  # appended to the evaluation's model_args (e.g. vLLM's dtype=float32,max_model_len=4096)
     tensor_parallel_size: int | None = None
     ray_address: str | None = None
     slurm_cluster: str | None = None  # None: Slurm (sbatch); "local": submitit's local executor (tests)
@@ -185,6 +186,7 @@ def submit(sweep_dir: Path, eval_args: list[str], opts: Options) -> int:
             continue
         r = resources_for(sweep_dir, plan, e, opts.resources)
         model, model_args = eval_backend(opts.eval_backend, r.gpus, opts.tensor_parallel_size)
+        model_args = ",".join(a for a in (model_args, opts.eval_model_args) if a)
         log = None if opts.executor == "local" else str(sweep_dir / "logs" / f"{e['name']}.log")
         units.append((Unit(str(sweep_dir), os.getcwd(), e["name"], tuple(eval_args), opts.allow_leakage, model,
                            model_args, log), r))

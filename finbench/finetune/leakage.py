@@ -1,7 +1,10 @@
 """Test-leakage guard: every training example is checked against every test split of the suite.
 
 A document is identified by keys: the hash of its normalised text (case, accents, punctuation and spacing
-removed) and, where the source has them, report identities (the ConvFinQA/FinQA page, the TAT-QA table). A training
+removed) and, where the source has them, report identities (the ConvFinQA/FinQA page, the TAT-QA table). The test
+splits of the knowledge sets (MMLU finance, FinanceMath, FinanceBench: `data.KNOWLEDGE`) are indexed too, by their
+questions and the passages they come with (FinanceBench's evidence pages are 10-K/10-Q excerpts, the kind of filing
+ConvFinQA and TAT-QA contexts are cut from; FinanceMath's tables; MMLU's choices). A training
 example leaks when any of its keys, or the hash of its prompt, equals one of a test document's, in any task (an FPB
 sentence in TFNS's test split counts too), or when its id names a test record, or when the text it trains on
 near-duplicates a test document (word n-gram containment, `finbench.decontam`: a tweet under a ticker prefix and a
@@ -51,6 +54,21 @@ def doc_keys(task: str, doc: dict) -> set[str]:
     return keys | {text_key(prompts.prompt(task, doc))}
 
 
+def _passages(task: str, doc: dict) -> list[str]:
+    """A knowledge-set test record's question and the texts it comes with (evidence pages, tables, choices)."""
+    extra = {"financebench": "evidence", "financemath": "tables", "mmlu_finance": "choices"}[task]
+    value = doc.get(extra) or []
+    return [doc["question"], *(value if isinstance(value, list) else [value])]
+
+
+def test_documents(task: str, doc: dict) -> tuple[set[str], str]:
+    """(exact keys, near-duplicate text) of one test record of any evaluated task, suite or knowledge set."""
+    if task in data.KNOWLEDGE:
+        texts = [t for t in _passages(task, doc) if isinstance(t, str) and t.strip()]
+        return {text_key(t) for t in texts}, "\n\n".join(texts)
+    return doc_keys(task, doc), decontam.document_text(task, doc)
+
+
 @dataclass
 class TestIndex:
     keys: dict[str, set[str]]  # key -> test tasks holding it
@@ -64,7 +82,7 @@ def _test_index(root: str) -> TestIndex:
     keys: dict[str, set[str]] = defaultdict(set)
     ids: dict[str, str] = {}
     missing, texts = [], []
-    for task in data.TASKS:
+    for task in data.TASKS + data.KNOWLEDGE:
         try:
             test = data.load_splits(task, root).splits.get("test", [])
         except DataError:
@@ -72,14 +90,16 @@ def _test_index(root: str) -> TestIndex:
             continue
         for doc in test:
             ids[f"{task}/{doc['id']}"] = task
-            texts.append((task, doc["id"], decontam.document_text(task, doc)))
-            for k in doc_keys(task, doc):
+            doc_keyset, text = test_documents(task, doc)
+            texts.append((task, doc["id"], text))
+            for k in doc_keyset:
                 keys[k].add(task)
     return TestIndex(dict(keys), ids, missing, decontam.Index(texts))
 
 
 def test_index() -> TestIndex:
-    """Keys of every test document of every suite task found in the data dir (built once per data dir)."""
+    """Keys of every test document of every suite task and knowledge set found in the data dir (built once per data
+    dir)."""
     return _test_index(data.resolve())
 
 
@@ -125,7 +145,7 @@ class Report:
 
     def format(self) -> str:
         lines = [f"leakage check: {self.examples} training examples against the test splits of "
-                 f"{', '.join(t for t in data.TASKS if t not in self.unchecked)}"]
+                 f"{', '.join(t for t in data.TASKS + data.KNOWLEDGE if t not in self.unchecked)}"]
         if self.unchecked:
             lines.append(f"  not checked (no data): {', '.join(self.unchecked)}")
         if self.clean:

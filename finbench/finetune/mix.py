@@ -9,6 +9,8 @@ split, or near-duplicate one (`leakage`), are dropped before sampling, counted i
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import random
 from dataclasses import dataclass, field
@@ -45,26 +47,40 @@ def _split(task: str, split: str) -> list[dict]:
     return rows
 
 
-def _take(task: str, rows: list[dict], n: int, seed: int, decontaminate: bool, info: dict,
-          dropped: list[dict]) -> list[dict]:
-    info["available"] = len(rows)
+@functools.lru_cache(maxsize=32)
+def _decontaminated(task: str, split: str, root: str, rows_id: int) -> tuple[list[dict], list[dict], int, list]:
+    """(kept records, dropped entries, near-duplicates dropped, the rows) of a task's split: what decontamination
+    keeps does not depend on the seed, so a sweep planning many recipes (or `--dry-run`) checks each split once. Keyed
+    by the loaded rows' identity too (kept alive in the value), so data reloaded after `data.clear_cache()` is
+    checked again."""
+    rows = _split(task, split)
     records = [_record(task, r) for r in rows]
+    index = leakage.test_index()
+    near = leakage.near_duplicates(records, index)
+    kept, dropped = [], []
+    for i, (row, rec) in enumerate(zip(rows, records)):
+        same = leakage.leaked(task, row, index)
+        if same:
+            dropped.append({"id": rec["id"], "source": task, "why": "same document", "test_tasks": sorted(same)})
+        elif i in near:
+            dropped.append({"id": rec["id"], "source": task, "why": "near-duplicate", "test": near[i]})
+        else:
+            kept.append(rec)
+    return kept, dropped, sum(d["why"] == "near-duplicate" for d in dropped), rows
+
+
+def _take(task: str, split: str, n: int, seed: int, decontaminate: bool, info: dict,
+          dropped: list[dict]) -> list[dict]:
+    rows = _split(task, split)
+    info["available"] = len(rows)
     if decontaminate:
-        index = leakage.test_index()
-        near = leakage.near_duplicates(records, index)
-        kept = []
-        for i, (row, rec) in enumerate(zip(rows, records)):
-            same = leakage.leaked(task, row, index)
-            if same:
-                dropped.append({"id": rec["id"], "source": task, "why": "same document",
-                                "test_tasks": sorted(same)})
-            elif i in near:
-                dropped.append({"id": rec["id"], "source": task, "why": "near-duplicate", "test": near[i]})
-            else:
-                kept.append(rec)
-        info["leaked_dropped"] = len(records) - len(kept)
-        info["near_duplicates_dropped"] = sum(d["why"] == "near-duplicate" and d["source"] == task for d in dropped)
-        records = kept
+        kept, gone, near, _ = _decontaminated(task, split, data.resolve(), id(rows))
+        records = [copy.deepcopy(r) for r in kept]
+        dropped += copy.deepcopy(gone)
+        info["leaked_dropped"] = len(rows) - len(kept)
+        info["near_duplicates_dropped"] = near
+    else:
+        records = [_record(task, r) for r in rows]
     if n < len(records):
         records = random.Random(f"{seed}:{task}").sample(records, n)
     info["taken"] = len(records)
@@ -76,14 +92,13 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
 
     general/math shares apply to the train mixture only (selection is on the finance tasks' dev data).
     """
-    m, seed = recipe.mixture, recipe.training.seed
+    m, seed = recipe.mixture, recipe.seed
     records: list[dict] = []
     dropped: list[dict] = []
     manifest: dict = {"split": split, "seed": seed, "sources": {}, "notes": []}
     for part in m.tasks:
         info = manifest["sources"].setdefault(part.task, {"cap": part.cap if split == "train" else m.dev_cap})
-        rows = _split(part.task, split)
-        records += _take(part.task, rows, info["cap"], seed, m.decontaminate and split == "train", info, dropped)
+        records += _take(part.task, split, info["cap"], seed, m.decontaminate and split == "train", info, dropped)
     finance = len(records)
     if split == "train":
         for source, share in (("general", m.general), ("math", m.math)):
@@ -91,7 +106,7 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
                 continue
             want = round(share * finance)
             info = manifest["sources"].setdefault(source, {"share": share, "asked": want})
-            records += _take(source, _split(source, "train"), want, seed, m.decontaminate, info, dropped)
+            records += _take(source, "train", want, seed, m.decontaminate, info, dropped)
             if info["taken"] < want:
                 manifest["notes"].append(f"{source}: asked for {want} examples ({share} x {finance} finance), "
                                          f"only {info['taken']} available")

@@ -14,12 +14,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 from finbench import artifacts
 from finbench.config import cache_dir
@@ -30,6 +33,7 @@ from .recipe import Part, Recipe, RecipeError, load
 VARIANTS = {"base": (False, False), "general": (True, False), "math": (False, True), "general_math": (True, True)}
 BASE_RUN = "zero-shot"
 THROUGHPUT_FILE = "train_throughput.json"  # written by benchmarks/train_throughput.py into finbench's cache
+EVAL_THROUGHPUT_FILE = "eval_throughput.json"  # prompt tokens/s of a measured evaluation (finetune/README.md)
 
 
 def subsets(tasks: list[str]) -> list[tuple[str, tuple[str, ...]]]:
@@ -116,6 +120,94 @@ def plan_from_recipes(paths: list[Path], out_dir: Path) -> list[dict]:
     return entries
 
 
+def plan_study(path: Path, out_dir: Path) -> list[dict]:
+    """A study file (finetune/recipes/study/plan.yaml): recipes x training seeds, each run's evaluation tasks.
+
+    Each (recipe, seed) is its own run, `<recipe name>-seed<seed>`; its recipe file (the recipe with that seed, its
+    output dir in the sweep) is copied into the sweep, so resuming reads nothing from the checkout, and the run dir's
+    recipe.yaml keeps the recipe's own name: runs group by recipe name. `samples: {task: N}` evaluates the first N
+    documents of a task's test split, which finbench orders by a seeded, label-stratified shuffle (finbench.data.order):
+    a seeded sample (lm-eval's `--samples`, shown as partial in every report), never a prefix of the file."""
+    path, out_dir = Path(path), Path(out_dir)
+    try:
+        study = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RecipeError(f"{path}: cannot read the study file ({exc})") from None
+    if not isinstance(study, dict) or not isinstance(study.get("runs"), list) or not study["runs"]:
+        raise RecipeError(f"{path}: a study file maps `runs` to a list of {{recipe, seeds, eval}} "
+                          "(see finetune/recipes/study/plan.yaml)")
+    samples = study.get("samples") or {}
+    if not isinstance(samples, dict) or not all(isinstance(n, int) and n > 0 for n in samples.values()):
+        raise RecipeError(f"{path}: samples must map lm-eval task names to a positive number of documents")
+
+    def tasks_of(item: dict, where: str) -> list[str]:
+        tasks = item.get("eval")
+        if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+            raise RecipeError(f"{where}.eval: list the lm-eval tasks to evaluate this run on (e.g. [finbench_fpb])")
+        return tasks
+
+    zero = study.get("zero_shot") or {}
+    entries: list[dict] = [{"name": BASE_RUN, "kind": "zero-shot", "tasks": [], "variant": None, "recipe": None,
+                            "eval_tasks": tasks_of(zero, f"{path}: zero_shot")}]
+    recipes: dict[str, Recipe] = {}
+    for i, item in enumerate(study["runs"]):
+        where = f"{path}: runs[{i}]"
+        if not isinstance(item, dict) or set(item) - {"recipe", "seeds", "eval"} or "recipe" not in item:
+            raise RecipeError(f"{where}: must be a mapping {{recipe: <file beside the study file>, seeds: [...], "
+                              "eval: [...]}")
+        r = load(path.parent / item["recipe"])
+        seeds = item.get("seeds") or [r.seed]
+        if not isinstance(seeds, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds) \
+                or len(set(seeds)) != len(seeds):
+            raise RecipeError(f"{where}.seeds: give distinct integer training seeds, e.g. [1, 2, 3]")
+        eval_tasks = tasks_of(item, where)
+        for seed in seeds:
+            name = f"{r.name}-seed{seed}"
+            if name in recipes:
+                raise RecipeError(f"{where}: run {name} is planned twice")
+            recipes[name] = dataclasses.replace(r, training={**r.training, "seed": seed}, source="",
+                                                output_dir=str(out_dir / "runs" / name))
+            entries.append({"name": name, "kind": "recipe", "recipe_name": r.name, "seed": seed,
+                            "tasks": [p.task for p in r.mixture.tasks], "variant": None,
+                            "recipe": f"recipes/{name}.yaml", "eval_tasks": eval_tasks})
+    bases = {r.base_model for r in recipes.values()}
+    if len(bases) != 1:
+        raise RecipeError(f"{path}: one base model per study (the zero-shot run), got {', '.join(sorted(bases))}")
+    with artifacts.staged_dir(out_dir / "recipes") as tmp:
+        for name, r in recipes.items():
+            (tmp / f"{name}.yaml").write_text(r.to_yaml())
+    artifacts.write_text(out_dir / "plan.json", json.dumps(
+        {"template": {"base_model": bases.pop()}, "study": str(path), "samples": samples, "runs": entries},
+        indent=2) + "\n")
+    return entries
+
+
+def eval_args_for(entry: dict, plan: dict, eval_args: list[str]) -> list[str]:
+    """The evaluation's arguments for one run: the sweep's, with the run's own tasks and seeded samples if planned."""
+    tasks = entry.get("eval_tasks")
+    if not tasks:
+        return list(eval_args)
+    args, skip = [], False
+    for a in eval_args:  # the plan's tasks replace a --tasks given to `sweep run`
+        if skip:
+            skip = False
+            continue
+        if a == "--tasks":
+            skip = True
+            continue
+        if a.startswith("--tasks="):
+            continue
+        args.append(a)
+    args += ["--tasks", ",".join(tasks)]
+    samples = {t: list(range(n)) for t, n in (plan.get("samples") or {}).items() if t in tasks}
+    if samples:
+        if any(a == "--limit" or a.startswith("--limit=") for a in args):
+            raise RecipeError("--limit: this plan evaluates seeded samples of some tasks (lm-eval --samples); "
+                              "lm-eval takes one or the other, so drop --limit")
+        args += ["--samples", json.dumps(samples, separators=(",", ":"))]
+    return args
+
+
 def read_plan(sweep_dir: Path) -> dict:
     path = Path(sweep_dir) / "plan.json"
     if not path.is_file():
@@ -139,8 +231,44 @@ def measured_tokens_per_second(sweep_dir: Path) -> tuple[float | None, str]:
     return None, "not measured yet: run benchmarks/train_throughput.py (or one run of the sweep)"
 
 
+def _prompt_tokens(tokenizer, task: str, n: int | None) -> tuple[int, int]:
+    """(documents, chat-template prompt tokens) of the first n documents (None: all) of an lm-eval task's test split
+    in finbench's evaluation order."""
+    from finbench import data, prompts
+
+    docs = data.load_splits(task.removeprefix("finbench_")).splits["test"][:n]
+    chats = [[{"role": "user", "content": prompts.prompt(task.removeprefix("finbench_"), d)}] for d in docs]
+    ids = tokenizer.apply_chat_template(chats, tokenize=True, add_generation_prompt=True, return_dict=True)
+    return len(docs), sum(len(x) for x in ids["input_ids"])
+
+
+def measured_eval_rate(sweep_dir: Path, tokens_of) -> tuple[float | None, str]:
+    """Evaluation throughput in prompt tokens/s (generation included): this sweep's finished evaluations (median), else
+    the figure `finbench`'s pre-launch smoke recorded in the cache (EVAL_THROUGHPUT_FILE)."""
+    rates = []
+    for done in Path(sweep_dir).glob("runs/*/DONE.json"):
+        args = json.loads(done.read_text()).get("eval_args", [])
+        results = sorted(done.parent.glob("eval/**/results_*.json"))
+        if "--tasks" not in args or not results:
+            continue
+        seconds = float(json.loads(results[-1].read_text()).get("total_evaluation_time_seconds") or 0)
+        if seconds > 0:
+            rates.append(tokens_of(args) / seconds)
+    if rates:
+        return statistics.median(rates), f"median of {len(rates)} finished evaluation(s) of this sweep"
+    path = cache_dir() / EVAL_THROUGHPUT_FILE
+    if path.is_file():
+        rec = json.loads(path.read_text())
+        return rec["prompt_tokens_per_second"], rec.get("how", str(path))
+    return None, f"not measured yet (no finished evaluation, no {path})"
+
+
 def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
-    """The plan as a table: examples, training tokens and estimated training time per run."""
+    """The plan as a table: examples, training tokens, estimated training and evaluation time per run.
+
+    Training: tokens (examples within max_length x epochs) plus dev-loss passes (dev tokens x evaluations, a forward
+    pass costing about a third of a training step's) at the measured training rate. Evaluation: the chat-template
+    prompt tokens of the run's evaluation documents (planned samples: their first N) at the measured evaluation rate."""
     from transformers import AutoTokenizer
 
     from .train import resolve_base
@@ -148,27 +276,64 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
     sweep_dir = Path(sweep_dir)
     p = read_plan(sweep_dir)
     rate, how = measured_tokens_per_second(sweep_dir)
-    tokenizer = None
-    lines = [f"{'run':<44} {'examples':>8} {'tokens':>10} {'est. train':>10}  status"]
-    total_tokens = 0
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source or resolve_base(p["template"]["base_model"]))
+    samples = p.get("samples") or {}
+    cache: dict[str, tuple[int, int]] = {}
+
+    def eval_tokens(tasks: list[str]) -> tuple[int, int]:
+        for t in tasks:
+            if t not in cache:
+                cache[t] = _prompt_tokens(tokenizer, t, samples.get(t))
+        return sum(cache[t][0] for t in tasks), sum(cache[t][1] for t in tasks)
+
+    def tokens_of(args: list[str]) -> int:
+        return eval_tokens(args[args.index("--tasks") + 1].split(","))[1]
+
+    eval_rate, eval_how = measured_eval_rate(sweep_dir, tokens_of)
+    lines = [f"{'run':<36} {'examples':>8} {'tokens':>9} {'est. train':>10} {'eval docs':>9} {'est. eval':>9}  status"]
+    total_train = total_eval = 0.0
+    train_tokens = 0
     for e in p["runs"]:
         status = "done" if (sweep_dir / "runs" / e["name"] / "DONE.json").exists() else "pending"
+        docs, etoks = eval_tokens(e["eval_tasks"]) if e.get("eval_tasks") else (None, None)
+        est_eval = etoks / eval_rate if etoks and eval_rate else None
+        eval_cols = (f"{docs if docs is not None else '-':>9} "
+                     f"{f'{est_eval / 60:.0f} min' if est_eval else ('?' if etoks else '-'):>9}")
+        if status == "pending" and est_eval:
+            total_eval += est_eval
         if e["recipe"] is None:
-            lines.append(f"{e['name']:<44} {'-':>8} {'-':>10} {'-':>10}  {status} (evaluate the base model)")
+            lines.append(f"{e['name']:<36} {'-':>8} {'-':>9} {'-':>10} {eval_cols}  {status} (the base model)")
             continue
         r = load(sweep_dir / e["recipe"])
-        if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source or resolve_base(r.base_model))
-        records = mix.build(r, "train").records
-        lens = [len(x) for x in tokenizer.apply_chat_template([x["messages"] for x in records], tokenize=True,
-                                                               return_dict=True)["input_ids"]]
-        tokens = int(sum(n for n in lens if n <= r.training.max_length) * r.training.epochs)
-        total_tokens += tokens
-        est = f"{tokens / rate / 60:.1f} min" if rate else "?"
-        lines.append(f"{e['name']:<44} {len(records):>8} {tokens:>10} {est:>10}  {status}")
-    total = f"{total_tokens / rate / 3600:.1f} h" if rate else "unknown"
-    lines.append(f"{len(p['runs'])} runs, {total_tokens} training tokens, estimated training time {total} "
-                 f"(throughput: {f'{rate:.0f} tokens/s, ' if rate else ''}{how}); evaluation time not included")
+        t = r.training
+
+        def lengths(records: list[dict]) -> list[int]:
+            ids = tokenizer.apply_chat_template([x["messages"] for x in records], tokenize=True, return_dict=True)
+            return [len(x) for x in ids["input_ids"] if len(x) <= t["max_length"]]
+
+        lens = lengths(mix.build(r, "train").records)
+        tokens = int(sum(lens) * t["num_train_epochs"])
+        steps = math.ceil(len(lens) * t["num_train_epochs"] / (t["per_device_train_batch_size"]
+                                                                 * t["gradient_accumulation_steps"]))
+        if t.get("max_steps", -1) > 0:
+            steps = t["max_steps"]
+        n_evals = steps // int(t.get("eval_steps") or t["save_steps"])
+        dev_cost = sum(lengths(mix.build(r, "dev").records)) * n_evals / 3
+        train_tokens += tokens
+        est = (tokens + dev_cost) / rate if rate else None
+        if status == "pending" and est:
+            total_train += est
+        lines.append(f"{e['name']:<36} {len(lens):>8} {tokens:>9} {f'{est / 60:.0f} min' if est else '?':>10} "
+                     f"{eval_cols}  {status}")
+
+    def hours(x: float, known: bool) -> str:
+        return f"{x / 3600:.1f} h" if known else "unknown"
+
+    lines.append(f"{len(p['runs'])} runs, {train_tokens} training tokens; still to run: training "
+                 f"{hours(total_train, bool(rate))} + evaluation {hours(total_eval, bool(eval_rate))} = "
+                 f"{hours(total_train + total_eval, bool(rate and eval_rate))}")
+    lines.append(f"  training rate: {f'{rate:.0f} tokens/s, ' if rate else ''}{how}")
+    lines.append(f"  evaluation rate: {f'{eval_rate:.0f} prompt tokens/s, ' if eval_rate else ''}{eval_how}")
     return "\n".join(lines)
 
 
@@ -214,10 +379,11 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
         if done.exists():
             print(f"[sweep] {e['name']}: done, skipped", flush=True)
             continue
+        args = eval_args_for(e, p, eval_args)
         if e["recipe"] is None:
             base = resolve_base(p["template"]["base_model"])
             run_dir.mkdir(parents=True, exist_ok=True)
-            _evaluate(base, run_dir / "eval", eval_args, None, model, model_args)
+            _evaluate(base, run_dir / "eval", args, None, model, model_args)
         else:
             r = load(sweep_dir / e["recipe"])
             trained = (run_dir / "train_summary.json").exists() and (run_dir / "adapter" / "adapter_config.json").exists()
@@ -228,8 +394,8 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
                 export(run_dir / "adapter", resolve_base(r.base_model), run_dir / "merged")
             elif not trained:
                 train(r, allow_leakage=allow_leakage)
-            _evaluate(str(run_dir / "merged"), run_dir / "eval", eval_args, run_dir / "recipe.yaml", model, model_args)
-        artifacts.write_text(done, json.dumps({"name": e["name"], "eval_args": eval_args}, indent=2) + "\n")
+            _evaluate(str(run_dir / "merged"), run_dir / "eval", args, run_dir / "recipe.yaml", model, model_args)
+        artifacts.write_text(done, json.dumps({"name": e["name"], "eval_args": args}, indent=2) + "\n")
         completed += 1
         print(f"[sweep] {e['name']}: done", flush=True)
     return completed

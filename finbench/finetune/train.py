@@ -183,46 +183,20 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     if not tokenizer.chat_template:
         raise RecipeError(f"base_model: {base} has no chat template; finbench trains and evaluates chat models")
     t = recipe.training
-    train_rows, dropped = _to_prompt_completion(mixture.records, tokenizer, t.max_length)
-    dev_rows, dev_dropped = _to_prompt_completion(dev.records, tokenizer, t.max_length)
+    max_length = t["max_length"]
+    train_rows, dropped = _to_prompt_completion(mixture.records, tokenizer, max_length)
+    dev_rows, dev_dropped = _to_prompt_completion(dev.records, tokenizer, max_length)
     if not train_rows or not dev_rows:
         which = "training" if not train_rows else "dev (checkpoint-selection)"
-        raise DataError(f"every {which} example is longer than training.max_length={t.max_length} tokens; "
+        raise DataError(f"every {which} example is longer than training.max_length={max_length} tokens; "
                         "raise max_length or add shorter tasks")
 
-    bf16 = use_bf16(t.precision)
-    if t.packing and not torch.cuda.is_available():
+    bf16 = use_bf16(recipe.precision)
+    if t.get("packing") and not torch.cuda.is_available():
         print("[finetune] note: packing gives TRL padding-free batches, made for FlashAttention on GPUs; on CPU they "
               "trained at about half the speed of padded batches (docs/BENCHMARKS.md)")
-    args = SFTConfig(
-        output_dir=str(recipe.out / CHECKPOINTS),
-        num_train_epochs=t.epochs,
-        max_steps=max_steps if max_steps is not None else t.max_steps,
-        learning_rate=t.lr,
-        lr_scheduler_type=t.schedule,
-        warmup_steps=t.warmup_ratio,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum,
-        max_length=t.max_length,
-        packing=t.packing,
-        bf16=bf16,
-        use_cpu=not torch.cuda.is_available(),
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        eval_strategy="steps",
-        eval_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        report_to="none",
-        dataloader_num_workers=0,
-        include_num_input_tokens_seen="non_padding",
-    )
+    overrides = {"max_steps": max_steps} if max_steps is not None else {}
+    args = recipe.sft_config(recipe.out / CHECKPOINTS, bf16=bf16, use_cpu=not torch.cuda.is_available(), **overrides)
     # under `accelerate launch` (several processes) only the main process writes; the others wait for it
     from accelerate import PartialState
 
@@ -270,7 +244,7 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     summary = {
         "recipe": recipe.name, "fingerprint": recipe.fingerprint(), "base_model": base,
         "examples": len(train_rows), "dropped_too_long": dropped, "dev_examples": len(dev_rows),
-        "dev_dropped_too_long": dev_dropped, "bf16": bf16, "packing": t.packing,
+        "dev_dropped_too_long": dev_dropped, "bf16": bf16, "packing": bool(t.get("packing")),
         "global_steps": trainer.state.global_step, "resumed_from": resume,
         "train_seconds_this_session": round(seconds, 1),
         "train_tokens_this_session": tokens,

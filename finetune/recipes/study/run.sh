@@ -1,0 +1,48 @@
+#!/bin/bash
+# The study's background job (launch.sh copies it to $STUDY/run.sh and starts it with setsid nohup nice -n 19).
+# Resumable: starting it again skips finished runs (DONE.json), resumes training from the last complete checkpoint
+# and redoes an evaluation killed midway. A failed run is logged and the job moves on; a second pass retries it.
+set -u
+STUDY=${STUDY:-${FINBENCH_CACHE_DIR:-$HOME/.cache/finbench}/study}
+PY=${PY:-/work/main/.venv/bin/python}
+export PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
+  HF_DATASETS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-4} TOKENIZERS_PARALLELISM=false
+EVAL=(--eval-backend vllm --eval-model-args max_model_len=4096,dtype=float32,enforce_eager=True)
+sweep() { "$PY" -m finbench.cli sweep run "$STUDY/sweep" "$@"; }
+dev_check() {  # dev_check RUN TASK: the run's model on TASK's dev split (the budget check; never test data)
+  local model="$STUDY/sweep/runs/$1/merged" out="$STUDY/dev_check/$1"
+  [ "$1" = zero-shot ] && model=$("$PY" -c "from finbench.default_model import prepare; print(prepare())")
+  [ -d "$out" ] && return 0
+  "$PY" -m finbench.lmeval run --model vllm --model_args "pretrained=$model,max_model_len=4096,dtype=float32,enforce_eager=True" \
+    --tasks "$2" --include_path "$STUDY/code/finetune/recipes/study/dev_tasks" --apply_chat_template --batch_size auto \
+    --output_path "$out.tmp" --log_samples && mv "$out.tmp" "$out" || echo "==== dev check of $1 failed"
+}
+echo $$ > "$STUDY/job.pid"
+echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
+# 1. the first single-task run (its training rate is the first measured one) and the dev-split check of its budget
+# (zero-shot base vs the run on FPB dev), 2. the training benchmark (today's configuration vs length-grouped batches,
+# once), 3. the estimate, 4. every run in plan order, twice over failures (the other sentiment singles' first seeds
+# are checked on their dev splits as they finish)
+sweep --only single_fpb-seed1 "${EVAL[@]}" || echo "==== single_fpb-seed1 failed"
+dev_check zero-shot dev_fpb,dev_fiqa_sa,dev_tfns
+[ -f "$STUDY/sweep/runs/single_fpb-seed1/DONE.json" ] && dev_check single_fpb-seed1 dev_fpb
+if [ ! -f "$STUDY/train_throughput.json" ]; then
+  (cd "$STUDY/code" && "$PY" benchmarks/train_throughput.py --examples 64 --repeats 3 \
+     --json "$STUDY/train_throughput.json" > "$STUDY/train_throughput.md.tmp" && \
+     mv "$STUDY/train_throughput.md.tmp" "$STUDY/train_throughput.md") || echo "==== benchmark failed"
+fi
+sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
+for pass in 1 2; do
+  for name in $("$PY" -c "import json,sys; print(' '.join(e['name'] for e in json.load(open(sys.argv[1]))['runs']))" \
+                "$STUDY/sweep/plan.json"); do
+    [ -f "$STUDY/sweep/runs/$name/DONE.json" ] && continue
+    echo "==== $(date -u '+%F %T') UTC $name (pass $pass)"
+    sweep --only "$name" "${EVAL[@]}" || echo "==== $(date -u '+%F %T') UTC $name FAILED (pass $pass)"
+    case "$name" in  # the sentiment singles' first seeds, on their dev splits
+      single_fiqa_sa-seed1|single_tfns-seed1)
+        t=${name#single_}; [ -f "$STUDY/sweep/runs/$name/DONE.json" ] && dev_check "$name" "dev_${t%-seed1}" ;;
+    esac
+  done
+done
+sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
+echo "==== $(date -u '+%F %T') UTC end"
