@@ -7,9 +7,12 @@ lm-eval's `--metadata` (finbench.judge).
 
 from __future__ import annotations
 
-import datasets
+from typing import TYPE_CHECKING
 
 from finbench import data, extract, judge, metrics, prompts, registry
+
+if TYPE_CHECKING:  # imported where documents are built: `datasets` takes seconds to import
+    import datasets
 
 SUBJECT_METRIC = {"professional_accounting": "acc_accounting", "econometrics": "acc_econometrics",
                   "high_school_macroeconomics": "acc_macro", "high_school_microeconomics": "acc_micro"}
@@ -17,6 +20,8 @@ _JUDGE: dict = {"judge": None}  # set when the FinanceBench documents are loaded
 
 
 def _dataset(task: str) -> datasets.DatasetDict:
+    import datasets
+
     splits = data.load_splits(task)
     return datasets.DatasetDict({name: datasets.Dataset.from_list(recs) for name, recs in splits.splits.items()
                                  if recs})

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 
-import datasets
+from typing import TYPE_CHECKING
 
 from finbench import data, extract, metrics, prompts, registry
 from finbench.lmeval import quiet_lm_eval_notices
 from finbench.registry import ENTITY_TYPE_LABELS, SENTIMENT_LABELS, YES_NO
+
+if TYPE_CHECKING:  # imported where documents are built: `datasets` takes seconds to import
+    import datasets
 
 quiet_lm_eval_notices()  # lm-eval's `--metadata` notice, once per finbench task otherwise
 
@@ -35,6 +38,8 @@ def load(task: str, **_ignored) -> datasets.DatasetDict:
     """lm-eval `custom_dataset`: finbench's canonical splits for `task` from $FINBENCH_DATA_DIR.
 
     lm-eval passes the task metadata and the model args as keyword arguments too; they do not select data."""
+    import datasets
+
     splits = data.load_splits(task)
     return datasets.DatasetDict(
         {name: datasets.Dataset.from_list([_to_doc(r) for r in recs]) for name, recs in splits.splits.items() if recs}

@@ -511,9 +511,9 @@ def test_confusion_bootstrap_equals_sklearn_per_draw(metric, n):
     labels = ["negative", "neutral", "positive"]
     items = _random_items(n, seed=n)
     fn = {"macro_f1": M.macro_f1, "weighted_f1": M.weighted_f1, "mcc": M.mcc}[metric]
-    generic = stats.bootstrap_distribution(items, lambda xs: fn(xs, labels), n_boot=200, seed=3)
+    generic = stats.bootstrap_distribution(items, lambda xs: fn(xs, labels), n_boot=50, seed=3)
     codes, n_codes = M.confusion_codes(items, labels)
-    fast = M.from_confusion(stats.bootstrap_counts(codes, n_codes, n_boot=200, seed=3), len(labels), metric)
+    fast = M.from_confusion(stats.bootstrap_counts(codes, n_codes, n_boot=50, seed=3), len(labels), metric)
     np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
 
 
@@ -526,9 +526,9 @@ def test_headline_count_bootstrap_equals_sklearn_per_draw(n):
     rng = random.Random(n)
     types = ["price_up", "price_down", "past_info"]
     items = [[rng.choice(types), rng.choice(["yes", "no"]), rng.choice(["yes", "no", None])] for _ in range(n)]
-    generic = stats.bootstrap_distribution(items, M.headline_avg_f1, n_boot=200, seed=5)
+    generic = stats.bootstrap_distribution(items, M.headline_avg_f1, n_boot=50, seed=5)
     codes, n_codes, n_types = M.headline_codes(items)
-    fast = M.headline_avg_f1_from_counts(stats.bootstrap_counts(codes, n_codes, n_boot=200, seed=5), n_types)
+    fast = M.headline_avg_f1_from_counts(stats.bootstrap_counts(codes, n_codes, n_boot=50, seed=5), n_types)
     np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
 
 
@@ -596,6 +596,6 @@ def test_registry_draws_equal_the_generic_bootstrap_of_the_corpus_function(name)
     """Each aggregation's bootstrap (vectorised where it has a counts form) = its corpus function on each resample."""
     agg, items = M.AGGREGATIONS[name], _REGISTRY_ITEMS[name]
     assert (agg.counts is not None) == (name.startswith(("macro_f1", "weighted_f1", "mcc")) or name == "headline_avg_f1")
-    fast = agg.draws(items, n_boot=200, seed=11)
-    generic = stats.bootstrap_distribution(items, agg.fn, n_boot=200, seed=11)
+    fast = agg.draws(items, n_boot=50, seed=11)
+    generic = stats.bootstrap_distribution(items, agg.fn, n_boot=50, seed=11)
     assert fast == pytest.approx(generic, abs=1e-12, nan_ok=True)

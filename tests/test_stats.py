@@ -128,10 +128,10 @@ def test_nan_resamples_are_ignored():
 
 def test_paired_identical_systems_zero():
     values = bernoulli(100)
-    assert S.paired_bootstrap_delta(values, list(values), mean) == (0.0, 0.0, 0.0)
+    assert S.paired_bootstrap_delta(values, list(values), mean, n_boot=200) == (0.0, 0.0, 0.0)
     assert S.paired_bootstrap_mean_delta(values, list(values)) == (0.0, 0.0, 0.0)
     items = [("positive", "positive"), ("neutral", None), ("negative", "neutral")] * 10
-    assert S.paired_bootstrap_delta(items, items, M.accuracy) == (0.0, 0.0, 0.0)
+    assert S.paired_bootstrap_delta(items, items, M.accuracy, n_boot=200) == (0.0, 0.0, 0.0)
 
 
 def test_paired_delta_sign_and_interval():
