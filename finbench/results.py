@@ -112,7 +112,7 @@ def load_run(results_file: Path, lazy: bool = False) -> Run:
 
 
 def _staging(part: str) -> bool:
-    """A writer's temporary dir (`.<name>.<random>.tmp`, finbench.artifacts; `.eval.tmp`, sweep): never a result."""
+    """A writer's temporary dir (`.<name>.<random>.tmp`, finbench.artifacts): never a result."""
     return part.startswith(".") and part.endswith(".tmp")
 
 

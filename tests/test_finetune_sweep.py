@@ -90,7 +90,7 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
 
     # a finished sweep is skipped; an evaluation killed midway (its temp dir left behind) is redone cleanly
     (tmp_path / "runs" / "zero-shot" / "DONE.json").unlink()
-    stale = tmp_path / "runs" / "zero-shot" / ".eval.tmp"
+    stale = tmp_path / "runs" / "zero-shot" / ".eval.killed.tmp"
     stale.mkdir()
     (stale / "half-written.json").write_text("{")
     again = subprocess.run(cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],

@@ -21,11 +21,12 @@ Every seed counts; nothing is selected on test.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finbench import compare, results, stats
+from finbench import artifacts, compare, results, stats
 
 from .recipe import RecipeError
 
@@ -308,11 +309,10 @@ def figure(st: Study, path: Path) -> bool:
     ax.set_xlabel("Δ score vs the single-task run (mean over seeds; 95 % CI, seeds × documents)")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
     plt.close(fig)
-    tmp.replace(path)
+    artifacts.write_bytes(path, png.getvalue())
     return True
 
 

@@ -15,7 +15,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import shutil
 import statistics
 import subprocess
@@ -342,23 +341,19 @@ def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path
     """`finbench eval` (the real lm_eval CLI) on one model; results land in `out` only when it has finished.
 
     model/model_args: the lm-eval backend and its extra arguments (vLLM's tensor/data parallelism on GPUs)."""
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)  # a previous evaluation killed midway
-    cmd = [sys.executable, "-m", "finbench.cli", "eval", "--model", model,
-           "--model_args", ",".join(a for a in (f"pretrained={model_dir}", model_args) if a),
-           "--output_path", str(tmp), *eval_args]
-    print("[sweep] " + " ".join(cmd), flush=True)
-    rc = subprocess.run(cmd).returncode
-    if rc != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"evaluation of {model_dir} failed (exit {rc}); see the output above")
-    if recipe_file is not None:  # the recipe beside lm-eval's output, for the leaderboard and for provenance
-        shutil.copy(recipe_file, tmp / "recipe.yaml")
-        summary = recipe_file.parent / "train_summary.json"
-        if summary.exists():
-            shutil.copy(summary, tmp / "train_summary.json")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    with artifacts.staged_dir(out) as tmp:  # also removes what an evaluation killed midway left
+        cmd = [sys.executable, "-m", "finbench.cli", "eval", "--model", model,
+               "--model_args", ",".join(a for a in (f"pretrained={model_dir}", model_args) if a),
+               "--output_path", str(tmp), *eval_args]
+        print("[sweep] " + " ".join(cmd), flush=True)
+        rc = subprocess.run(cmd).returncode
+        if rc != 0:
+            raise RuntimeError(f"evaluation of {model_dir} failed (exit {rc}); see the output above")
+        if recipe_file is not None:  # the recipe beside lm-eval's output, for the leaderboard and for provenance
+            shutil.copy(recipe_file, tmp / "recipe.yaml")
+            summary = recipe_file.parent / "train_summary.json"
+            if summary.exists():
+                shutil.copy(summary, tmp / "train_summary.json")
 
 
 def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, allow_leakage: bool = False,
