@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -53,12 +52,43 @@ def command(kind: str, model_args: str, task: str, out: Path, limit: int | None,
     lim = ["--limit", str(limit)] if limit is not None else []
     bs = ["--batch_size", batch_size] if batch_size else []
     if kind == "finbench":
-        return [sys.executable, "-m", "finbench.cli", "eval", "--backend", "vllm", "--model_args", model_args,
-                "--tasks", f"finbench_{task}", "--output_path", str(out), *lim, *bs]
+        return [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "eval",
+            "--backend",
+            "vllm",
+            "--model_args",
+            model_args,
+            "--tasks",
+            f"finbench_{task}",
+            "--output_path",
+            str(out),
+            *lim,
+            *bs,
+        ]
     backend = "vllm" if kind == "vllm" else "hf"
-    return [sys.executable, "-m", "lm_eval", "run", "--model", backend, "--model_args", model_args,
-            "--tasks", f"finbench_{task}", "--include_path", str(tasks_dir()), "--apply_chat_template",
-            "--log_samples", "--output_path", str(out), *lim, *bs]
+    return [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        backend,
+        "--model_args",
+        model_args,
+        "--tasks",
+        f"finbench_{task}",
+        "--include_path",
+        str(tasks_dir()),
+        "--apply_chat_template",
+        "--log_samples",
+        "--output_path",
+        str(out),
+        *lim,
+        *bs,
+    ]
 
 
 def run_task(cmd: list, out: Path, env: dict) -> dict:
@@ -79,8 +109,11 @@ def run_task(cmd: list, out: Path, env: dict) -> dict:
         done.write_text(json.dumps({"wall_s": wall, "cmd": [str(c) for c in cmd]}) + "\n")
     (run,) = results.find_runs(out)
     (samples,) = run.samples.values()
-    return {"wall_s": json.loads(done.read_text())["wall_s"], "samples": samples,
-            "n_original": next(iter(run.results.get("n-samples", {}).values()), {}).get("original")}
+    return {
+        "wall_s": json.loads(done.read_text())["wall_s"],
+        "samples": samples,
+        "n_original": next(iter(run.results.get("n-samples", {}).values()), {}).get("original"),
+    }
 
 
 def replies(samples: list[dict]) -> dict:
@@ -122,8 +155,9 @@ def prefill(model: str, cpu: bool, dtype: str, prompts: dict[str, list[str]], wo
         src.write_text(json.dumps(prompts))
         arg = json.dumps({"model": model, "cpu": cpu, "dtype": dtype, "prompts": str(src), "result": str(result)})
         with open(work / "prefill_log.txt", "w") as log:
-            proc = subprocess.run([sys.executable, "-c", PREFILL_CHILD, arg], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+            proc = subprocess.run(
+                [sys.executable, "-c", PREFILL_CHILD, arg], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         if proc.returncode != 0:
             raise SystemExit(f"prefill run failed; see {work / 'prefill_log.txt'}")
     return json.loads(result.read_text())
@@ -159,10 +193,18 @@ def main() -> None:
     ap.add_argument("--vllm-default", action="store_true", help="also lm_eval --model vllm at --batch_size 1")
     ap.add_argument("--vllm-env", default=None, help="also vllm lm_eval auto with these KEY=VAL,... settings")
     cache = Path(os.environ.get("FINBENCH_CACHE_DIR", Path.home() / ".cache/finbench"))
-    ap.add_argument("--out", type=Path, default=cache / "bench" / "full_suite",
-                    help="run outputs (resumable; outside the work tree)")
-    ap.add_argument("--dtype", default=None, help="both backends, the same precision (for agreement); default "
-                    "bfloat16, or float32 on a CPU without AVX512-BF16/AMX (bf16 is emulated there, ~100x slower)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=cache / "bench" / "full_suite",
+        help="run outputs (resumable; outside the work tree)",
+    )
+    ap.add_argument(
+        "--dtype",
+        default=None,
+        help="both backends, the same precision (for agreement); default "
+        "bfloat16, or float32 on a CPU without AVX512-BF16/AMX (bf16 is emulated there, ~100x slower)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -185,35 +227,59 @@ def main() -> None:
     print(f"matmul ceiling ({args.dtype}, CPU): {ceiling:.3f} TFLOP/s", flush=True)
 
     vargs = vllm_model_args(model, cpu, args.dtype)
-    configs = [("vllm lm_eval auto", "vllm", vargs, "auto", env, args.limit),
-               ("vllm finbench eval", "finbench", vargs, None, env, args.limit)]
+    configs = [
+        ("vllm lm_eval auto", "vllm", vargs, "auto", env, args.limit),
+        ("vllm finbench eval", "finbench", vargs, None, env, args.limit),
+    ]
     if args.vllm_default:
         configs.append(("vllm lm_eval default", "vllm", vargs, None, env, args.limit))
     if args.vllm_env:
         extra = dict(kv.split("=", 1) for kv in args.vllm_env.split(","))
         configs.append((f"vllm lm_eval auto {args.vllm_env}", "vllm", vargs, "auto", {**env, **extra}, args.limit))
     hf_sizes = [b for b in args.hf_batch_sizes.split(",") if b]
-    configs += [(f"hf lm_eval batch {b}", "hf", f"pretrained={model},dtype={args.dtype}", None if b == "1" else b,
-                 env, hf_limit) for b in hf_sizes]
+    configs += [
+        (
+            f"hf lm_eval batch {b}",
+            "hf",
+            f"pretrained={model},dtype={args.dtype}",
+            None if b == "1" else b,
+            env,
+            hf_limit,
+        )
+        for b in hf_sizes
+    ]
 
     runs: dict[str, dict] = {}
     for name, kind, margs, bs, cenv, limit in configs:
         slug = name.replace(" ", "_").replace("=", "-").replace(",", "+")
-        probe = run_task(command(kind, margs, PROBE_TASK, args.out / slug / "_fixed", 1, bs),
-                         args.out / slug / "_fixed", cenv)
+        probe = run_task(
+            command(kind, margs, PROBE_TASK, args.out / slug / "_fixed", 1, bs), args.out / slug / "_fixed", cenv
+        )
         per_task = {}
         for task in tasks:
             out = args.out / slug / task
             r = run_task(command(kind, margs, task, out, limit, bs), out, cenv)
             prompt_toks, gen_toks = count_tokens(tok, r["samples"])
             net = max(r["wall_s"] - probe["wall_s"], 1e-9)  # ~0: the task cost less than the fixed cost's noise
-            per_task[task] = {"docs": len(r["samples"]), "of": r["n_original"], "wall_s": r["wall_s"], "net_s": net,
-                              "prompt_tokens": prompt_toks, "gen_tokens": gen_toks, "replies": replies(r["samples"]),
-                              "prompts": prompts_of(r["samples"])}
+            per_task[task] = {
+                "docs": len(r["samples"]),
+                "of": r["n_original"],
+                "wall_s": r["wall_s"],
+                "net_s": net,
+                "prompt_tokens": prompt_toks,
+                "gen_tokens": gen_toks,
+                "replies": replies(r["samples"]),
+                "prompts": prompts_of(r["samples"]),
+            }
             print(f"{name} {task}: {len(r['samples'])} docs, {r['wall_s']:.1f} s", flush=True)
         default_bs = "auto (finbench eval's default)" if kind == "finbench" else "1 (lm-eval's default)"
-        runs[name] = {"fixed_s": probe["wall_s"], "tasks": per_task, "limit": limit, "batch_size": bs or default_bs,
-                      "backend": kind}
+        runs[name] = {
+            "fixed_s": probe["wall_s"],
+            "tasks": per_task,
+            "limit": limit,
+            "batch_size": bs or default_bs,
+            "backend": kind,
+        }
 
     ref = runs["vllm lm_eval auto"]
     pre = prefill(model, cpu, args.dtype, {t: ref["tasks"][t]["prompts"] for t in tasks}, args.out, env)
@@ -238,14 +304,27 @@ def main() -> None:
         agreement[hf] = [same, total]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"threads {torch.get_num_threads()}", "model": model, "non_embedding_params": n_params,
-        "matmul_tflops": ceiling, "dtype": args.dtype, "limit": args.limit,
+        f"threads {torch.get_num_threads()}",
+        "model": model,
+        "non_embedding_params": n_params,
+        "matmul_tflops": ceiling,
+        "dtype": args.dtype,
+        "limit": args.limit,
         "hf_limit": hf_limit,
-        "suite_s": {n: suite(n) for n in runs}, "hf_default": default_hf, "hf_best": best_hf,
+        "suite_s": {n: suite(n) for n in runs},
+        "hf_default": default_hf,
+        "hf_best": best_hf,
         "agreement_vs_vllm": agreement,
         "prefill": {t: {**v, "tflops": 2 * n_params * v["tokens"] / v["wall_s"] / 1e12} for t, v in pre.items()},
-        "runs": {n: {**r, "tasks": {t: {k: x for k, x in v.items() if k not in ("replies", "prompts")}
-                                    for t, v in r["tasks"].items()}} for n, r in runs.items()},
+        "runs": {
+            n: {
+                **r,
+                "tasks": {
+                    t: {k: x for k, x in v.items() if k not in ("replies", "prompts")} for t, v in r["tasks"].items()
+                },
+            }
+            for n, r in runs.items()
+        },
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -256,27 +335,39 @@ def main() -> None:
 def markdown(r: dict) -> str:
     runs, ceiling = r["runs"], r["matmul_tflops"]
     ref = runs["vllm lm_eval auto"]
-    scope = ("every test document" if r["limit"] is None else
-             f"a SMALL RUN: the first {r['limit']} documents of each task's seeded sample, not the full suite")
-    lines = [f"Machine: {r['machine']}. Model: {r['model']} ({r['non_embedding_params'] / 1e6:.1f}M non-embedding "
-             f"params, {r['dtype']} on both backends). Scope: {scope}; hf on the first {r['hf_limit']} documents "
-             f"per task, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
-             f"same run (2048^3, median of 10): {ceiling:.3f} TFLOP/s.", "",
-             "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best "
-             "| same replies as vLLM |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    scope = (
+        "every test document"
+        if r["limit"] is None
+        else f"a SMALL RUN: the first {r['limit']} documents of each task's seeded sample, not the full suite"
+    )
+    lines = [
+        f"Machine: {r['machine']}. Model: {r['model']} ({r['non_embedding_params'] / 1e6:.1f}M non-embedding "
+        f"params, {r['dtype']} on both backends). Scope: {scope}; hf on the first {r['hf_limit']} documents "
+        f"per task, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
+        f"same run (2048^3, median of 10): {ceiling:.3f} TFLOP/s.",
+        "",
+        "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best | same replies as vLLM |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     hd, hb = r["hf_default"], r["hf_best"]
     for name, run in runs.items():
         s = r["suite_s"][name]
         vd = f"{r['suite_s'][hd] / s:.2f}x" if hd else ""
         vb = f"{r['suite_s'][hb] / s:.2f}x" if hb else ""
         agree = r["agreement_vs_vllm"].get(name)
-        lines.append(f"| {name} | {run['batch_size']} | {run['fixed_s']:.0f} | {s:.0f} | {vd} | {vb} | "
-                     + (f"{agree[0]}/{agree[1]} |" if agree else "|"))
+        lines.append(
+            f"| {name} | {run['batch_size']} | {run['fixed_s']:.0f} | {s:.0f} | {vd} | {vb} | "
+            + (f"{agree[0]}/{agree[1]} |" if agree else "|")
+        )
     names = list(runs)
-    lines += ["", "Per task, net seconds (wall - the configuration's fixed cost); hf: measured on its sample -> "
-                  "extrapolated to the documents vLLM ran:", "",
-              "| task | docs | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    lines += [
+        "",
+        "Per task, net seconds (wall - the configuration's fixed cost); hf: measured on its sample -> "
+        "extrapolated to the documents vLLM ran:",
+        "",
+        "| task | docs | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
     for t, v in ref["tasks"].items():
         cells = []
         for n in names:
@@ -284,16 +375,23 @@ def markdown(r: dict) -> str:
             scale = v["docs"] / x["docs"]
             cells.append(f"{x['net_s']:.0f}" if scale == 1 else f"{x['net_s']:.0f} -> {x['net_s'] * scale:.0f}")
         lines.append(f"| {t} | {v['docs']} | " + " | ".join(cells) + " |")
-    lines += ["", "Per task, `vllm lm_eval auto` (net = wall - the configuration's fixed cost); prefill alone: "
-                  "max_tokens=1, prefix cache off:", "",
-              "| task | docs | wall s | net s | prompt tok | gen tok | prompt tok/s | gen tok/s | prefill tok/s "
-              "| prefill TFLOP/s | / matmul ceiling |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "Per task, `vllm lm_eval auto` (net = wall - the configuration's fixed cost); prefill alone: "
+        "max_tokens=1, prefix cache off:",
+        "",
+        "| task | docs | wall s | net s | prompt tok | gen tok | prompt tok/s | gen tok/s | prefill tok/s "
+        "| prefill TFLOP/s | / matmul ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for t, v in ref["tasks"].items():
         p = r["prefill"][t]
-        lines.append(f"| {t} | {v['docs']} | {v['wall_s']:.0f} | {v['net_s']:.0f} | {v['prompt_tokens']} | "
-                     f"{v['gen_tokens']} | {v['prompt_tokens'] / v['net_s']:.0f} | "
-                     f"{v['gen_tokens'] / v['net_s']:.1f} | "
-                     f"{p['tokens'] / p['wall_s']:.0f} | {p['tflops']:.3f} | {p['tflops'] / ceiling:.0%} |")
+        lines.append(
+            f"| {t} | {v['docs']} | {v['wall_s']:.0f} | {v['net_s']:.0f} | {v['prompt_tokens']} | "
+            f"{v['gen_tokens']} | {v['prompt_tokens'] / v['net_s']:.0f} | "
+            f"{v['gen_tokens'] / v['net_s']:.1f} | "
+            f"{p['tokens'] / p['wall_s']:.0f} | {p['tflops']:.3f} | {p['tflops'] / ceiling:.0%} |"
+        )
     return "\n".join(lines)
 
 

@@ -35,29 +35,57 @@ def write_run(root: Path, name: str, tasks: dict[str, int], skill: float, rng: n
     stamp = "2026-01-01T00-00-00.000000"
     d = root / name / "SYNTHETIC__model"
     d.mkdir(parents=True)
-    res = {"results": {}, "configs": {}, "versions": {}, "n-shot": {}, "higher_is_better": {},
-           "group_subtasks": {"synthetic_cat_a": [t for t in tasks][: len(tasks) // 2],
-                              "synthetic_cat_b": [t for t in tasks][len(tasks) // 2:]},
-           "config": {"model": "hf", "model_args": f"pretrained=SYNTHETIC-{name}"}, "model_name": f"SYNTHETIC-{name}",
-           "model_name_sanitized": "SYNTHETIC__model", "lm_eval_version": "0.4.13", "date": 1767225600.0,
-           "git_hash": "0000000"}
+    res = {
+        "results": {},
+        "configs": {},
+        "versions": {},
+        "n-shot": {},
+        "higher_is_better": {},
+        "group_subtasks": {
+            "synthetic_cat_a": [t for t in tasks][: len(tasks) // 2],
+            "synthetic_cat_b": [t for t in tasks][len(tasks) // 2 :],
+        },
+        "config": {"model": "hf", "model_args": f"pretrained=SYNTHETIC-{name}"},
+        "model_name": f"SYNTHETIC-{name}",
+        "model_name_sanitized": "SYNTHETIC__model",
+        "lm_eval_version": "0.4.13",
+        "date": 1767225600.0,
+        "git_hash": "0000000",
+    }
     for task, n in tasks.items():
         acc = (rng.random(n) < skill).astype(float)
         with open(d / f"samples_{task}_{stamp}.jsonl", "w") as fh:
             for i in range(n):
                 doc = {"id": f"{task}-{i}", "text": f"SYNTHETIC document {i} of {task}: " + "lorem ipsum " * 12}
                 prompt = f"Classify the SYNTHETIC text.\n{doc['text']}\nAnswer:"
-                fh.write(json.dumps({
-                    "doc_id": i, "doc": doc, "target": 0,
-                    "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": " yes"},
-                                  "gen_args_1": {"arg_0": prompt, "arg_1": " no"}},
-                    "resps": [[["-1.5", "False"]], [["-2.5", "False"]]],
-                    "filtered_resps": [["-1.5", "False"], ["-2.5", "False"]], "filter": "none", "metrics": ["acc"],
-                    "doc_hash": hashlib.sha256(doc["id"].encode()).hexdigest(), "prompt_hash": "0" * 64,
-                    "target_hash": "0" * 64, "acc": float(acc[i])}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "doc_id": i,
+                            "doc": doc,
+                            "target": 0,
+                            "arguments": {
+                                "gen_args_0": {"arg_0": prompt, "arg_1": " yes"},
+                                "gen_args_1": {"arg_0": prompt, "arg_1": " no"},
+                            },
+                            "resps": [[["-1.5", "False"]], [["-2.5", "False"]]],
+                            "filtered_resps": [["-1.5", "False"], ["-2.5", "False"]],
+                            "filter": "none",
+                            "metrics": ["acc"],
+                            "doc_hash": hashlib.sha256(doc["id"].encode()).hexdigest(),
+                            "prompt_hash": "0" * 64,
+                            "target_hash": "0" * 64,
+                            "acc": float(acc[i]),
+                        }
+                    )
+                    + "\n"
+                )
         res["results"][task] = {"alias": task, "acc,none": float(acc.mean()), "acc_stderr,none": 0.0}
-        res["configs"][task] = {"task": task, "output_type": "multiple_choice",
-                                "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+        res["configs"][task] = {
+            "task": task,
+            "output_type": "multiple_choice",
+            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+        }
         res["versions"][task], res["n-shot"][task], res["higher_is_better"][task] = 1.0, 0, {"acc": True}
     (d / f"results_{stamp}.json").write_text(json.dumps(res, indent=2))
     return root / name
@@ -108,15 +136,24 @@ def main() -> None:
             site = Path(tmp) / f"site_{docs}"
             wall, cpu, walls = timed(lambda: build([root], site, err=quiet), args.repeats)
             n_files = sum(1 for p in site.rglob("*") if p.is_file())
-            what = (f"leaderboard build: {args.runs} runs x {args.tasks} tasks x {docs} docs "
-                    f"({args.runs * args.tasks} cells x 1000 resamples, {n_files} files)")
+            what = (
+                f"leaderboard build: {args.runs} runs x {args.tasks} tasks x {docs} docs "
+                f"({args.runs * args.tasks} cells x 1000 resamples, {n_files} files)"
+            )
             rows.append(f"| {what}, in process | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
             if args.no_cli:
                 continue
-            wall, cpu, walls = timed(lambda: subprocess.run(
-                [sys.executable, "-m", "finbench.cli", "leaderboard", "build", str(root), "--out", str(site)],
-                check=True, capture_output=True), args.repeats)
-            rows.append(f"| the same as the `finbench leaderboard build` CLI | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
+            wall, cpu, walls = timed(
+                lambda: subprocess.run(
+                    [sys.executable, "-m", "finbench.cli", "leaderboard", "build", str(root), "--out", str(site)],
+                    check=True,
+                    capture_output=True,
+                ),
+                args.repeats,
+            )
+            rows.append(
+                f"| the same as the `finbench leaderboard build` CLI | {wall:.2f} | {cpu:.2f} | {runs(walls)} |"
+            )
 
         per_task = {f"synthetic_task_{k}": args.samples // 4 for k in range(4)}
         base = write_run(Path(tmp) / "regress", "baseline", per_task, 0.60, rng)
@@ -127,12 +164,29 @@ def main() -> None:
             regress.compare(b, c, n_boot=args.regress_boot)
 
         wall, cpu, walls = timed(reg, args.repeats)
-        rows.append(f"| regress: 2 runs x {args.samples} samples (4 tasks), {args.regress_boot} paired resamples per "
-                    f"task, in process (load + compare) | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
+        rows.append(
+            f"| regress: 2 runs x {args.samples} samples (4 tasks), {args.regress_boot} paired resamples per "
+            f"task, in process (load + compare) | {wall:.2f} | {cpu:.2f} | {runs(walls)} |"
+        )
         if not args.no_cli:
-            wall, cpu, walls = timed(lambda: subprocess.run(
-                [sys.executable, "-m", "finbench.cli", "regress", "--baseline", str(base), "--candidate", str(cand),
-                 "--n-boot", str(args.regress_boot)], capture_output=True), args.repeats)
+            wall, cpu, walls = timed(
+                lambda: subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "finbench.cli",
+                        "regress",
+                        "--baseline",
+                        str(base),
+                        "--candidate",
+                        str(cand),
+                        "--n-boot",
+                        str(args.regress_boot),
+                    ],
+                    capture_output=True,
+                ),
+                args.repeats,
+            )
             rows.append(f"| the same as the `finbench regress` CLI | {wall:.2f} | {cpu:.2f} | {runs(walls)} |")
     print("| what (synthetic inputs) | median wall s | median CPU s | wall runs (s) |\n|---|---:|---:|---|")
     print("\n".join(rows))

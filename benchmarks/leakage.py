@@ -45,10 +45,14 @@ def main() -> None:
     index = leakage.test_index()
     build = time.perf_counter() - t
     near = index.near
-    print(f"test index: {len(index.ids)} test records, {len(near.units)} n-gram units, {len(near.post)} distinct "
-          f"{near.n}-grams; built in {build:.1f} s (once per process)\n")
-    print("| recipe | examples | words | mix.build s | guard s | exact-only guard s (baseline) | n-gram match s | "
-          "guard / baseline |")
+    print(
+        f"test index: {len(index.ids)} test records, {len(near.units)} n-gram units, {len(near.post)} distinct "
+        f"{near.n}-grams; built in {build:.1f} s (once per process)\n"
+    )
+    print(
+        "| recipe | examples | words | mix.build s | guard s | exact-only guard s (baseline) | n-gram match s | "
+        "guard / baseline |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     exact_only = lambda records, index: {}  # noqa: E731
     for name in RECIPES:
@@ -65,8 +69,11 @@ def main() -> None:
         finally:
             leakage.near_duplicates = real
         t_match, _ = timed(lambda: near.match(texts), args.repeats)
-        print(f"| {name} | {len(records):,} | {n_words:,} | {t_mix:.1f} | {t_guard:.1f} | {t_base:.1f} | "
-              f"{t_match:.1f} | {t_guard / t_base:.1f}x |", flush=True)
+        print(
+            f"| {name} | {len(records):,} | {n_words:,} | {t_mix:.1f} | {t_guard:.1f} | {t_base:.1f} | "
+            f"{t_match:.1f} | {t_guard / t_base:.1f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

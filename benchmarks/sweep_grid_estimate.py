@@ -35,15 +35,21 @@ def main() -> None:
     ap.add_argument("--recipe", default=str(ROOT / "finetune" / "recipes" / "cocktail_general_math.yaml"))
     ap.add_argument("--tokens-per-second", type=float, required=True, help="training rate of one worker")
     ap.add_argument("--eval-requests-per-second", type=float, default=10.0)
-    ap.add_argument("--proxy", action="append", default=[],
-                    help="TASK=LIKE: count TASK as LIKE (its examples and tokens), e.g. finqa=convfinqa")
+    ap.add_argument(
+        "--proxy",
+        action="append",
+        default=[],
+        help="TASK=LIKE: count TASK as LIKE (its examples and tokens), e.g. finqa=convfinqa",
+    )
     args = ap.parse_args()
 
     r = recipe.load(args.recipe)
     records = mix.build(r, "train").records
     tok = AutoTokenizer.from_pretrained(resolve_base(r.base_model))
-    lens = [len(x) for x in tok.apply_chat_template([x["messages"] for x in records], tokenize=True,
-                                                     return_dict=True)["input_ids"]]
+    lens = [
+        len(x)
+        for x in tok.apply_chat_template([x["messages"] for x in records], tokenize=True, return_dict=True)["input_ids"]
+    ]
     by_source: dict[str, list[int]] = {}
     for rec, n in zip(records, lens):
         if n <= r.training["max_length"]:
@@ -56,8 +62,10 @@ def main() -> None:
         count[task], tokens[task] = count[like], tokens[like]
         tasks.append(task)
     mean = {s: statistics.mean(by_source[s]) for s in ("general", "math")}
-    available = {"general": len(load_splits("general").splits["train"]),
-                 "math": len(load_splits("math").splits["train"])}
+    available = {
+        "general": len(load_splits("general").splits["train"]),
+        "math": len(load_splits("math").splits["train"]),
+    }
     test_requests = sum(len(load_splits(t).splits.get("test") or []) for t in SUITE)
 
     rows, total = [], 0.0
@@ -73,18 +81,26 @@ def main() -> None:
     runs = len(rows)
     train_h = sum(t for *_, t in rows) / args.tokens_per_second / 3600
     eval_h = (runs + 1) * test_requests / args.eval_requests_per_second / 3600  # + the zero-shot base run
-    print(f"{len(tasks)} tasks ({', '.join(tasks)}), {runs} fine-tuned runs + 1 zero-shot; "
-          f"{test_requests} test requests per evaluation\n")
-    print("| variant | runs | training tokens (M) | training h at "
-          f"{args.tokens_per_second:g} tok/s | longest run h |\n|---|---:|---:|---:|---:|")
+    print(
+        f"{len(tasks)} tasks ({', '.join(tasks)}), {runs} fine-tuned runs + 1 zero-shot; "
+        f"{test_requests} test requests per evaluation\n"
+    )
+    print(
+        "| variant | runs | training tokens (M) | training h at "
+        f"{args.tokens_per_second:g} tok/s | longest run h |\n|---|---:|---:|---:|---:|"
+    )
     for variant in sweep.VARIANTS:
         ts = [t for v, _, t in rows if v == variant]
-        print(f"| {variant} | {len(ts)} | {sum(ts) / 1e6:.1f} | {sum(ts) / args.tokens_per_second / 3600:.1f} | "
-              f"{max(ts) / args.tokens_per_second / 3600:.2f} |")
+        print(
+            f"| {variant} | {len(ts)} | {sum(ts) / 1e6:.1f} | {sum(ts) / args.tokens_per_second / 3600:.1f} | "
+            f"{max(ts) / args.tokens_per_second / 3600:.2f} |"
+        )
         total += sum(ts)
     print(f"| all | {runs} | {total / 1e6:.1f} | {train_h:.1f} | |\n")
-    print(f"evaluation: {runs + 1} x {test_requests} requests at {args.eval_requests_per_second:g} requests/s = "
-          f"{eval_h:.1f} h; training + evaluation = {train_h + eval_h:.1f} worker-hours")
+    print(
+        f"evaluation: {runs + 1} x {test_requests} requests at {args.eval_requests_per_second:g} requests/s = "
+        f"{eval_h:.1f} h; training + evaluation = {train_h + eval_h:.1f} worker-hours"
+    )
 
 
 if __name__ == "__main__":

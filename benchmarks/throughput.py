@@ -69,7 +69,12 @@ def run_once(tasks: list[str], lm, limit: int | None, task_manager):
 
     t = time.perf_counter()
     out = lm_eval.simple_evaluate(
-        model=lm, tasks=tasks, limit=limit, apply_chat_template=True, log_samples=True, task_manager=task_manager,
+        model=lm,
+        tasks=tasks,
+        limit=limit,
+        apply_chat_template=True,
+        log_samples=True,
+        task_manager=task_manager,
         bootstrap_iters=0,
     )
     return time.perf_counter() - t, out
@@ -100,11 +105,15 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {r['task']} | {r['docs']} | {r['wall_s']:.1f} | {r['req_per_s']:.2f} | {r['prompt_tokens']} "
             f"| {r['gen_tokens']} | {r['tokens_per_s']:.0f} | {r['gen_tokens_per_s']:.1f} "
-            f"| {r['prefill_tokens_per_s']:.0f} | {r['prefill_tflops']:.3f} | {r['prefill_tflops'] / bf16:.0%} |")
+            f"| {r['prefill_tokens_per_s']:.0f} | {r['prefill_tflops']:.3f} | {r['prefill_tflops'] / bf16:.0%} |"
+        )
     walls = ", ".join(f"{w:.0f}" for w in result["finbench_all_walls"])
-    lines += ["", f"Whole `finbench_all` ({result['limit']} documents per task, one lm-eval run on the loaded model): "
-                  f"median {result['finbench_all_wall_s']:.0f} s (runs: {walls} s); loading the model into lm-eval's "
-                  f"hf backend took {result['model_load_s']:.1f} s more."]
+    lines += [
+        "",
+        f"Whole `finbench_all` ({result['limit']} documents per task, one lm-eval run on the loaded model): "
+        f"median {result['finbench_all_wall_s']:.0f} s (runs: {walls} s); loading the model into lm-eval's "
+        f"hf backend took {result['model_load_s']:.1f} s more.",
+    ]
     return "\n".join(lines)
 
 
@@ -148,12 +157,20 @@ def main() -> None:
         prefill = [prefill_rate(model, tok, samples, n_params) for _ in range(args.repeats)]
         prefill_tps = statistics.median(p[0] for p in prefill)
         prefill_tflops = statistics.median(p[1] for p in prefill)
-        rows.append({
-            "task": name, "docs": n_docs, "wall_s": wall, "req_per_s": n_docs / wall,
-            "prompt_tokens": prompt_toks, "gen_tokens": gen_toks,
-            "tokens_per_s": (prompt_toks + gen_toks) / wall, "gen_tokens_per_s": gen_toks / wall,
-            "prefill_tokens_per_s": prefill_tps, "prefill_tflops": prefill_tflops,
-        })
+        rows.append(
+            {
+                "task": name,
+                "docs": n_docs,
+                "wall_s": wall,
+                "req_per_s": n_docs / wall,
+                "prompt_tokens": prompt_toks,
+                "gen_tokens": gen_toks,
+                "tokens_per_s": (prompt_toks + gen_toks) / wall,
+                "gen_tokens_per_s": gen_toks / wall,
+                "prefill_tokens_per_s": prefill_tps,
+                "prefill_tflops": prefill_tflops,
+            }
+        )
         print(f"{name}: {rows[-1]}", flush=True)
 
     suite_walls = []
@@ -162,11 +179,17 @@ def main() -> None:
         suite_walls.append(wall)
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                   f"threads {torch.get_num_threads()}",
-        "model": f"SmolLM2-135M-Instruct ({n_params/1e6:.1f}M params, float32)",
-        "limit": args.limit, "repeats": args.repeats, "batch_size": args.batch_size,
-        "model_load_s": load_s, "bf16_matmul_tflops": bf16, "fp32_matmul_tflops": fp32,
-        "tasks": rows, "finbench_all_wall_s": statistics.median(suite_walls), "finbench_all_walls": suite_walls,
+        f"threads {torch.get_num_threads()}",
+        "model": f"SmolLM2-135M-Instruct ({n_params / 1e6:.1f}M params, float32)",
+        "limit": args.limit,
+        "repeats": args.repeats,
+        "batch_size": args.batch_size,
+        "model_load_s": load_s,
+        "bf16_matmul_tflops": bf16,
+        "fp32_matmul_tflops": fp32,
+        "tasks": rows,
+        "finbench_all_wall_s": statistics.median(suite_walls),
+        "finbench_all_walls": suite_walls,
     }
     if args.json:
         with open(args.json, "w") as f:

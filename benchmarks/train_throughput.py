@@ -34,9 +34,11 @@ from throughput import matmul_ceiling  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # name -> (train_sampling_strategy, per-device batch)
-CONFIGS = {"today (random order, padded batches of 8)": ("random", 8),
-           "grouped by length, batches of 8": ("group_by_length", 8),
-           "grouped by length, batches of 16": ("group_by_length", 16)}
+CONFIGS = {
+    "today (random order, padded batches of 8)": ("random", 8),
+    "grouped by length, batches of 8": ("group_by_length", 8),
+    "grouped by length, batches of 16": ("group_by_length", 16),
+}
 
 
 def lora_flops_per_token(config, seq: float) -> float:
@@ -49,8 +51,7 @@ def lora_flops_per_token(config, seq: float) -> float:
     return 2 * forward  # forward + backward through activations
 
 
-def run_config(base: str, rows: list[dict], sampling: str, batch: int, bf16: bool, max_length: int,
-               tokenizer) -> dict:
+def run_config(base: str, rows: list[dict], sampling: str, batch: int, bf16: bool, max_length: int, tokenizer) -> dict:
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, TrainerCallback
@@ -65,16 +66,38 @@ def run_config(base: str, rows: list[dict], sampling: str, batch: int, bf16: boo
         def on_train_end(self, args, state, control, **kw):
             clock["end"] = time.perf_counter()
 
-    args = SFTConfig(output_dir="/tmp/finbench-train-bench", num_train_epochs=1, per_device_train_batch_size=batch,
-                     max_length=max_length, packing=False, train_sampling_strategy=sampling, bf16=bf16,
-                     use_cpu=not torch.cuda.is_available(), report_to="none", save_strategy="no",
-                     logging_strategy="no", disable_tqdm=True, include_num_input_tokens_seen="non_padding", seed=42,
-                     dataloader_num_workers=0)
+    args = SFTConfig(
+        output_dir="/tmp/finbench-train-bench",
+        num_train_epochs=1,
+        per_device_train_batch_size=batch,
+        max_length=max_length,
+        packing=False,
+        train_sampling_strategy=sampling,
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        seed=42,
+        dataloader_num_workers=0,
+    )
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    lora = LoraConfig(r=16, lora_alpha=32, task_type="CAUSAL_LM",
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=lora, callbacks=[Clock()])
+    lora = LoraConfig(
+        r=16,
+        lora_alpha=32,
+        task_type="CAUSAL_LM",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[Clock()],
+    )
     trainer.train()
     seconds = clock["end"] - clock["start"]
     tokens = trainer.state.num_input_tokens_seen
@@ -85,8 +108,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", default=str(ROOT / "finetune/recipes/study/cocktail.yaml"))
     ap.add_argument("--examples", type=int, default=64, help="seeded sample of the mixture every configuration trains")
-    ap.add_argument("--max-length", type=int, default=1024, help="examples longer than this are left out (today's "
-                                                                  "recipes' limit)")
+    ap.add_argument(
+        "--max-length", type=int, default=1024, help="examples longer than this are left out (today's recipes' limit)"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
@@ -100,8 +124,10 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(base)
     rows, _ = train._to_prompt_completion(mix.build(r).records, tokenizer, a.max_length)
     rows = random.Random(0).sample(rows, min(a.examples, len(rows)))
-    lens = [len(tokenizer.apply_chat_template(x["prompt"] + x["completion"], tokenize=True, return_dict=True)["input_ids"])
-            for x in rows]
+    lens = [
+        len(tokenizer.apply_chat_template(x["prompt"] + x["completion"], tokenize=True, return_dict=True)["input_ids"])
+        for x in rows
+    ]
     bf16 = train.use_bf16(r.precision)  # `precision: auto`: what both today's and the new recipes pick here
     precision = "bf16" if bf16 else "fp32"
     results: dict[str, list] = {name: [] for name in CONFIGS}
@@ -111,46 +137,82 @@ def main() -> None:
         for name, (sampling, batch) in CONFIGS.items():
             res = run_config(base, rows, sampling, batch, bf16, a.max_length, tokenizer)
             results[name].append(res)
-            print(f"[repeat {rep + 1}] {name}: {res['tokens_per_second']:.1f} tok/s ({res['seconds']:.0f} s, "
-                  f"load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+            print(
+                f"[repeat {rep + 1}] {name}: {res['tokens_per_second']:.1f} tok/s ({res['seconds']:.0f} s, "
+                f"load {os.getloadavg()[0]:.1f})",
+                file=sys.stderr,
+                flush=True,
+            )
     cfg = next(iter(results.values()))[0]["model_config"]
     ceil = statistics.median(ceilings)
     mean_len = statistics.mean(lens)
-    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                      f"avx512_bf16: {'avx512_bf16' in Path('/proc/cpuinfo').read_text()}",
-           "precision": precision, "examples": len(rows), "useful_tokens": sum(lens),
-           "mean_example_tokens": round(mean_len, 1), "max_length": a.max_length, "repeats": a.repeats,
-           "ceiling_tflops": round(ceil, 4), "configs": {}}
+    out = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"avx512_bf16: {'avx512_bf16' in Path('/proc/cpuinfo').read_text()}",
+        "precision": precision,
+        "examples": len(rows),
+        "useful_tokens": sum(lens),
+        "mean_example_tokens": round(mean_len, 1),
+        "max_length": a.max_length,
+        "repeats": a.repeats,
+        "ceiling_tflops": round(ceil, 4),
+        "configs": {},
+    }
     today = next(iter(CONFIGS))
     base_rate = statistics.median(x["tokens_per_second"] for x in results[today])
-    print(f"| configuration ({precision}) | useful tokens/s (median of {a.repeats}) | runs | vs today | model TFLOP/s "
-          f"| MFU |")
+    print(
+        f"| configuration ({precision}) | useful tokens/s (median of {a.repeats}) | runs | vs today | model TFLOP/s "
+        f"| MFU |"
+    )
     print("|---|---:|---|---:|---:|---:|")
     for name, runs in results.items():
         rate = statistics.median(x["tokens_per_second"] for x in runs)
         tflops = rate * lora_flops_per_token(cfg, mean_len / 2) / 1e12
-        out["configs"][name] = {"tokens_per_second": round(rate, 1), "tflops": round(tflops, 4),
-                                "mfu": round(tflops / ceil, 3), "runs": [round(x["tokens_per_second"], 1) for x in runs]}
-        print(f"| {name} | {rate:.1f} | {', '.join(f'{x:.0f}' for x in out['configs'][name]['runs'])} | "
-              f"{rate / base_rate:.2f}x | {tflops:.3f} | {tflops / ceil:.0%} |")
-    print(f"\nmatmul ceiling ({precision}, 2048^3, median of {a.repeats}): {ceil:.3f} TFLOP/s; {len(rows)} examples, "
-          f"{sum(lens)} tokens, mean {mean_len:.0f}; {out['machine']}")
+        out["configs"][name] = {
+            "tokens_per_second": round(rate, 1),
+            "tflops": round(tflops, 4),
+            "mfu": round(tflops / ceil, 3),
+            "runs": [round(x["tokens_per_second"], 1) for x in runs],
+        }
+        print(
+            f"| {name} | {rate:.1f} | {', '.join(f'{x:.0f}' for x in out['configs'][name]['runs'])} | "
+            f"{rate / base_rate:.2f}x | {tflops:.3f} | {tflops / ceil:.0%} |"
+        )
+    print(
+        f"\nmatmul ceiling ({precision}, 2048^3, median of {a.repeats}): {ceil:.3f} TFLOP/s; {len(rows)} examples, "
+        f"{sum(lens)} tokens, mean {mean_len:.0f}; {out['machine']}"
+    )
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2) + "\n")
     from finbench.config import cache_dir
     from finbench.finetune.sweep import THROUGHPUT_FILE
 
     t = r.training
-    chosen = next((n for n, (s, b) in CONFIGS.items() if s == t["train_sampling_strategy"]
-                   and b == t["per_device_train_batch_size"]), None)
+    chosen = next(
+        (
+            n
+            for n, (s, b) in CONFIGS.items()
+            if s == t["train_sampling_strategy"] and b == t["per_device_train_batch_size"]
+        ),
+        None,
+    )
     if chosen is None:
-        print(f"note: the recipe's configuration ({t['train_sampling_strategy']}, batches of "
-              f"{t['per_device_train_batch_size']}) is not one measured here; nothing recorded for --dry-run")
+        print(
+            f"note: the recipe's configuration ({t['train_sampling_strategy']}, batches of "
+            f"{t['per_device_train_batch_size']}) is not one measured here; nothing recorded for --dry-run"
+        )
         return
     cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / THROUGHPUT_FILE).write_text(json.dumps(
-        {"tokens_per_second": out["configs"][chosen]["tokens_per_second"], "config": f"{chosen}, {precision}",
-         "date": time.strftime("%Y-%m-%d")}) + "\n")
+    (cache_dir() / THROUGHPUT_FILE).write_text(
+        json.dumps(
+            {
+                "tokens_per_second": out["configs"][chosen]["tokens_per_second"],
+                "config": f"{chosen}, {precision}",
+                "date": time.strftime("%Y-%m-%d"),
+            }
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,15 @@ def evaluate(lm, limit: int, task_manager) -> tuple[float, dict]:
     import lm_eval
 
     t = time.perf_counter()
-    out = lm_eval.simple_evaluate(model=lm, tasks=["finbench_all"], limit=limit, apply_chat_template=True,
-                                  log_samples=True, task_manager=task_manager, bootstrap_iters=0)
+    out = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=["finbench_all"],
+        limit=limit,
+        apply_chat_template=True,
+        log_samples=True,
+        task_manager=task_manager,
+        bootstrap_iters=0,
+    )
     return time.perf_counter() - t, out
 
 
@@ -75,16 +82,32 @@ def main() -> None:
     hf_out, vl_out = outputs(outs["hf"]), outputs(outs["vllm"])
     same = sum(vl_out.get(k) == v for k, v in hf_out.items())
     hs, vs = scores(outs["hf"]), scores(outs["vllm"])
-    per_task = [{"task": task, "hf": v, "vllm": vs[task][0], "hf_ci": [lo, hi],
-                 "vllm_in_hf_ci": bool(lo - 1e-9 <= vs[task][0] <= hi + 1e-9),
-                 "same_outputs": sum(vl_out.get(k) == o for k, o in hf_out.items() if k[0] == task),
-                 "n": sum(1 for k in hf_out if k[0] == task)} for task, (v, lo, hi) in sorted(hs.items())]
+    per_task = [
+        {
+            "task": task,
+            "hf": v,
+            "vllm": vs[task][0],
+            "hf_ci": [lo, hi],
+            "vllm_in_hf_ci": bool(lo - 1e-9 <= vs[task][0] <= hi + 1e-9),
+            "same_outputs": sum(vl_out.get(k) == o for k, o in hf_out.items() if k[0] == task),
+            "n": sum(1 for k in hf_out if k[0] == task),
+        }
+        for task, (v, lo, hi) in sorted(hs.items())
+    ]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "limit": args.limit, "repeats": args.repeats, "hf_batch_size": args.hf_batch_size,
-        "requests": len(hf_out), "hf_walls": walls["hf"], "vllm_walls": walls["vllm"],
-        "hf_wall_s": statistics.median(walls["hf"]), "vllm_wall_s": statistics.median(walls["vllm"]),
-        "hf_load_s": hf_load, "vllm_load_s": vllm_load, "same_outputs": same, "tasks": per_task,
+        "limit": args.limit,
+        "repeats": args.repeats,
+        "hf_batch_size": args.hf_batch_size,
+        "requests": len(hf_out),
+        "hf_walls": walls["hf"],
+        "vllm_walls": walls["vllm"],
+        "hf_wall_s": statistics.median(walls["hf"]),
+        "vllm_wall_s": statistics.median(walls["vllm"]),
+        "hf_load_s": hf_load,
+        "vllm_load_s": vllm_load,
+        "same_outputs": same,
+        "tasks": per_task,
     }
     result["ratio"] = result["hf_wall_s"] / result["vllm_wall_s"]
     if args.json:
@@ -111,8 +134,10 @@ def markdown(r: dict) -> str:
         "|---|---:|---|---:|---|",
     ]
     for t in r["tasks"]:
-        lines.append(f"| {t['task']} | {t['same_outputs']}/{t['n']} | {t['hf']:.3f} [{t['hf_ci'][0]:.3f}, "
-                     f"{t['hf_ci'][1]:.3f}] | {t['vllm']:.3f} | {'yes' if t['vllm_in_hf_ci'] else 'NO'} |")
+        lines.append(
+            f"| {t['task']} | {t['same_outputs']}/{t['n']} | {t['hf']:.3f} [{t['hf_ci'][0]:.3f}, "
+            f"{t['hf_ci'][1]:.3f}] | {t['vllm']:.3f} | {'yes' if t['vllm_in_hf_ci'] else 'NO'} |"
+        )
     return "\n".join(lines)
 
 

@@ -55,8 +55,10 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, identity TEXT NOT NULL, "
-                         "text TEXT NOT NULL, usage TEXT, created REAL NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, identity TEXT NOT NULL, "
+            "text TEXT NOT NULL, usage TEXT, created REAL NOT NULL)"
+        )
 
     def get(self, key: str) -> tuple[str, dict] | None:
         with self._lock:
@@ -65,8 +67,10 @@ class ResponseCache:
 
     def put(self, key: str, identity: str, text: str, usage: dict | None) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
-                             (key, identity, text, json.dumps(usage or {}), time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
+                (key, identity, text, json.dumps(usage or {}), time.time()),
+            )
 
     def count(self, identity: str | None = None) -> int:
         with self._lock:
@@ -79,7 +83,7 @@ class _Hook:
     """lm-eval calls `cache_hook.add_partial(...)` right after parsing each successful response: store it in the
     finbench cache (with that response's usage) and pass it on to lm-eval's own `--use_cache` hook, if any."""
 
-    def __init__(self, lm: "_FinbenchChatMixin", outer=None):
+    def __init__(self, lm: _FinbenchChatMixin, outer=None):
         self.lm, self.outer = lm, outer
 
     def add_partial(self, attr: str, req, res) -> None:
@@ -118,14 +122,28 @@ class _FinbenchChatMixin:
     _registered_as = ""
 
     def _finbench_init(self, response_cache, model_revision, check_endpoint) -> None:
-        self._identity = json.dumps({"api": self._registered_as, "base_url": self.base_url, "model": self.model,
-                                     "model_revision": model_revision, "seed": self._seed,
-                                     "max_gen_toks": self._max_gen_toks}, sort_keys=True)
+        self._identity = json.dumps(
+            {
+                "api": self._registered_as,
+                "base_url": self.base_url,
+                "model": self.model,
+                "model_revision": model_revision,
+                "seed": self._seed,
+                "max_gen_toks": self._max_gen_toks,
+            },
+            sort_keys=True,
+        )
         # on by default: only an explicit response_cache=none (or off/false/0) turns it off
         off = response_cache is not None and str(response_cache).strip().lower() in ("", "none", "false", "0", "off")
         self._cache = None if off else ResponseCache(response_cache or cache_dir() / CACHE_FILE)
-        self._usage = {"requests_sent": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0,
-                       "cached_prompt_tokens": 0, "cached_completion_tokens": 0}
+        self._usage = {
+            "requests_sent": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cache_hits": 0,
+            "cached_prompt_tokens": 0,
+            "cached_completion_tokens": 0,
+        }
         self._served_models: set[str] = set()
         self._last_usage: dict | None = None
         self._window = None
@@ -174,8 +192,12 @@ class _FinbenchChatMixin:
             self._usage["cache_hits"] += 1
             self._usage["cached_prompt_tokens"] += int(hit[1].get("prompt_tokens") or 0)
             self._usage["cached_completion_tokens"] += int(hit[1].get("completion_tokens") or 0)
-        log.info("finbench response cache %s: %d answers from cache, %d to request",
-                 self._cache.path, len(requests) - len(todo), len(todo))
+        log.info(
+            "finbench response cache %s: %d answers from cache, %d to request",
+            self._cache.path,
+            len(requests) - len(todo),
+            len(todo),
+        )
         if todo:
             for i, text in zip(todo, super().generate_until([requests[i] for i in todo], disable_tqdm), strict=True):
                 out[i] = text
@@ -196,8 +218,11 @@ class _FinbenchChatMixin:
         too_long = []
         for req in requests:
             messages = json.loads(req.args[0].prompt) if hasattr(req.args[0], "prompt") else req.args[0]
-            n = len(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                            return_dict=True)["input_ids"])
+            n = len(
+                tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)[
+                    "input_ids"
+                ]
+            )
             gen = int(req.args[1].get("max_gen_toks", self._max_gen_toks))
             if n + gen > self._window:
                 too_long.append((req.task_name, req.doc_id, n, gen))
@@ -206,7 +231,8 @@ class _FinbenchChatMixin:
             raise preflight.ServingError(
                 f"{len(too_long)} of {len(requests)} prompts do not fit the served model's window of {self._window} "
                 f"tokens (e.g. {task} doc {doc}: {n} prompt + {gen} generated tokens). Serve the model with a larger "
-                f"--max-model-len, or evaluate fewer/shorter tasks.")
+                f"--max-model-len, or evaluate fewer/shorter tasks."
+            )
 
     # -- results ----------------------------------------------------------------------------------------------------
     def usage_summary(self) -> dict:
@@ -218,8 +244,11 @@ class _FinbenchChatMixin:
             "served_model": served,
             "usage": dict(u),
             "estimated_cost_this_run": estimate_cost(priced, u["prompt_tokens"], u["completion_tokens"]),
-            "estimated_cost_all_answers": estimate_cost(priced, u["prompt_tokens"] + u["cached_prompt_tokens"],
-                                                        u["completion_tokens"] + u["cached_completion_tokens"]),
+            "estimated_cost_all_answers": estimate_cost(
+                priced,
+                u["prompt_tokens"] + u["cached_prompt_tokens"],
+                u["completion_tokens"] + u["cached_completion_tokens"],
+            ),
             "response_cache": str(self._cache.path) if self._cache else None,
         }
 
@@ -242,12 +271,19 @@ class FinbenchChatCompletion(_FinbenchChatMixin, LocalChatCompletion):
 
     _registered_as = "finbench-chat-completions"
 
-    def __init__(self, response_cache: str | None = None, model_revision: str | None = None,
-                 check_endpoint: bool = True, max_retries: int = 5, **kwargs):
+    def __init__(
+        self,
+        response_cache: str | None = None,
+        model_revision: str | None = None,
+        check_endpoint: bool = True,
+        max_retries: int = 5,
+        **kwargs,
+    ):
         _check_model_args(kwargs)
         if not kwargs.get("base_url"):
-            raise preflight.ServingError("finbench-chat-completions needs base_url=http://HOST:PORT/v1/chat/completions"
-                                         " in --model_args.")
+            raise preflight.ServingError(
+                "finbench-chat-completions needs base_url=http://HOST:PORT/v1/chat/completions in --model_args."
+            )
         super().__init__(max_retries=max_retries, **kwargs)
         self._finbench_init(response_cache, model_revision, _truthy(check_endpoint))
 
@@ -258,8 +294,14 @@ class FinbenchOpenAIChatCompletion(_FinbenchChatMixin, OpenAIChatCompletion):
 
     _registered_as = "finbench-openai-chat-completions"
 
-    def __init__(self, response_cache: str | None = None, model_revision: str | None = None,
-                 check_endpoint: bool = True, max_retries: int = 5, **kwargs):
+    def __init__(
+        self,
+        response_cache: str | None = None,
+        model_revision: str | None = None,
+        check_endpoint: bool = True,
+        max_retries: int = 5,
+        **kwargs,
+    ):
         _check_model_args(kwargs)
         preflight.require_api_key(KEY_ENV)
         super().__init__(max_retries=max_retries, **kwargs)

@@ -8,9 +8,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 def write_text(path: Path, text: str) -> None:
@@ -53,7 +53,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
         yield tmp
         old = None
         if final.exists():
-            old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old.tmp")
+            old = tmp.with_name(tmp.name[: -len(".tmp")] + ".old.tmp")
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:

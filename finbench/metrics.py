@@ -6,9 +6,9 @@ import math
 import re
 import string
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +163,9 @@ def per_type_f1(items: Iterable[Sequence[Any]], average: str = "weighted") -> di
     if average not in ("weighted", "yes"):
         raise ValueError(f"unknown headline F1 average {average!r}: use 'weighted' or 'yes'")
     labels, avg = (["no", "yes"], "weighted") if average == "weighted" else (["yes"], "macro")
-    return {t: float(f1_score(g, p, labels=labels, average=avg, zero_division=0)) for t, (g, p) in _by_type(items).items()}
+    return {
+        t: float(f1_score(g, p, labels=labels, average=avg, zero_division=0)) for t, (g, p) in _by_type(items).items()
+    }
 
 
 def headline_avg_f1(items: Iterable[Sequence[Any]]) -> float:
@@ -248,8 +250,7 @@ def headline_f1_from_counts(counts: np.ndarray, n_types: int, average: str = "we
         raise ValueError(f"unknown headline F1 average {average!r}: use 'weighted' or 'yes'")
     present = n > 0
     n_present = present.sum(-1)
-    return np.divide((per_type * present).sum(-1), n_present, out=np.full(n_present.shape, np.nan),
-                     where=n_present > 0)
+    return np.divide((per_type * present).sum(-1), n_present, out=np.full(n_present.shape, np.nan), where=n_present > 0)
 
 
 def headline_avg_f1_from_counts(counts: np.ndarray, n_types: int) -> np.ndarray:
@@ -595,7 +596,9 @@ def _normalize_number(text: str) -> str:
 
 def _normalize_answer(text: str) -> str:
     parts = [
-        " ".join(re.sub(r"\b(a|an|the)\b", " ", _normalize_number(_remove_punc(token.lower())), flags=re.UNICODE).split())
+        " ".join(
+            re.sub(r"\b(a|an|the)\b", " ", _normalize_number(_remove_punc(token.lower())), flags=re.UNICODE).split()
+        )
         for token in re.split(" ", text)
     ]
     return " ".join(p for p in parts if p.strip()).strip()
@@ -649,9 +652,9 @@ def _get_answer_str(answers: Sequence[Any], scale: str) -> list[str]:
                 if scale:
                     ans_str = ans_str + " " + str(scale)
             elif "%" in ans_str:
-                ans_str = "%.4f" % ans_num
+                ans_str = f"{ans_num:.4f}"
             else:
-                ans_str = "%.4f" % (round(ans_num, 2) * _scale_to_num(scale))
+                ans_str = f"{round(ans_num, 2) * _scale_to_num(scale):.4f}"
         elif scale:
             ans_str = ans_str + " " + str(scale)
         ans_temp.append(ans_str)
@@ -666,7 +669,7 @@ def _add_percent_pred(prediction_strings: list[str], pred_scale: str, pred: Sequ
     if not pred_scale and "%" not in pred_str and _is_number(pred_str):
         num = _to_number(pred_str)
         if num is not None:
-            prediction_strings.append("%.4f" % num)
+            prediction_strings.append(f"{num:.4f}")
     return prediction_strings
 
 
@@ -734,8 +737,9 @@ def _gold_answers(gold_answer: Any, answer_type: str) -> list[str]:
     return [str(gold_answer)]
 
 
-def tatqa_official(spans: Sequence[str] | str | float, pred_scale: str, gold_answer: Any, answer_type: str,
-                   scale: str) -> tuple[float, float]:
+def tatqa_official(
+    spans: Sequence[str] | str | float, pred_scale: str, gold_answer: Any, answer_type: str, scale: str
+) -> tuple[float, float]:
     """(EM, F1) the official TAT-QA scorer (NExTplusplus/TAT-QA tatqa_metric.py, TaTQAEmAndF1.__call__) gives a
     prediction given as answer spans plus a predicted scale: DROP-style normalisation (lower, punctuation stripped
     unless the token is a number, articles dropped, numbers through to_number: "1,234" -> 1234, "(12)" -> -12,
@@ -764,8 +768,10 @@ def tatqa_em_f1(pred: str | None, gold_answer: Any, answer_type: str, scale: str
     tatqa_readings reads from the text (the better of its readings when there are two). No other leniency:
     "0 million" for 3.61 million is wrong, "1.23 million" for 1,226 thousand is wrong, "1,226,000" for 1,226
     thousand is right (as officially). None or empty -> (0.0, 0.0)."""
-    return max((tatqa_official(spans, sc, gold_answer, answer_type, scale) for spans, sc in tatqa_readings(pred)),
-               default=(0.0, 0.0))
+    return max(
+        (tatqa_official(spans, sc, gold_answer, answer_type, scale) for spans, sc in tatqa_readings(pred)),
+        default=(0.0, 0.0),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -834,9 +840,14 @@ class Aggregation:
 
     __slots__ = ("name", "fn", "counts", "higher_is_better", "doc")
 
-    def __init__(self, name: str, fn: Callable[[list], float],
-                 counts: Callable[[list], tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]] | None = None,
-                 higher_is_better: bool = True, doc: str = ""):
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[[list], float],
+        counts: Callable[[list], tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]]] | None = None,
+        higher_is_better: bool = True,
+        doc: str = "",
+    ):
         self.name, self.fn, self.counts, self.higher_is_better, self.doc = name, fn, counts, higher_is_better, doc
 
     def __repr__(self) -> str:
@@ -886,19 +897,40 @@ MEAN = Aggregation("mean", _mean, doc="mean of the per-sample values")
 _ALL_AGGREGATIONS = [
     MEAN,
     _confusion("macro_f1_sentiment", SENTIMENT_LABELS, "macro_f1", macro_f1, "macro F1 over negative/neutral/positive"),
-    _confusion("weighted_f1_sentiment", SENTIMENT_LABELS, "weighted_f1", weighted_f1,
-               "support-weighted F1 over negative/neutral/positive"),
+    _confusion(
+        "weighted_f1_sentiment",
+        SENTIMENT_LABELS,
+        "weighted_f1",
+        weighted_f1,
+        "support-weighted F1 over negative/neutral/positive",
+    ),
     _confusion("mcc_sentiment", SENTIMENT_LABELS, "mcc", mcc, "Matthews correlation over negative/neutral/positive"),
-    _confusion("macro_f1_entity_type", ENTITY_TYPE_LABELS, "macro_f1", macro_f1,
-               "macro F1 over person/organization/location"),
-    _confusion("weighted_f1_entity_type", ENTITY_TYPE_LABELS, "weighted_f1", weighted_f1,
-               "support-weighted F1 over person/organization/location"),
-    _confusion("mcc_entity_type", ENTITY_TYPE_LABELS, "mcc", mcc,
-               "Matthews correlation over person/organization/location"),
-    _confusion("macro_f1_letters", MMLU_LETTERS, "macro_f1", macro_f1,
-               "macro F1 over the option letters A-D (a missing letter is a false negative of its gold letter)"),
-    Aggregation("headline_avg_f1", headline_avg_f1, _headline_counts,
-                doc="FinBen's headline AvgF1: weighted yes/no F1 per question type, averaged"),
+    _confusion(
+        "macro_f1_entity_type", ENTITY_TYPE_LABELS, "macro_f1", macro_f1, "macro F1 over person/organization/location"
+    ),
+    _confusion(
+        "weighted_f1_entity_type",
+        ENTITY_TYPE_LABELS,
+        "weighted_f1",
+        weighted_f1,
+        "support-weighted F1 over person/organization/location",
+    ),
+    _confusion(
+        "mcc_entity_type", ENTITY_TYPE_LABELS, "mcc", mcc, "Matthews correlation over person/organization/location"
+    ),
+    _confusion(
+        "macro_f1_letters",
+        MMLU_LETTERS,
+        "macro_f1",
+        macro_f1,
+        "macro F1 over the option letters A-D (a missing letter is a false negative of its gold letter)",
+    ),
+    Aggregation(
+        "headline_avg_f1",
+        headline_avg_f1,
+        _headline_counts,
+        doc="FinBen's headline AvgF1: weighted yes/no F1 per question type, averaged",
+    ),
     Aggregation("headline_yes_f1", headline_yes_f1, doc="F1 of the yes class per question type, averaged (v1 score)"),
     Aggregation("ner_entity_f1", ner_entity_f1, doc="seqeval entity F1 over PER/ORG/LOC, corpus level"),
     Aggregation("judge_mean", _judge_mean, doc="share of judged answers the judge calls correct"),

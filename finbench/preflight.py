@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,8 +17,10 @@ class ServingError(ValueError):
 
 def require_api_key(env: str = "OPENAI_API_KEY") -> None:
     if not os.environ.get(env):
-        raise ServingError(f"{env} is not set: export {env}=… in the environment (keys are never read from "
-                           f"--model_args or files, and never written to results or logs).")
+        raise ServingError(
+            f"{env} is not set: export {env}=… in the environment (keys are never read from "
+            f"--model_args or files, and never written to results or logs)."
+        )
 
 
 def models_url(base_url: str) -> str:
@@ -37,12 +38,16 @@ def check_endpoint(base_url: str, headers: dict | None = None, timeout: float = 
             body = json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
-            raise ServingError(f"{url} refused the API key (HTTP {exc.code}): check the key in the environment.")
+            raise ServingError(
+                f"{url} refused the API key (HTTP {exc.code}): check the key in the environment."
+            ) from exc
         return {}  # reachable; the server just has no /models listing
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ServingError(f"cannot reach the endpoint {url} within {timeout:g} s ({reason}). Is the server running, "
-                           f"and is base_url right (e.g. http://127.0.0.1:8000/v1/chat/completions)?")
+        raise ServingError(
+            f"cannot reach the endpoint {url} within {timeout:g} s ({reason}). Is the server running, "
+            f"and is base_url right (e.g. http://127.0.0.1:8000/v1/chat/completions)?"
+        ) from exc
     except ValueError:
         return {}
     data = body.get("data") or [{}]
@@ -76,9 +81,11 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
         raise ServingError(f"{cfg_file} is not a PEFT adapter config (not a JSON object).")
     ranks = [int(cfg.get("r", 0))] + [int(v) for v in (cfg.get("rank_pattern") or {}).values()]
     if max_lora_rank is not None and max(ranks) > int(max_lora_rank):
-        raise ServingError(f"adapter {adapter} has LoRA rank {max(ranks)}, above max_lora_rank={max_lora_rank}. "
-                           f"Pass max_lora_rank={_next_rank(max(ranks))} in --model_args (vLLM accepts 8, 16, 32, 64, "
-                           f"128, 256, 320, 512), or merge the adapter into the base model.")
+        raise ServingError(
+            f"adapter {adapter} has LoRA rank {max(ranks)}, above max_lora_rank={max_lora_rank}. "
+            f"Pass max_lora_rank={_next_rank(max(ranks))} in --model_args (vLLM accepts 8, 16, 32, 64, "
+            f"128, 256, 320, 512), or merge the adapter into the base model."
+        )
     bdir = Path(base)
     if not bdir.is_dir():
         return cfg  # a hub id: nothing local to compare with (finbench runs offline)
@@ -101,13 +108,16 @@ def check_adapter(base: str, adapter: str, max_lora_rank: int | None = None) -> 
             raise ServingError(
                 f"adapter {adapter} does not fit base model {base}: {name} has shape {list(shape)} but the base "
                 f"weight {target} is {got}. The adapter was trained on another base model "
-                f"(its config names {declared!r}).")
+                f"(its config names {declared!r})."
+            )
     other = Path(str(declared or "")).expanduser()
     if declared and other.is_dir() and other.resolve() != bdir.resolve() and _weights_differ(other, bdir):
         # same shapes, other weights (e.g. a base and an instruct checkpoint of one architecture): the adapter would
         # load without error and silently score a model it was not trained for
-        raise ServingError(f"adapter {adapter} was trained on {declared}, and {base} is another model (same shapes, "
-                           f"different weights). Pass --base {declared} (or the adapter trained on {base}).")
+        raise ServingError(
+            f"adapter {adapter} was trained on {declared}, and {base} is another model (same shapes, "
+            f"different weights). Pass --base {declared} (or the adapter trained on {base})."
+        )
     return cfg
 
 
@@ -137,8 +147,12 @@ def _next_rank(r: int) -> int:
     return r
 
 
-API_MODELS = {"finbench-chat-completions", "finbench-openai-chat-completions", "local-chat-completions",
-              "openai-chat-completions"}
+API_MODELS = {
+    "finbench-chat-completions",
+    "finbench-openai-chat-completions",
+    "local-chat-completions",
+    "openai-chat-completions",
+}
 
 
 def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
@@ -149,9 +163,11 @@ def refuse_secrets(args: dict, env: str = "OPENAI_API_KEY") -> None:
 
     for name, value in args.items():
         if is_secret_name(name) or is_secret_value(value):
-            raise ServingError(f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
-                               f"into the results file and the log. Put the key in the environment instead "
-                               f"({env} for API models, HF_TOKEN for the Hugging Face hub).")
+            raise ServingError(
+                f"--model_args {name}=… is refused: it looks like a key, and model_args are written "
+                f"into the results file and the log. Put the key in the environment instead "
+                f"({env} for API models, HF_TOKEN for the Hugging Face hub)."
+            )
 
 
 def _looks_like_path(name: str) -> bool:
@@ -166,8 +182,10 @@ def check_model_dir(name: str) -> None:
     path = Path(name).expanduser()
     if not path.exists():
         if _looks_like_path(name):
-            raise ServingError(f"model path {name} does not exist; pass the directory of a saved model "
-                               f"(pretrained=DIR) or a Hugging Face hub id (org/name).")
+            raise ServingError(
+                f"model path {name} does not exist; pass the directory of a saved model "
+                f"(pretrained=DIR) or a Hugging Face hub id (org/name)."
+            )
         return  # a hub id
     if path.is_file():
         raise ServingError(f"model path {name} is a file; pass its directory (the one with config.json).")
@@ -181,8 +199,10 @@ def check_model_dir(name: str) -> None:
             if 8 + header_len + data_end > f.stat().st_size:
                 raise SafetensorError(f"{f.stat().st_size} bytes, its header says {8 + header_len + data_end}")
         except (SafetensorError, OSError, ValueError) as exc:
-            raise ServingError(f"{f} is damaged or cut short ({exc}); re-export the model (`finbench finetune "
-                               f"export`, or save_pretrained again) or copy it again.") from None
+            raise ServingError(
+                f"{f} is damaged or cut short ({exc}); re-export the model (`finbench finetune "
+                f"export`, or save_pretrained again) or copy it again."
+            ) from None
 
 
 def _safetensors_extent(f: Path) -> tuple[int, int]:
@@ -207,8 +227,9 @@ def check_eval_args(model: str, model_args: str) -> None:
         if "openai" in model:
             require_api_key()
             key = os.environ["OPENAI_API_KEY"]
-            check_endpoint(args.get("base_url") or "https://api.openai.com/v1/chat/completions",
-                           {"Authorization": f"Bearer {key}"})
+            check_endpoint(
+                args.get("base_url") or "https://api.openai.com/v1/chat/completions", {"Authorization": f"Bearer {key}"}
+            )
         elif not args.get("base_url"):
             raise ServingError(f"--model {model} needs base_url=http://HOST:PORT/v1/chat/completions in --model_args.")
         else:

@@ -31,8 +31,11 @@ def estimate_cost(model: str | None, prompt_tokens: int, completion_tokens: int)
     """{"usd": float | "unknown", "model_priced": name, "prices_taken": date, "per_1m_tokens": [in, out]}."""
     price = PRICES.get(model or "")
     if price is None:
-        return {"usd": "unknown", "model_priced": model, "prices_taken": PRICES_TAKEN,
-                "reason": f"no price for {model!r} in finbench.pricing.PRICES"}
+        return {
+            "usd": "unknown",
+            "model_priced": model,
+            "prices_taken": PRICES_TAKEN,
+            "reason": f"no price for {model!r} in finbench.pricing.PRICES",
+        }
     usd = (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
-    return {"usd": round(usd, 6), "model_priced": model, "prices_taken": PRICES_TAKEN,
-            "per_1m_tokens": list(price)}
+    return {"usd": round(usd, 6), "model_priced": model, "prices_taken": PRICES_TAKEN, "per_1m_tokens": list(price)}

@@ -6,15 +6,24 @@ finbench.registry record (`prompt`, `target`)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from finbench import registry
 from finbench.data import format_number
 from finbench.data.ner import spans as ner_spans
 from finbench.registry import ENTITY_TYPE_LABELS, MMLU_LETTERS, SENTIMENT_LABELS, YES_NO
 
-__all__ = ["prompt", "target", "PROMPTS", "TARGETS", "SENTIMENT_LABELS", "ENTITY_TYPE_LABELS", "YES_NO",
-           "MMLU_LETTERS", "NER_TYPE_NAMES"]
+__all__ = [
+    "prompt",
+    "target",
+    "PROMPTS",
+    "TARGETS",
+    "SENTIMENT_LABELS",
+    "ENTITY_TYPE_LABELS",
+    "YES_NO",
+    "MMLU_LETTERS",
+    "NER_TYPE_NAMES",
+]
 
 NER_TYPE_NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
 
@@ -83,25 +92,31 @@ def _mmlu(doc: dict, generative: bool = False) -> str:
     generative variant asks for the letter, for chat models and APIs."""
     options = "".join(f"\n{letter}. {text}" for letter, text in zip(MMLU_LETTERS, doc["choices"]))
     ask = "\nAnswer with the letter of the correct option: A, B, C, or D." if generative else ""
-    return (f"The following are multiple choice questions (with answers) about {doc['subject'].replace('_', ' ')}."
-            f"\n\n{doc['question'].strip()}{options}{ask}\nAnswer:")
+    return (
+        f"The following are multiple choice questions (with answers) about {doc['subject'].replace('_', ' ')}."
+        f"\n\n{doc['question'].strip()}{options}{ask}\nAnswer:"
+    )
 
 
 def _financemath(doc: dict) -> str:
     """FinanceMath's chain-of-thought prompt (the authors' instructions, system and user turn in one)."""
     tables = ("Table:\n" + "\n\n".join(doc["tables"]) + "\n\n") if doc.get("tables") else ""
-    return ("You are a financial expert, you are supposed to answer the given question. You need to first think "
-            "through the problem step by step, documenting each necessary step. Then you are required to conclude "
-            "your response with the final answer in your last sentence as 'Therefore, the answer is {final answer}'. "
-            "The final answer should be a numeric value.\n\n"
-            f"{tables}Question: {doc['question']}\n\nLet's think step by step to answer the given question.")
+    return (
+        "You are a financial expert, you are supposed to answer the given question. You need to first think "
+        "through the problem step by step, documenting each necessary step. Then you are required to conclude "
+        "your response with the final answer in your last sentence as 'Therefore, the answer is {final answer}'. "
+        "The final answer should be a numeric value.\n\n"
+        f"{tables}Question: {doc['question']}\n\nLet's think step by step to answer the given question."
+    )
 
 
 def _financebench(doc: dict) -> str:
     evidence = "\n\n---\n\n".join(e.strip() for e in doc["evidence"])
-    return (f"Answer the question about {doc['company']} using the evidence from its filing ({doc['doc_name']}). "
-            "End with the final answer on the last line, written as `Answer: <answer>` (a number when the question "
-            f"asks for one).\n\nEvidence:\n{evidence}\n\nQuestion: {doc['question']}\nAnswer:")
+    return (
+        f"Answer the question about {doc['company']} using the evidence from its filing ({doc['doc_name']}). "
+        "End with the final answer on the last line, written as `Answer: <answer>` (a number when the question "
+        f"asks for one).\n\nEvidence:\n{evidence}\n\nQuestion: {doc['question']}\nAnswer:"
+    )
 
 
 def _ner_target(doc: dict) -> str:

@@ -19,8 +19,23 @@ from dataclasses import dataclass
 
 from finbench.config import tasks_dir
 
-__all__ = ["SENTIMENT_LABELS", "ENTITY_TYPE_LABELS", "YES_NO", "MMLU_LETTERS", "Metric", "Task", "TASKS", "get",
-           "data_task", "data_tasks", "groups", "leaves", "data_behind", "SUITE", "KNOWLEDGE"]
+__all__ = [
+    "SENTIMENT_LABELS",
+    "ENTITY_TYPE_LABELS",
+    "YES_NO",
+    "MMLU_LETTERS",
+    "Metric",
+    "Task",
+    "TASKS",
+    "get",
+    "data_task",
+    "data_tasks",
+    "groups",
+    "leaves",
+    "data_behind",
+    "SUITE",
+    "KNOWLEDGE",
+]
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 ENTITY_TYPE_LABELS = ("person", "organization", "location")
@@ -97,30 +112,70 @@ def _m(*spec) -> tuple[Metric, ...]:
 
 
 def _classification(labels_name: str) -> tuple[Metric, ...]:
-    return _m("acc", ("macro_f1", f"macro_f1_{labels_name}"), ("weighted_f1", f"weighted_f1_{labels_name}"),
-              ("mcc", f"mcc_{labels_name}"), "-missing", ("score", f"macro_f1_{labels_name}"))
+    return _m(
+        "acc",
+        ("macro_f1", f"macro_f1_{labels_name}"),
+        ("weighted_f1", f"weighted_f1_{labels_name}"),
+        ("mcc", f"mcc_{labels_name}"),
+        "-missing",
+        ("score", f"macro_f1_{labels_name}"),
+    )
 
 
-_HEADLINE = _m("acc", ("avg_f1", "headline_avg_f1"), ("yes_f1", "headline_yes_f1"), "-missing",
-               ("score", "headline_avg_f1"))
+_HEADLINE = _m(
+    "acc", ("avg_f1", "headline_avg_f1"), ("yes_f1", "headline_yes_f1"), "-missing", ("score", "headline_avg_f1")
+)
 _NUMERIC = _m("em", "exec_acc", "-missing", "score")
 _MMLU = _m("acc", ("macro_f1", "macro_f1_letters"), "acc_accounting", "acc_econometrics", "acc_macro", "acc_micro")
 
 
 def _sentiment(data: str, text_kind: str, mc: bool = False) -> Task:
-    return Task(f"finbench_{data}{'_mc' if mc else ''}", data, "sentiment", SUITE, "sentiment", "label",
-                None if mc else "sentiment", SENTIMENT_LABELS, _classification("sentiment"), "macro_f1", "text",
-                text_kind=text_kind)
+    return Task(
+        f"finbench_{data}{'_mc' if mc else ''}",
+        data,
+        "sentiment",
+        SUITE,
+        "sentiment",
+        "label",
+        None if mc else "sentiment",
+        SENTIMENT_LABELS,
+        _classification("sentiment"),
+        "macro_f1",
+        "text",
+        text_kind=text_kind,
+    )
 
 
 def _headline(mc: bool = False) -> Task:
-    return Task(f"finbench_headline{'_mc' if mc else ''}", "headline", "classification", SUITE, "headline", "label",
-                None if mc else "yes_no", YES_NO, _HEADLINE, "avg_f1", "headline")
+    return Task(
+        f"finbench_headline{'_mc' if mc else ''}",
+        "headline",
+        "classification",
+        SUITE,
+        "headline",
+        "label",
+        None if mc else "yes_no",
+        YES_NO,
+        _HEADLINE,
+        "avg_f1",
+        "headline",
+    )
 
 
 def _ner_cls(mc: bool = False) -> Task:
-    return Task(f"finbench_ner_cls{'_mc' if mc else ''}", "ner_cls", "classification", SUITE, "ner_cls", "label",
-                None if mc else "entity_type", ENTITY_TYPE_LABELS, _classification("entity_type"), "macro_f1", "text")
+    return Task(
+        f"finbench_ner_cls{'_mc' if mc else ''}",
+        "ner_cls",
+        "classification",
+        SUITE,
+        "ner_cls",
+        "label",
+        None if mc else "entity_type",
+        ENTITY_TYPE_LABELS,
+        _classification("entity_type"),
+        "macro_f1",
+        "text",
+    )
 
 
 _ALL = [
@@ -128,30 +183,119 @@ _ALL = [
     _sentiment("fiqa_sa", "financial text"),
     _sentiment("tfns", "financial tweet"),
     _headline(),
-    Task("finbench_ner", "ner", "extraction", SUITE, "ner", "ner", "entities", None,
-         _m(("entity_f1", "ner_entity_f1"), "doc_f1", "-missing", "-unplaced", ("score", "ner_entity_f1")),
-         "entity_f1", "text"),
+    Task(
+        "finbench_ner",
+        "ner",
+        "extraction",
+        SUITE,
+        "ner",
+        "ner",
+        "entities",
+        None,
+        _m(("entity_f1", "ner_entity_f1"), "doc_f1", "-missing", "-unplaced", ("score", "ner_entity_f1")),
+        "entity_f1",
+        "text",
+    ),
     _ner_cls(),
-    Task("finbench_convfinqa", "convfinqa", "numeric_qa", SUITE, "numeric_qa", "numeric", "number", None, _NUMERIC,
-         "exec_acc", "context", ("page", "doc_id")),
-    Task("finbench_tatqa", "tatqa", "numeric_qa", SUITE, "tatqa", "tatqa", "text", None,
-         _m("em", "f1", "-missing", "score"), "f1", "context", ("table", "doc_id")),
-    Task("finbench_finqa", "finqa", "numeric_qa", "finbench_extended", "numeric_qa", "numeric", "number", None,
-         _NUMERIC, "exec_acc", "context", ("page", "doc_id")),
+    Task(
+        "finbench_convfinqa",
+        "convfinqa",
+        "numeric_qa",
+        SUITE,
+        "numeric_qa",
+        "numeric",
+        "number",
+        None,
+        _NUMERIC,
+        "exec_acc",
+        "context",
+        ("page", "doc_id"),
+    ),
+    Task(
+        "finbench_tatqa",
+        "tatqa",
+        "numeric_qa",
+        SUITE,
+        "tatqa",
+        "tatqa",
+        "text",
+        None,
+        _m("em", "f1", "-missing", "score"),
+        "f1",
+        "context",
+        ("table", "doc_id"),
+    ),
+    Task(
+        "finbench_finqa",
+        "finqa",
+        "numeric_qa",
+        "finbench_extended",
+        "numeric_qa",
+        "numeric",
+        "number",
+        None,
+        _NUMERIC,
+        "exec_acc",
+        "context",
+        ("page", "doc_id"),
+    ),
     _sentiment("fpb", "financial news sentence", mc=True),
     _sentiment("fiqa_sa", "financial text", mc=True),
     _sentiment("tfns", "financial tweet", mc=True),
     _headline(mc=True),
     _ner_cls(mc=True),
-    Task("finbench_mmlu_finance", "mmlu_finance", "knowledge", KNOWLEDGE, "mmlu", "label", None, MMLU_LETTERS,
-         _MMLU + _m("score"), "acc", "question"),
-    Task("finbench_mmlu_finance_gen", "mmlu_finance", "knowledge", KNOWLEDGE, "mmlu_gen", "label", "letter",
-         MMLU_LETTERS, _MMLU + _m("-missing", "score"), "acc", "question"),
-    Task("finbench_financemath", "financemath", "knowledge", KNOWLEDGE, "financemath", "financemath", "number",
-         None, _m("acc", "acc_strict", "-missing", "score"), "acc", "question"),
-    Task("finbench_financebench", "financebench", "knowledge", KNOWLEDGE, "financebench", "financebench",
-         "number_or_reply", None,
-         _m("numeric_acc", ("judge_acc", "judge_mean"), "-missing", "score"), "score", "question"),
+    Task(
+        "finbench_mmlu_finance",
+        "mmlu_finance",
+        "knowledge",
+        KNOWLEDGE,
+        "mmlu",
+        "label",
+        None,
+        MMLU_LETTERS,
+        _MMLU + _m("score"),
+        "acc",
+        "question",
+    ),
+    Task(
+        "finbench_mmlu_finance_gen",
+        "mmlu_finance",
+        "knowledge",
+        KNOWLEDGE,
+        "mmlu_gen",
+        "label",
+        "letter",
+        MMLU_LETTERS,
+        _MMLU + _m("-missing", "score"),
+        "acc",
+        "question",
+    ),
+    Task(
+        "finbench_financemath",
+        "financemath",
+        "knowledge",
+        KNOWLEDGE,
+        "financemath",
+        "financemath",
+        "number",
+        None,
+        _m("acc", "acc_strict", "-missing", "score"),
+        "acc",
+        "question",
+    ),
+    Task(
+        "finbench_financebench",
+        "financebench",
+        "knowledge",
+        KNOWLEDGE,
+        "financebench",
+        "financebench",
+        "number_or_reply",
+        None,
+        _m("numeric_acc", ("judge_acc", "judge_mean"), "-missing", "score"),
+        "score",
+        "question",
+    ),
 ]
 
 TASKS: dict[str, Task] = {t.name: t for t in _ALL}

@@ -82,9 +82,13 @@ def load_run(results_file: Path, lazy: bool = False) -> Run:
     `lazy`: leave LAZY_FIELDS undecoded (read them with `sample_field`)."""
     f = Path(results_file)
     res = _read_json(f)
-    if not isinstance(res, dict) or not isinstance(res.get("results"), dict) or not isinstance(res.get("configs"), dict):
+    if (
+        not isinstance(res, dict)
+        or not isinstance(res.get("results"), dict)
+        or not isinstance(res.get("configs"), dict)
+    ):
         raise ResultsError(f"{f}: not an lm-eval results file (no 'results'/'configs'); re-run lm_eval or remove it")
-    stamp = f.stem[len("results_"):]
+    stamp = f.stem[len("results_") :]
     samples = {}
     for task in res["configs"]:
         sfile = _samples_path(f.parent, task, stamp)
@@ -102,8 +106,10 @@ def load_run(results_file: Path, lazy: bool = False) -> Run:
             try:
                 row = _parse_sample(line, lazy)
             except json.JSONDecodeError as exc:
-                raise ResultsError(f"{sfile}:{lineno}: malformed samples line ({exc}); the run was cut short? "
-                                   "re-run lm_eval with --log_samples") from None
+                raise ResultsError(
+                    f"{sfile}:{lineno}: malformed samples line ({exc}); the run was cut short? "
+                    "re-run lm_eval with --log_samples"
+                ) from None
             if not isinstance(row, dict) or "doc_id" not in row:
                 raise ResultsError(f"{sfile}:{lineno}: not an lm-eval sample (no doc_id)")
             rows.append(row)
@@ -139,7 +145,7 @@ def _samples_path(folder: Path, task: str, stamp: str) -> Path:
 
 
 def samples_file(run: Run, task: str) -> Path:
-    return _samples_path(run.results_file.parent, task, run.results_file.stem[len("results_"):])
+    return _samples_path(run.results_file.parent, task, run.results_file.stem[len("results_") :])
 
 
 def incomplete_tasks(run: Run) -> dict[str, str]:
@@ -155,8 +161,7 @@ def incomplete_tasks(run: Run) -> dict[str, str]:
         want = (counts.get(task) or {}).get("effective")
         got = len({s["doc_id"] for s in run.samples[task]})
         if isinstance(want, int) and got < want:
-            out[task] = (f"{samples_file(run, task).name} holds {got} of the {want} documents lm-eval scored "
-                         "(cut short)")
+            out[task] = f"{samples_file(run, task).name} holds {got} of the {want} documents lm-eval scored (cut short)"
     return out
 
 
@@ -262,8 +267,11 @@ def metric_rows(run: Run, n_boot: int = N_BOOT, seed: int = SEED) -> list[Metric
     draws. Metrics that share an aggregation and identical items (e.g. `score` and `macro_f1`) share one bootstrap."""
     from tqdm.auto import tqdm
 
-    jobs = [(i.task, i.metric, i.agg, i.fn, i.filter, i.items) for task in sorted(run.samples)
-            for i in metric_items(run, task)]
+    jobs = [
+        (i.task, i.metric, i.agg, i.fn, i.filter, i.items)
+        for task in sorted(run.samples)
+        for i in metric_items(run, task)
+    ]
     rows, done = [], {}
     for task, name, agg, fn, filt, items in tqdm(jobs, desc="bootstrap CIs", unit="metric", leave=False):
         key = (task, agg, filt)
@@ -305,8 +313,19 @@ def group_rows(run: Run, rows: list[MetricRow], incomplete: dict[str, str] | Non
         boot = np.mean(np.stack([k.boot for k in kids]), axis=0)
         lo, hi = stats.percentile_ci(boot)
         filt = kids[0].filter
-        out.append(MetricRow(group, "score", filt, sum(k.n for k in kids), float(np.mean([k.value for k in kids])),
-                             run.results["results"].get(group, {}).get(f"score,{filt}"), lo, hi, boot))
+        out.append(
+            MetricRow(
+                group,
+                "score",
+                filt,
+                sum(k.n for k in kids),
+                float(np.mean([k.value for k in kids])),
+                run.results["results"].get(group, {}).get(f"score,{filt}"),
+                lo,
+                hi,
+                boot,
+            )
+        )
     return out
 
 
@@ -321,8 +340,11 @@ def is_secret_name(name: str) -> bool:
     if _SPECIAL_TOKEN.search(n):
         return False
     n = re.sub(r"[-_\s.]", "", n)
-    return bool(re.search(r"key|secret|passw(?:or)?d|credential|authori[sz]ation|bearer|cookie", n)
-                or re.search(r"token$", n) or n in ("auth", "header", "headers"))
+    return bool(
+        re.search(r"key|secret|passw(?:or)?d|credential|authori[sz]ation|bearer|cookie", n)
+        or re.search(r"token$", n)
+        or n in ("auth", "header", "headers")
+    )
 
 
 _ARG = re.compile(r"""(['"]?)([\w.-]+)(\1\s*[=:]\s*)(['"]?)((?:bearer\s+)?[^,'"}\s]+)""", re.I)
@@ -339,8 +361,12 @@ def is_secret_value(value: object) -> bool:
 def redact(model_args) -> str:
     """model_args (a string or a dict) as text, with the value of every argument named like a secret
     (is_secret_name) masked, and any value that looks like a key (`Bearer …`, `sk-…`, `hf_…`)."""
-    text = _ARG.sub(lambda m: m.group(0) if not is_secret_name(m.group(2))
-                    else f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(4)}***", str(model_args))
+    text = _ARG.sub(
+        lambda m: (
+            m.group(0) if not is_secret_name(m.group(2)) else f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(4)}***"
+        ),
+        str(model_args),
+    )
     return _SECRET_VALUE.sub("***", text)
 
 
@@ -362,8 +388,11 @@ def format_table(run: Run, rows: list[MetricRow], groups: list[MetricRow]) -> st
     lines += partial_lines(run.results)
     meta = run_meta(run)
     if meta.get("sample_data"):
-        lines += ["", "SAMPLE DATA: these numbers come from finbench's small synthetic sample sets; they are a smoke "
-                      "test, not benchmark scores."]
+        lines += [
+            "",
+            "SAMPLE DATA: these numbers come from finbench's small synthetic sample sets; they are a smoke "
+            "test, not benchmark scores.",
+        ]
     return "\n".join(lines)
 
 
@@ -397,8 +426,11 @@ def partial_lines(res: dict) -> list[str]:
     part = partial_tasks(res)
     if not part:
         return []
-    lines = ["", "PARTIAL RUN: scores on a sample of the test sets (lm-eval --limit takes the first documents of "
-                 "finbench's seeded, label-stratified order); run without --limit for full-test-set scores."]
+    lines = [
+        "",
+        "PARTIAL RUN: scores on a sample of the test sets (lm-eval --limit takes the first documents of "
+        "finbench's seeded, label-stratified order); run without --limit for full-test-set scores.",
+    ]
     return lines + [f"  {task}: {sample_text(res, task)}" for task in sorted(part)]
 
 
@@ -406,8 +438,10 @@ def api_usage_line(api: dict) -> str:
     """One line on an API run (finbench's API models write `config.finbench_api` into the results file)."""
     u, cost = api["usage"], api["estimated_cost_this_run"]
     usd = cost["usd"] if cost["usd"] == "unknown" else f"${cost['usd']:.4f} (list prices of {cost['prices_taken']})"
-    return (f"API usage: {u['requests_sent']} requests sent, {u['cache_hits']} answers from the response cache; "
-            f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens billed; estimated cost {usd}")
+    return (
+        f"API usage: {u['requests_sent']} requests sent, {u['cache_hits']} answers from the response cache; "
+        f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens billed; estimated cost {usd}"
+    )
 
 
 META_FILE = "finbench_run.json"
@@ -440,8 +474,11 @@ def report(path: Path, out=None) -> int:
         return 2
     if len(files) > 1:
         listed = "\n  ".join(str(f) for f in files)
-        print(f"{path}: {len(files)} runs under it; pass the results_*.json of the one to report "
-              f"(`finbench report FILE`):\n  {listed}", file=sys.stderr)
+        print(
+            f"{path}: {len(files)} runs under it; pass the results_*.json of the one to report "
+            f"(`finbench report FILE`):\n  {listed}",
+            file=sys.stderr,
+        )
         return 2
     run = load_run(files[0], lazy=True)
     if not run.samples:
@@ -452,8 +489,10 @@ def report(path: Path, out=None) -> int:
     rows = metric_rows(scored)
     print(format_table(scored, rows, group_rows(scored, rows, bad)), file=out)
     if bad:
-        lines = [f"INCOMPLETE RUN: {len(bad)} of {len(run.results['configs'])} tasks cannot be scored in full "
-                 "and are left out:"] + [f"  {t}: {why}" for t, why in sorted(bad.items())]
+        lines = [
+            f"INCOMPLETE RUN: {len(bad)} of {len(run.results['configs'])} tasks cannot be scored in full "
+            "and are left out:"
+        ] + [f"  {t}: {why}" for t, why in sorted(bad.items())]
         groups = sorted(g for g, leaves in group_leaves(run).items() if any(t in bad for t in leaves))
         if groups:
             lines.append(f"  group averages not computed (they would leave those tasks out): {', '.join(groups)}")

@@ -101,20 +101,30 @@ def cmd_export_slim(args: argparse.Namespace) -> int:
     for f, files in written.items():
         run = results.load_run(f, lazy=True)
         full = [f, *(results.samples_file(run, t) for t in run.samples)]
-        print(f"{f.relative_to(src) if src.is_dir() else f.name}: {_size(files) / 1e6:.3f} MB "
-              f"(lm-eval's files: {_size(full) / 1e6:.3f} MB)", file=sys.stderr)
+        print(
+            f"{f.relative_to(src) if src.is_dir() else f.name}: {_size(files) / 1e6:.3f} MB "
+            f"(lm-eval's files: {_size(full) / 1e6:.3f} MB)",
+            file=sys.stderr,
+        )
     total = [p for files in written.values() for p in files]
     before = [p for p in (src.rglob("*") if src.is_dir() else [src]) if p.is_file()]
-    print(f"{args.out}: {len(written)} run(s), {len(total)} files, {_size(total) / 1e6:.2f} MB "
-          f"(from {_size(before) / 1e6:.2f} MB in {src})", file=sys.stderr)
+    print(
+        f"{args.out}: {len(written)} run(s), {len(total)} files, {_size(total) / 1e6:.2f} MB "
+        f"(from {_size(before) / 1e6:.2f} MB in {src})",
+        file=sys.stderr,
+    )
     return 0
 
 
 def add_parser(sub) -> None:
     """Register `export-slim` on the `finbench` sub-command parser."""
-    e = sub.add_parser("export-slim", help="compact copy of lm-eval output dirs (no prompts or documents) that "
-                                           "report, leaderboard and regress read like the original",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e = sub.add_parser(
+        "export-slim",
+        help="compact copy of lm-eval output dirs (no prompts or documents) that "
+        "report, leaderboard and regress read like the original",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     e.add_argument("run_dir", metavar="RUN_DIR", help="lm-eval --output_path dir (searched for results_*.json)")
     e.add_argument("out", metavar="OUT", help="new directory (an earlier slim export there is replaced whole)")
     e.set_defaults(func=cmd_export_slim)

@@ -3,8 +3,9 @@ of a two-level (training seeds, then test documents) bootstrap."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,9 @@ def bootstrap_distribution(
     )
 
 
-def bootstrap_counts(codes: Sequence[int] | np.ndarray, n_codes: int, n_boot: int = N_BOOT, seed: int = SEED) -> np.ndarray:
+def bootstrap_counts(
+    codes: Sequence[int] | np.ndarray, n_codes: int, n_boot: int = N_BOOT, seed: int = SEED
+) -> np.ndarray:
     """Per resample, how often each code 0..n_codes-1 occurs: shape (n_boot, n_codes), from the same resample
     indices as bootstrap_distribution (so a metric of these counts equals that metric of the resampled items)."""
     if n_boot < 1:
@@ -104,8 +107,11 @@ def bootstrap_counts(codes: Sequence[int] | np.ndarray, n_codes: int, n_boot: in
     out = []
     for chunk in _index_chunks(codes.size, n_boot, seed):
         offsets = np.arange(chunk.shape[0])[:, None] * n_codes
-        out.append(np.bincount((codes[chunk] + offsets).ravel(), minlength=chunk.shape[0] * n_codes)
-                   .reshape(chunk.shape[0], n_codes))
+        out.append(
+            np.bincount((codes[chunk] + offsets).ravel(), minlength=chunk.shape[0] * n_codes).reshape(
+                chunk.shape[0], n_codes
+            )
+        )
     return np.concatenate(out)
 
 

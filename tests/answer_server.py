@@ -27,11 +27,14 @@ def answer_server(answer: Callable[[str], str]):
                 text, status = answer(prompt), 200
             except KeyError:
                 text, status = "", 404
-            payload = {"id": "scripted", "object": "chat.completion", "created": int(time.time()),
-                       "model": body.get("model", "scripted"),
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                    "finish_reason": "stop"}],
-                       "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+            payload = {
+                "id": "scripted",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "scripted"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
             if status != 200:
                 payload = {"error": {"message": "unknown prompt", "type": "invalid_request_error"}}
             raw = json.dumps(payload).encode()

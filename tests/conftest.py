@@ -33,9 +33,23 @@ TINY = ROOT / "tests" / "fixtures" / "lmeval_tiny"
 def run_tiny(variant: str, model: Path, out: Path) -> Path:
     """The real `lm_eval` CLI on the tiny non-finbench task suite (tests/fixtures/lmeval_tiny/<variant>), with
     --log_samples; run from the fixture dir, where the task configs find their JSONL data. Returns `out`."""
-    lm_eval("--tasks", "tiny_suite", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-            "--device", "cpu", "--batch_size", "8", env=env(data_dir=None), out=out, include_path=Path(variant),
-            cwd=TINY, timeout=3600)
+    lm_eval(
+        "--tasks",
+        "tiny_suite",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model},dtype=float32",
+        "--device",
+        "cpu",
+        "--batch_size",
+        "8",
+        env=env(data_dir=None),
+        out=out,
+        include_path=Path(variant),
+        cwd=TINY,
+        timeout=3600,
+    )
     return out
 
 
@@ -44,8 +58,10 @@ def tiny_runs(tmp_path_factory, default_model) -> dict[str, Path]:
     """Three real lm-eval runs of the default model on the tiny suite: `plain`, `plain_again` (the same run
     repeated) and `hint` (the prompt shows the answer to tiny_recall: a clearly better run on the same documents)."""
     base = tmp_path_factory.mktemp("tiny_runs")
-    return {name: run_tiny(variant, default_model, base / name)
-            for name, variant in [("plain", "plain"), ("plain_again", "plain"), ("hint", "hint")]}
+    return {
+        name: run_tiny(variant, default_model, base / name)
+        for name, variant in [("plain", "plain"), ("plain_again", "plain"), ("hint", "hint")]
+    }
 
 
 @pytest.fixture(scope="session")

@@ -40,10 +40,21 @@ class FakeAPI:
                     api.authorizations.append(self.headers.get("Authorization") or "")
                 if api.delay_s:
                     time.sleep(api.delay_s)
-                self._send({"id": "x", "object": "chat.completion", "model": body.get("model", "fake-model"),
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": api.answer}}],
-                            "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
+                self._send(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": body.get("model", "fake-model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": api.answer},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+                    }
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

@@ -34,8 +34,17 @@ class Stats:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, *, seed: int = 0, pattern: list[str | None] | None = None,
-                 retry_429: float = 0.3, max_faults: int = 2, delay_s: float = 1.0, stall_s: float = 12.0):
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        seed: int = 0,
+        pattern: list[str | None] | None = None,
+        retry_429: float = 0.3,
+        max_faults: int = 2,
+        delay_s: float = 1.0,
+        stall_s: float = 12.0,
+    ):
         self.upstream_port = upstream_port
         pattern = list(pattern if pattern is not None else [None] * 4 + list(FAULTS))
         random.Random(seed).shuffle(pattern)
@@ -54,7 +63,8 @@ class FaultProxy:
     def start(self) -> int:
         self._thread.start()
         server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop).result(10)
+            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
+        ).result(10)
         self._server = server
         self.port = server.sockets[0].getsockname()[1]
         return self.port
@@ -66,6 +76,7 @@ class FaultProxy:
             for t in pending:  # stalled or delayed handlers
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -115,8 +126,11 @@ class FaultProxy:
             if fault in ("429", "500"):
                 status = "429 Too Many Requests" if fault == "429" else "500 Internal Server Error"
                 msg = json.dumps({"error": {"message": f"injected {fault}", "type": "fault_proxy"}}).encode()
-                writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(msg)}\r\n"
-                             f"Retry-After: 1\r\nConnection: close\r\n\r\n".encode() + msg)
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(msg)}\r\n"
+                    f"Retry-After: 1\r\nConnection: close\r\n\r\n".encode()
+                    + msg
+                )
                 await writer.drain()
                 return
             if fault in ("delay", "stall"):

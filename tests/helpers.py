@@ -18,8 +18,16 @@ TASKS_DIR = ROOT / "tasks"
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 
 # the eight generative tasks of finbench_all and its groups
-ALL_TASKS = ["finbench_fpb", "finbench_fiqa_sa", "finbench_tfns", "finbench_headline", "finbench_ner_cls",
-             "finbench_ner", "finbench_convfinqa", "finbench_tatqa"]
+ALL_TASKS = [
+    "finbench_fpb",
+    "finbench_fiqa_sa",
+    "finbench_tfns",
+    "finbench_headline",
+    "finbench_ner_cls",
+    "finbench_ner",
+    "finbench_convfinqa",
+    "finbench_tatqa",
+]
 
 
 def real_data_dir() -> Path | None:
@@ -43,12 +51,27 @@ def env(data_dir: str | Path | None = "sample", **extra: str | None) -> dict[str
 
 def finbench(*args, env: dict | None = None, timeout: float = 1800, **kw) -> subprocess.CompletedProcess:
     """The real `finbench` console entry point in a subprocess (text output captured)."""
-    return subprocess.run([sys.executable, "-m", "finbench.cli", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "finbench.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
 
 
-def lm_eval(*args, env: dict, out: Path | None = None, module: str = "lm_eval", include_path: Path | None = TASKS_DIR,
-            cwd: Path | None = None, log: Path | None = None, timeout: float = 1800, check: bool = True):
+def lm_eval(
+    *args,
+    env: dict,
+    out: Path | None = None,
+    module: str = "lm_eval",
+    include_path: Path | None = TASKS_DIR,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    timeout: float = 1800,
+    check: bool = True,
+):
     """The real lm-eval CLI (`python -m lm_eval run ...`; module="finbench.lmeval" for the entry point that also
     registers finbench's models) with --include_path and, given `out`, --log_samples --output_path out.
 
@@ -60,8 +83,9 @@ def lm_eval(*args, env: dict, out: Path | None = None, module: str = "lm_eval", 
     if out is not None:
         cmd += ["--log_samples", "--output_path", str(out)]
     if log is not None:
-        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            cmd, env=env, cwd=cwd, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check:
         assert proc.returncode == 0, proc.stderr[-4000:]
@@ -131,7 +155,7 @@ def copy_run(src: Path, dst: Path, edit_results=None, edit_sample=None) -> Path:
             f.write_text(json.dumps(res))
     if edit_sample:
         for f in dst.rglob("samples_*.jsonl"):
-            task = f.name[len("samples_"):].rsplit("_", 1)[0]
+            task = f.name[len("samples_") :].rsplit("_", 1)[0]
             rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
             for row in rows:
                 edit_sample(task, row)

@@ -33,9 +33,24 @@ def vllm_available() -> bool:
 def vllm_server(model: Path, max_model_len: int = 2048, startup_s: float = 900, extra: tuple[str, ...] = ()):
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="vllm-serve-", suffix=".log", delete=False)
-    cmd = [str(Path(sys.executable).parent / "vllm"), "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
-           "--max-model-len", str(max_model_len), "--dtype", "float32", "--enforce-eager",
-           "--no-enable-prefix-caching", "--max-num-seqs", "4", *extra]
+    cmd = [
+        str(Path(sys.executable).parent / "vllm"),
+        "serve",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        str(max_model_len),
+        "--dtype",
+        "float32",
+        "--enforce-eager",
+        "--no-enable-prefix-caching",
+        "--max-num-seqs",
+        "4",
+        *extra,
+    ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:

@@ -36,8 +36,12 @@ def test_response_cache_survives_reopening_and_counts_by_identity(tmp_path):
 def _lm(tmp_path, **kw):
     from finbench.api_model import FinbenchChatCompletion
 
-    args = dict(model="m1", base_url="http://127.0.0.1:9/v1/chat/completions", check_endpoint=False,
-                response_cache=str(tmp_path / "c.sqlite"))
+    args = dict(
+        model="m1",
+        base_url="http://127.0.0.1:9/v1/chat/completions",
+        check_endpoint=False,
+        response_cache=str(tmp_path / "c.sqlite"),
+    )
     args.update(kw)
     return FinbenchChatCompletion(**args)
 
@@ -45,12 +49,17 @@ def _lm(tmp_path, **kw):
 def test_cache_key_includes_the_model_identity(tmp_path):
     from lm_eval.models.api_models import JsonChatStr
 
-    req = (JsonChatStr(json.dumps([{"role": "user", "content": "Sentiment?"}])), {"until": ["\n\n"],
-                                                                                   "max_gen_toks": 32})
+    req = (
+        JsonChatStr(json.dumps([{"role": "user", "content": "Sentiment?"}])),
+        {"until": ["\n\n"], "max_gen_toks": 32},
+    )
     a, a_again = _lm(tmp_path), _lm(tmp_path)
-    keys = {a._key("generate_until", req), _lm(tmp_path, model="m2")._key("generate_until", req),
-            _lm(tmp_path, model_revision="r2")._key("generate_until", req),
-            _lm(tmp_path, base_url="http://127.0.0.1:10/v1/chat/completions")._key("generate_until", req)}
+    keys = {
+        a._key("generate_until", req),
+        _lm(tmp_path, model="m2")._key("generate_until", req),
+        _lm(tmp_path, model_revision="r2")._key("generate_until", req),
+        _lm(tmp_path, base_url="http://127.0.0.1:10/v1/chat/completions")._key("generate_until", req),
+    }
     assert len(keys) == 4
     assert a._key("generate_until", req) == a_again._key("generate_until", req)
 
@@ -84,8 +93,14 @@ def _tiny_llama(path, hidden=64, inter=128):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=128)
+    cfg = LlamaConfig(
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+    )
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(path)
     return model
@@ -125,9 +140,19 @@ def _finbench(monkeypatch):
 
 def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path, _finbench):
     port = free_port()  # nothing listens there
-    proc = _finbench(["eval", "--backend", "finbench-chat-completions", "--model_args",
-                      f"model=m,base_url=http://127.0.0.1:{port}/v1/chat/completions", "--tasks", "finbench_fpb",
-                      "--output_path", str(tmp_path / "out")])
+    proc = _finbench(
+        [
+            "eval",
+            "--backend",
+            "finbench-chat-completions",
+            "--model_args",
+            f"model=m,base_url=http://127.0.0.1:{port}/v1/chat/completions",
+            "--tasks",
+            "finbench_fpb",
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
     assert proc.returncode == 2
     assert f"cannot reach the endpoint http://127.0.0.1:{port}/v1/models" in proc.stderr
     assert "Traceback" not in proc.stderr and "[finbench] " not in proc.stderr  # lm-eval never started
@@ -135,16 +160,37 @@ def test_unreachable_endpoint_is_a_clear_error_before_lm_eval_starts(tmp_path, _
 
 
 def test_missing_api_key_is_a_clear_error(tmp_path, _finbench):
-    proc = _finbench(["eval", "--backend", "finbench-openai-chat-completions", "--model_args", "model=gpt-4o",
-                      "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])
+    proc = _finbench(
+        [
+            "eval",
+            "--backend",
+            "finbench-openai-chat-completions",
+            "--model_args",
+            "model=gpt-4o",
+            "--tasks",
+            "finbench_fpb",
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
     assert proc.returncode == 2
     assert "OPENAI_API_KEY is not set" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_key_in_model_args_is_refused_and_not_echoed(tmp_path, _finbench):
-    proc = _finbench(["eval", "--backend", "local-chat-completions", "--model_args",
-                      "model=m,base_url=http://127.0.0.1:9/v1/chat/completions,api_key=sk-leak-me-123456",
-                      "--tasks", "finbench_fpb", "--output_path", str(tmp_path / "out")])
+    proc = _finbench(
+        [
+            "eval",
+            "--backend",
+            "local-chat-completions",
+            "--model_args",
+            "model=m,base_url=http://127.0.0.1:9/v1/chat/completions,api_key=sk-leak-me-123456",
+            "--tasks",
+            "finbench_fpb",
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
     assert proc.returncode == 2
     assert "api_key=… is refused" in proc.stderr
     assert "sk-leak-me-123456" not in proc.stderr + proc.stdout
@@ -156,8 +202,11 @@ def test_openai_payload_keeps_stop_and_greedy_for_gpt4o_snapshots(tmp_path, monk
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used-123456")
     for model, stop, temp in (("gpt-4o-2024-05-13", ["\n\n", "<|endoftext|>"], 0), ("o3-mini", None, 1)):
         lm = FinbenchOpenAIChatCompletion(model=model, check_endpoint=False, response_cache="none")
-        payload = lm._create_payload([{"role": "user", "content": "x"}], generate=True,
-                                     gen_kwargs={"until": ["\n\n"], "max_gen_toks": 8, "temperature": 0})
+        payload = lm._create_payload(
+            [{"role": "user", "content": "x"}],
+            generate=True,
+            gen_kwargs={"until": ["\n\n"], "max_gen_toks": 8, "temperature": 0},
+        )
         assert payload.get("stop") == stop and payload["temperature"] == temp, model
 
 

@@ -37,13 +37,34 @@ def server(vllm_port):
     return vllm_port
 
 
-def suite(out: Path, model: str, model_args: str, *, finbench_models: bool, extra: tuple[str, ...] = (),
-          key: str | None = None, popen: bool = False):
+def suite(
+    out: Path,
+    model: str,
+    model_args: str,
+    *,
+    finbench_models: bool,
+    extra: tuple[str, ...] = (),
+    key: str | None = None,
+    popen: bool = False,
+):
     """finbench_all (--limit LIMIT, chat template) through lm-eval's API model `model`; OPENAI_API_KEY=`key`."""
-    return lm_eval("--model", model, "--model_args", model_args, "--tasks", "finbench_all", "--apply_chat_template",
-                   "--limit", LIMIT, *(extra or GEN), env=env(OPENAI_API_KEY=key), out=out,
-                   module="finbench.lmeval" if finbench_models else "lm_eval",
-                   log=out.parent / f"{out.name}.log" if popen else None, check=False)
+    return lm_eval(
+        "--model",
+        model,
+        "--model_args",
+        model_args,
+        "--tasks",
+        "finbench_all",
+        "--apply_chat_template",
+        "--limit",
+        LIMIT,
+        *(extra or GEN),
+        env=env(OPENAI_API_KEY=key),
+        out=out,
+        module="finbench.lmeval" if finbench_models else "lm_eval",
+        log=out.parent / f"{out.name}.log" if popen else None,
+        check=False,
+    )
 
 
 def base_url(port: int) -> str:
@@ -54,8 +75,9 @@ def base_url(port: int) -> str:
 def clean_run(server, default_model, tmp_path_factory):
     """The suite through lm-eval's own `local-chat-completions`, straight to the server: the reference outputs."""
     out = tmp_path_factory.mktemp("clean")
-    proc = suite(out, "local-chat-completions", f"model={default_model},base_url={base_url(server)}",
-                 finbench_models=False)
+    proc = suite(
+        out, "local-chat-completions", f"model={default_model},base_url={base_url(server)}", finbench_models=False
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return one_run(out)
 
@@ -76,9 +98,14 @@ def test_faults_injected_run_gives_identical_outputs_and_hides_the_key(server, d
     port = proxy.start()
     try:
         out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
-        proc = suite(out, "finbench-chat-completions",
-                     f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,"
-                     f"timeout={TIMEOUT_S},response_cache={cache}", finbench_models=True, key=SECRET)
+        proc = suite(
+            out,
+            "finbench-chat-completions",
+            f"model={default_model},base_url={base_url(port)},num_concurrent=2,max_retries=6,"
+            f"timeout={TIMEOUT_S},response_cache={cache}",
+            finbench_models=True,
+            key=SECRET,
+        )
     finally:
         proxy.stop()
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -150,9 +177,13 @@ def test_prompt_longer_than_the_served_window_fails_before_any_request(server, d
     proxy = FaultProxy(server, pattern=[])
     port = proxy.start()
     try:
-        proc = suite(tmp_path / "out", "finbench-chat-completions",
-                     f"model={default_model},base_url={base_url(port)},response_cache=none",
-                     finbench_models=True, extra=("--gen_kwargs", "max_gen_toks=1990"))
+        proc = suite(
+            tmp_path / "out",
+            "finbench-chat-completions",
+            f"model={default_model},base_url={base_url(port)},response_cache=none",
+            finbench_models=True,
+            extra=("--gen_kwargs", "max_gen_toks=1990"),
+        )
     finally:
         proxy.stop()
     assert proc.returncode != 0
@@ -166,10 +197,22 @@ def test_finbench_eval_with_a_cache_shared_by_two_models_keeps_them_apart(server
     cache = tmp_path / "cache.sqlite"
     for rev in ("a", "b"):
         out = tmp_path / f"out-{rev}"
-        proc = finbench("eval", "--backend", "finbench-chat-completions", "--model_args",
-                        f"model={default_model},base_url={base_url(server)},num_concurrent=2,response_cache={cache},"
-                        f"model_revision={rev}", "--limit", LIMIT, "--output_path", out, "--tasks", "finbench_fpb",
-                        *GEN, env=env(OPENAI_API_KEY=None))
+        proc = finbench(
+            "eval",
+            "--backend",
+            "finbench-chat-completions",
+            "--model_args",
+            f"model={default_model},base_url={base_url(server)},num_concurrent=2,response_cache={cache},"
+            f"model_revision={rev}",
+            "--limit",
+            LIMIT,
+            "--output_path",
+            out,
+            "--tasks",
+            "finbench_fpb",
+            *GEN,
+            env=env(OPENAI_API_KEY=None),
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert "API usage" in proc.stdout
         run = one_run(out)

@@ -26,8 +26,12 @@ with artifacts.staged_dir(Path(sys.argv[1])) as tmp:
 
 
 def _writer(final) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(final)], stdout=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(final)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert proc.stdout.readline() == "staged\n"
     return proc
 

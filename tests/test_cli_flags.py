@@ -49,24 +49,28 @@ def test_every_flag_is_lm_evals_spelling_or_dashed(lm_eval_flags):
             assert _lm_eval_spelling(flag) not in lm_eval_flags, f"finbench {' '.join(path)} {flag}: lm-eval's spelling"
 
 
-@pytest.mark.parametrize("argv, dest, value", [
-    (["eval", "--data_dir", "sample"], "data_dir", "sample"),
-    (["data", "check", "--data_dir=sample"], "data_dir", "sample"),
-    (["leaderboard", "build", "runs", "--out", "site", "--n_boot", "5"], "n_boot", 5),
-    (["regress", "--baseline", "a", "--candidate", "b", "--max_drop", "0.01"], "max_drop", 0.01),
-    (["verify-serving", "--base", "b", "--adapter", "a", "--min_agreement", "0.8"], "min_agreement", 0.8),
-    (["sweep", "run", "d", "--tensor_parallel_size=2"], "tensor_parallel_size", 2),
-    (["sweep", "run", "d", "--no_wait"], "wait", False),  # the negated form of a boolean flag too
-    (["finetune", "train", "r.yaml", "--max_steps", "3"], "max_steps", 3),
-])
+@pytest.mark.parametrize(
+    "argv, dest, value",
+    [
+        (["eval", "--data_dir", "sample"], "data_dir", "sample"),
+        (["data", "check", "--data_dir=sample"], "data_dir", "sample"),
+        (["leaderboard", "build", "runs", "--out", "site", "--n_boot", "5"], "n_boot", 5),
+        (["regress", "--baseline", "a", "--candidate", "b", "--max_drop", "0.01"], "max_drop", 0.01),
+        (["verify-serving", "--base", "b", "--adapter", "a", "--min_agreement", "0.8"], "min_agreement", 0.8),
+        (["sweep", "run", "d", "--tensor_parallel_size=2"], "tensor_parallel_size", 2),
+        (["sweep", "run", "d", "--no_wait"], "wait", False),  # the negated form of a boolean flag too
+        (["finetune", "train", "r.yaml", "--max_steps", "3"], "max_steps", 3),
+    ],
+)
 def test_own_flags_accept_the_underscore_spelling(argv, dest, value):
     args, rest = build_parser().parse_known_args(argv)
     assert getattr(args, dest) == value and rest == []
 
 
 def test_lm_eval_flags_keep_lm_evals_spelling_and_unknown_ones_pass_through_unchanged():
-    args, rest = build_parser().parse_known_args(["eval", "--model_args", "pretrained=m", "--num_fewshot", "3",
-                                                  "--gen_kwargs", "temperature=0"])
+    args, rest = build_parser().parse_known_args(
+        ["eval", "--model_args", "pretrained=m", "--num_fewshot", "3", "--gen_kwargs", "temperature=0"]
+    )
     assert args.model_args == "pretrained=m"
     assert rest == ["--num_fewshot", "3", "--gen_kwargs", "temperature=0"]  # for lm_eval, as typed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from finbench import data
-from finbench.config import DATA_ENV, DataError, SAMPLE_DIR
+from finbench.config import DATA_ENV, SAMPLE_DIR, DataError
 from finbench.data import ALL_TASKS, TASKS, load_splits
 from finbench.data._common import Reader, carve_dev, fingpt_input, partition
 from finbench.data.check import check, format_check
@@ -38,17 +38,17 @@ FIELDS = {
 
 # (train, dev, test) record counts and problem counts on tests/fixtures/data (which holds deliberately broken rows)
 FIXTURE_COUNTS = {
-    "fpb": ((13, 2, 5), 2),         # a line without '@', label 'bullish'
-    "fiqa_sa": ((14, 1, 6), 5),     # record without info, score 'n/a', score 1.7, broken JSON line, unknown input
-    "tfns": ((19, 2, 8), 5),        # invalid UTF-8 line, label 'bullish', label 3, 3 columns, label '1.0'
+    "fpb": ((13, 2, 5), 2),  # a line without '@', label 'bullish'
+    "fiqa_sa": ((14, 1, 6), 5),  # record without info, score 'n/a', score 1.7, broken JSON line, unknown input
+    "tfns": ((19, 2, 8), 5),  # invalid UTF-8 line, label 'bullish', label 3, 3 columns, label '1.0'
     "headline": ((102, 12, 12), 4),  # invalid UTF-8 line, 5 columns, value 2, normalised duplicate
-    "ner": ((7, 1, 6), 3),          # 3-column line, B-PER tag, invalid UTF-8 in FIN3
+    "ner": ((7, 1, 6), 3),  # 3-column line, B-PER tag, invalid UTF-8 in FIN3
     "ner_cls": ((13, 4, 13), 3),
-    "convfinqa": ((7, 3, 13), 1),   # tomoro record without 'dialogue'
-    "tatqa": ((4, 3, 4), 2),        # question without answer, table not a list
-    "finqa": ((4, 2, 3), 2),        # entry without qa, exe_ans null
-    "general": ((4,), 2),           # history not pairs, no output
-    "math": ((5,), 2),              # broken JSON line, answer without '####'
+    "convfinqa": ((7, 3, 13), 1),  # tomoro record without 'dialogue'
+    "tatqa": ((4, 3, 4), 2),  # question without answer, table not a list
+    "finqa": ((4, 2, 3), 2),  # entry without qa, exe_ans null
+    "general": ((4,), 2),  # history not pairs, no output
+    "math": ((5,), 2),  # broken JSON line, answer without '####'
 }
 
 
@@ -110,8 +110,11 @@ def test_fpb_fingpt_check_flags_mismatch(tmp_path):
 
 def test_fiqa_labels_and_test_match():
     s = published("fiqa_sa")
-    fingpt = [json.loads(line) for line in (FIXTURES / "fiqa_sa/fingpt/fiqa_test.jsonl").read_text().splitlines()
-              if line.startswith('{"context": "Instruction: What is the sentiment of this') and line.endswith("}")]
+    fingpt = [
+        json.loads(line)
+        for line in (FIXTURES / "fiqa_sa/fingpt/fiqa_test.jsonl").read_text().splitlines()
+        if line.startswith('{"context": "Instruction: What is the sentiment of this') and line.endswith("}")
+    ]
     found = [f for f in fingpt if "not in the FiQA files" not in f["context"]]
     assert [r["text"] for r in s.splits["test"]] == [fingpt_input(f["context"]) for f in found]
     assert [r["label"] for r in s.splits["test"]] == [f["target"] for f in found]
@@ -121,8 +124,16 @@ def test_fiqa_labels_and_test_match():
     assert [(r["target"], r["label"]) for r in picked] == [("Northgate Foods", "negative")]
     assert not any(r["text"].startswith("Northgate Foods profit") for k in ("train", "dev") for r in s.splits[k])
     from finbench.data.fiqa_sa import label
+
     assert [label(x) for x in (-0.5, -0.1001, -0.1, 0.0, 0.0999, 0.1, 0.7)] == [
-        "negative", "negative", "neutral", "neutral", "neutral", "positive", "positive"]
+        "negative",
+        "negative",
+        "neutral",
+        "neutral",
+        "neutral",
+        "positive",
+        "positive",
+    ]
 
 
 def test_tfns_label_mapping_and_quoting():
@@ -143,10 +154,22 @@ def test_headline_items():
         by_group.setdefault(r["group"], []).append(r)
     assert all(len(v) == 6 for v in by_group.values())
     assert {r["question_type"] for r in rows} == {
-        "price_up", "price_constant", "price_down", "asset_comparison", "past_info", "future_info"}
+        "price_up",
+        "price_constant",
+        "price_down",
+        "asset_comparison",
+        "past_info",
+        "future_info",
+    }
     climbs = {r["question_type"]: r["label"] for r in by_group["headline-2"]}
-    assert climbs == {"price_up": "yes", "price_constant": "no", "price_down": "no", "asset_comparison": "no",
-                      "past_info": "yes", "future_info": "no"}
+    assert climbs == {
+        "price_up": "yes",
+        "price_constant": "no",
+        "price_down": "no",
+        "asset_comparison": "no",
+        "past_info": "yes",
+        "future_info": "no",
+    }
     assert any(r["headline"] == "gold holds gains after fed minutes" for r in rows)  # quoted line break
 
 
@@ -169,20 +192,30 @@ def test_ner_records_and_spans():
     assert set(t for r in rows.values() for t in r["tags"]) <= {"O", "I-PER", "I-ORG", "I-LOC", "I-MISC"}
     assert rows["FIN5-0010"]["doc"] == 1 and "FIN5-0009" not in rows  # no entity in 0009
     # FIN3 sentences without PER/ORG/LOC ("3 . REPAYMENT", an I-MISC-only sentence) are not in test
-    assert sorted(r["id"] for r in s.splits["test"]) == ["FIN3-0000", "FIN3-0001", "FIN3-0003", "FIN3-0004", "FIN3-0005",
-                                                   "FIN3-0007"]
+    assert sorted(r["id"] for r in s.splits["test"]) == [
+        "FIN3-0000",
+        "FIN3-0001",
+        "FIN3-0003",
+        "FIN3-0004",
+        "FIN3-0005",
+        "FIN3-0007",
+    ]
     assert "\u201cNotice\u201d" in rows["FIN3-0005"]["text"]
     from finbench.data.ner import spans
-    assert spans(["a", "HALDEN", "TRUST", "BANK", "and", "Boston", "Kim"], ["O", "I-ORG", "I-ORG", "I-ORG", "O",
-                                                                         "I-LOC", "I-PER"]) == [
-        ("HALDEN TRUST BANK", "ORG"), ("Boston", "LOC"), ("Kim", "PER")]
+
+    assert spans(
+        ["a", "HALDEN", "TRUST", "BANK", "and", "Boston", "Kim"],
+        ["O", "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC", "I-PER"],
+    ) == [("HALDEN TRUST BANK", "ORG"), ("Boston", "LOC"), ("Kim", "PER")]
 
 
 def test_ner_cls_items():
     s = load("ner_cls", SAMPLE_DIR)
     first = [r for r in s.splits["train"] if r["id"].startswith("FIN5-0000-")]
-    assert [(r["entity"], r["label"]) for r in first] == [("HALDEN TRUST BANK", "organization"),
-                                                        ("Marlow Industries Inc", "organization")]
+    assert [(r["entity"], r["label"]) for r in first] == [
+        ("HALDEN TRUST BANK", "organization"),
+        ("Marlow Industries Inc", "organization"),
+    ]
     test = s.splits["test"]
     assert ("Lender", "person") in {(r["entity"], r["label"]) for r in test}
     assert not any(r["entity"] == "English" for r in test)  # MISC is not a ner_cls label
@@ -194,8 +227,11 @@ def test_convfinqa_records():
     rows = {r["id"]: r for rows in s.splits.values() for r in rows}
     t3 = rows["Single_HLD/2015/page_42.pdf-1#3"]
     assert t3["doc_id"] == "HLD/2015/page_42.pdf" and t3["turn"] == 3
-    assert t3["history"] == [["what was freight revenue in 2015?", "412.5"], ["and in 2014?", "389.1"],
-                             ["what was the change?", "23.4"]]
+    assert t3["history"] == [
+        ["what was freight revenue in 2015?", "412.5"],
+        ["and in 2014?", "389.1"],
+        ["what was the change?", "23.4"],
+    ]
     assert t3["answer"] == pytest.approx(0.06014) and t3["answer_str"] == "6.0%"
     assert " | 2015 | 2014" in t3["context"] and "freight | 412.5 | 389.1" in t3["context"]
     assert t3["context"].startswith("halden logistics") and t3["context"].endswith("millions of dollars .")
@@ -236,15 +272,25 @@ def test_run_program_is_safe_and_exact():
     assert run_program("ans = 13.4%") == 0.134
     assert run_program("ans = 36197 > 345059") == "no"
     assert run_program("ans = -(2 + 3) * 4") == -20.0
-    for bad in ("ans = __import__('os').system('true')", "ans = x9 + 1", "ans = 2 ** 3", "x0 = 1", "ans = 1 / 0",
-                "import os; ans = 1", "ans = (1 > 0) + 1", "ans = 'a'"):
+    for bad in (
+        "ans = __import__('os').system('true')",
+        "ans = x9 + 1",
+        "ans = 2 ** 3",
+        "x0 = 1",
+        "ans = 1 / 0",
+        "import os; ans = 1",
+        "ans = (1 > 0) + 1",
+        "ans = 'a'",
+    ):
         with pytest.raises(ValueError):
             run_program(bad)
 
 
 def test_tatqa_records():
     s = load("tatqa", SAMPLE_DIR)
-    r = next(r for r in s.splits["train"] + s.splits["dev"] if r["question"].startswith("What is the change in service"))
+    r = next(
+        r for r in s.splits["train"] + s.splits["dev"] if r["question"].startswith("What is the change in service")
+    )
     assert r["answer"] == 15.4 and r["answer_type"] == "arithmetic" and r["scale"] == "million"
     assert r["derivation"] == "310.4-295.0" and r["doc_id"] == "dev-table-0"
     assert r["context"].startswith(" | 2019 | 2018\nProduct revenue | $ 1,204.6 | $ 1,088.2")
@@ -312,8 +358,7 @@ def test_seeded_helpers():
     p2 = partition(list(reversed(keys)), {"train": 0.8, "dev": 0.1, "test": 0.1})
     assert p1 == p2
     assert sorted(list(p1.values()).count(n) for n in ("train", "dev", "test")) == [5, 5, 40]
-    assert set(partition(["a", "b", "c"], {"train": 0.8, "dev": 0.1, "test": 0.1}).values()) == {"train", "dev",
-                                                                                                 "test"}
+    assert set(partition(["a", "b", "c"], {"train": 0.8, "dev": 0.1, "test": 0.1}).values()) == {"train", "dev", "test"}
     rows = [{"g": g} for g in "aabbccddeeffgghhiijj"]
     tr, dv = carve_dev(rows, group=lambda r: r["g"], exclude={"a"})
     assert len(dv) == 2 and len({r["g"] for r in dv}) == 1 and dv[0]["g"] != "a"
@@ -479,8 +524,10 @@ def test_real_ner_test_is_the_fingpt_98():
     assert len(test) == 98
     # every (sentence, entity, type) FinGPT asks about is one of the ner_cls test items
     cls = {(r["text"], r["entity"], r["label"]) for r in load_splits("ner_cls", REAL).splits["test"]}
-    asked = {(fingpt_input(f["context"]), re.search(r"'(.*)'", f["context"].split("\n")[0]).group(1), f["target"])
-             for f in fingpt}
+    asked = {
+        (fingpt_input(f["context"]), re.search(r"'(.*)'", f["context"].split("\n")[0]).group(1), f["target"])
+        for f in fingpt
+    }
     assert asked <= cls
 
 

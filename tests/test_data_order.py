@@ -89,8 +89,16 @@ def test_load_splits_reorders_only_the_test_split(task, root):
 
 
 # -- the real data: membership unchanged, every limited run sees every label ----------------------------------------
-REAL_TEST = {"fpb": 1212, "fiqa_sa": 235, "tfns": 2388, "headline": 6342, "ner": 98, "ner_cls": 206,
-             "convfinqa": 728, "tatqa": 1663}  # docs/DATA.md
+REAL_TEST = {
+    "fpb": 1212,
+    "fiqa_sa": 235,
+    "tfns": 2388,
+    "headline": 6342,
+    "ner": 98,
+    "ner_cls": 206,
+    "convfinqa": 728,
+    "tatqa": 1663,
+}  # docs/DATA.md
 
 
 @pytest.mark.realdata

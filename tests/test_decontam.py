@@ -7,9 +7,11 @@ from finbench.decontam import Index
 
 TWEET = "Intelsat cut to Market Perform at Raymond James"
 FRAGMENT = "no compensation for its news , opinions or distributions ."
-PARAGRAPH = ("We adopted the provisions of Topic 606 in fiscal 2019 utilizing the modified retrospective method. We "
-             "recorded a $0.5 million cumulative effect adjustment, net of tax, to the opening balance of fiscal 2019 "
-             "retained earnings, and a decrease to receivables of $7.6 million.")
+PARAGRAPH = (
+    "We adopted the provisions of Topic 606 in fiscal 2019 utilizing the modified retrospective method. We "
+    "recorded a $0.5 million cumulative effect adjustment, net of tax, to the opening balance of fiscal 2019 "
+    "retained earnings, and a decrease to receivables of $7.6 million."
+)
 
 
 def _hits(docs, texts, **kw):
@@ -61,17 +63,22 @@ def test_long_span_inside_a_long_context_counts_even_at_a_small_share():
 
 
 def test_templated_tweets_about_other_companies_are_not_near_duplicates():
-    test = [("tfns", "t1", "Blackbaud EPS beats by $0.01, beats on revenue"),
-            ("tfns", "t2", "Model N upgraded to overweight from neutral at JPMorgan, price target raised to $36 from "
-                           "$30")]
-    train = ["Becton, Dickinson EPS beats by $0.01, beats on revenue",
-             "Bausch Health upgraded to overweight from neutral at JPMorgan, price target raised to $38 from $32"]
+    test = [
+        ("tfns", "t1", "Blackbaud EPS beats by $0.01, beats on revenue"),
+        ("tfns", "t2", "Model N upgraded to overweight from neutral at JPMorgan, price target raised to $36 from $30"),
+    ]
+    train = [
+        "Becton, Dickinson EPS beats by $0.01, beats on revenue",
+        "Bausch Health upgraded to overweight from neutral at JPMorgan, price target raised to $38 from $32",
+    ]
     assert _hits(test, train) == []
 
 
 def test_share_threshold_and_side_by_side_details():
-    unit = ("Ahlstrom 's 5,700 employees serve customers via sales offices and production facilities in more than 20 "
-            "countries on six continents .")
+    unit = (
+        "Ahlstrom 's 5,700 employees serve customers via sales offices and production facilities in more than 20 "
+        "countries on six continents ."
+    )
     near = unit.replace("5,700", "5,800")
     (m,) = Index([("fpb", "s1", unit)]).match(["x", near])
     assert m.text == 1 and decontam.SHARE <= m.share < 1 and m.unit.text == unit

@@ -20,8 +20,10 @@ from finbench import data
 from finbench.finetune import leakage, mix, recipe
 from helpers import ROOT, real_data_dir
 
-pytestmark = [pytest.mark.realdata,
-              pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data")]
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data"),
+]
 COCKTAIL = ROOT / "finetune" / "recipes" / "cocktail.yaml"
 CLI = [sys.executable, "-m", "finbench.cli", "finetune"]
 
@@ -34,8 +36,12 @@ def _norm(text: str) -> str:
 
 def _test_texts() -> list[tuple[str, str]]:
     """(task/record id, text) of every test tweet and sentence of >= 5 words, every long TAT-QA paragraph."""
-    out = [(f"{t}/{d['id']}", d["text"]) for t in ("tfns", "fpb") for d in data.load_splits(t).splits["test"]
-           if len(_norm(d["text"]).split()) >= 5]
+    out = [
+        (f"{t}/{d['id']}", d["text"])
+        for t in ("tfns", "fpb")
+        for d in data.load_splits(t).splits["test"]
+        if len(_norm(d["text"]).split()) >= 5
+    ]
     seen = set()
     for d in data.load_splits("tatqa").splits["test"]:
         for p in d["context"].split("\n"):
@@ -60,7 +66,7 @@ def test_mix_of_the_shipped_cocktail_contains_no_test_text(tmp_path):
     assert len(records) > 20000 and len(_test_texts()) > 3000
     assert _contained(records) == []
     dropped = [json.loads(line) for line in mix.dropped_path(out).read_text().splitlines()]
-    manifest = json.loads(proc.stdout[:proc.stdout.index("\n}") + 2])
+    manifest = json.loads(proc.stdout[: proc.stdout.index("\n}") + 2])
     for task, info in manifest["sources"].items():
         assert info["leaked_dropped"] == sum(d["source"] == task for d in dropped)
     assert manifest["sources"]["tfns"]["near_duplicates_dropped"] > 0
@@ -99,7 +105,10 @@ def test_data_check_counts_at_least_the_test_tweets_contained_in_the_train_files
     from finbench import decontam
 
     train = "\n".join(_norm(d["text"]) for s in ("train", "dev") for d in data.load_splits("tfns").splits[s])
-    contained = {d["id"] for d in data.load_splits("tfns").splits["test"]
-                 if len(_norm(d["text"]).split()) >= 5 and _norm(d["text"]) in train}
+    contained = {
+        d["id"]
+        for d in data.load_splits("tfns").splits["test"]
+        if len(_norm(d["text"]).split()) >= 5 and _norm(d["text"]) in train
+    }
     n, total = decontam.train_overlap("tfns")
     assert total == 2388 and len(contained) >= 14 and n >= len(contained)

@@ -41,11 +41,19 @@ def test_greedy_generation_answers_a_sentiment_prompt(default_model):
     tok = AutoTokenizer.from_pretrained(default_model)
     model = AutoModelForCausalLM.from_pretrained(default_model)
     ids = tok.apply_chat_template(
-        [{"role": "user", "content": "Answer with one word: negative, neutral, or positive.\n"
-                                     "Text: Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.\nAnswer:"}],
-        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        [
+            {
+                "role": "user",
+                "content": "Answer with one word: negative, neutral, or positive.\n"
+                "Text: Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.\nAnswer:",
+            }
+        ],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**ids, max_new_tokens=8, do_sample=False)
-    text = tok.decode(out[0][ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = tok.decode(out[0][ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text.strip().lower().startswith("positive")
 
 

@@ -1,6 +1,5 @@
 """Answer extraction on realistic (chat-)model outputs: every case asserts the exact parsed value."""
 
-
 import pytest
 
 from finbench.extract import KNOWN_TASKS, extract_answer, extract_number_with_scale, parse
@@ -36,8 +35,10 @@ SENTIMENT_CASES = [
     ("Positive/Negative", None),
     ("Positive. (Although some might argue neutral.)", "positive"),
     ("Neutral. The sentiment is positive for shareholders but negative for creditors.", "neutral"),
-    ("Although the company reported positive earnings, the sentiment is negative because guidance was cut.",
-     "negative"),
+    (
+        "Although the company reported positive earnings, the sentiment is negative because guidance was cut.",
+        "negative",
+    ),
     ("The headline mentions positive growth, but the answer is negative.", "negative"),
     ("Answer: positive\n\nI hope this answer is helpful!", "positive"),
     ("The sentiment is mixed.", None),
@@ -66,8 +67,7 @@ SENTIMENT_CASES = [
     ("The sentiment towards $AAPL in this tweet is bearish.", "negative"),
     ("Sure! The sentiment of this financial news sentence is: Negative", "negative"),
     ("Sure!\nText: Profits rose 5%.\nSentiment: positive", "positive"),
-    ("The sentiment of this sentence is neutral, as it does not express any positive or negative opinion.",
-     "neutral"),
+    ("The sentiment of this sentence is neutral, as it does not express any positive or negative opinion.", "neutral"),
     ("The text is objective.", None),
     ("Answer: Positive / Negative", None),
     ("The sentiment cannot be positive.", None),
@@ -123,32 +123,44 @@ NER_CLS_CASES = [
 ]
 
 NER_CASES = [
-    ("Silicon Valley Bank, organization\nJohn Smith, person",
-     [("Silicon Valley Bank", "ORG"), ("John Smith", "PER")]),
+    ("Silicon Valley Bank, organization\nJohn Smith, person", [("Silicon Valley Bank", "ORG"), ("John Smith", "PER")]),
     ("Silicon Valley Bank: ORG\nCalifornia: LOC", [("Silicon Valley Bank", "ORG"), ("California", "LOC")]),
     ("- **John Smith** (person)\n- **Acme Corp** (organization)", [("John Smith", "PER"), ("Acme Corp", "ORG")]),
     ("John Smith | PER\nAcme Corp | ORG", [("John Smith", "PER"), ("Acme Corp", "ORG")]),
     ("ORG: Silicon Valley Bank", [("Silicon Valley Bank", "ORG")]),
     ("Person: John Smith; Organization: Acme Corp", [("John Smith", "PER"), ("Acme Corp", "ORG")]),
-    ('[{"entity": "Silicon Valley Bank", "type": "ORG"}, {"entity": "Santa Clara", "type": "LOC"}]',
-     [("Silicon Valley Bank", "ORG"), ("Santa Clara", "LOC")]),
-    ('```json\n{"PER": ["John Smith"], "ORG": ["Acme Corp", "Globex"]}\n```',
-     [("John Smith", "PER"), ("Acme Corp", "ORG"), ("Globex", "ORG")]),
-    ("| Entity | Type |\n|---|---|\n| Silicon Valley Bank | ORG |\n| New York | LOC |",
-     [("Silicon Valley Bank", "ORG"), ("New York", "LOC")]),
+    (
+        '[{"entity": "Silicon Valley Bank", "type": "ORG"}, {"entity": "Santa Clara", "type": "LOC"}]',
+        [("Silicon Valley Bank", "ORG"), ("Santa Clara", "LOC")],
+    ),
+    (
+        '```json\n{"PER": ["John Smith"], "ORG": ["Acme Corp", "Globex"]}\n```',
+        [("John Smith", "PER"), ("Acme Corp", "ORG"), ("Globex", "ORG")],
+    ),
+    (
+        "| Entity | Type |\n|---|---|\n| Silicon Valley Bank | ORG |\n| New York | LOC |",
+        [("Silicon Valley Bank", "ORG"), ("New York", "LOC")],
+    ),
     ("No entities", []),
     ("None", []),
     ("There are no named entities of type person, organization, or location in this sentence.", []),
     ("[]", []),
     ("The quick brown fox.", None),
     ("", None),
-    ("Here are the named entities:\n1. Silicon Valley Bank - organization\n2. Greg Becker - person\n"
-     "3. Santa Clara - location", [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER"), ("Santa Clara", "LOC")]),
-    ("Silicon Valley Bank, organization\nSilicon Valley Bank, organization",  # two mentions
-     [("Silicon Valley Bank", "ORG"), ("Silicon Valley Bank", "ORG")]),
+    (
+        "Here are the named entities:\n1. Silicon Valley Bank - organization\n2. Greg Becker - person\n"
+        "3. Santa Clara - location",
+        [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER"), ("Santa Clara", "LOC")],
+    ),
+    (
+        "Silicon Valley Bank, organization\nSilicon Valley Bank, organization",  # two mentions
+        [("Silicon Valley Bank", "ORG"), ("Silicon Valley Bank", "ORG")],
+    ),
     ('"Silicon Valley Bank", organization', [("Silicon Valley Bank", "ORG")]),
-    ("Organizations: Acme Corp, Globex\nPersons: John Smith\nLocations: None",
-     [("Acme Corp", "ORG"), ("Globex", "ORG"), ("John Smith", "PER")]),
+    (
+        "Organizations: Acme Corp, Globex\nPersons: John Smith\nLocations: None",
+        [("Acme Corp", "ORG"), ("Globex", "ORG"), ("John Smith", "PER")],
+    ),
     ("Entity: Silicon Valley Bank, Type: ORG", [("Silicon Valley Bank", "ORG")]),
     ("[('John Smith', 'PER'), ('Acme', 'ORG')]", [("John Smith", "PER"), ("Acme", "ORG")]),
     ('[{"entity": "Silicon Valley Bank", "type": "ORG"}, {"entity": "Greg Be', [("Silicon Valley Bank", "ORG")]),
@@ -158,12 +170,16 @@ NER_CASES = [
     ("Entity types: PER, ORG, LOC", None),
     ("The sentence does not contain any named entities.", []),
     ("Answer: Silicon Valley Bank, organization", [("Silicon Valley Bank", "ORG")]),
-    ("Silicon Valley Bank, organization, Santa Clara, location",
-     [("Silicon Valley Bank", "ORG"), ("Santa Clara", "LOC")]),
+    (
+        "Silicon Valley Bank, organization, Santa Clara, location",
+        [("Silicon Valley Bank", "ORG"), ("Santa Clara", "LOC")],
+    ),
     ("Person: None\nOrganization: None\nLocation: None", []),
     ("Silicon Valley Bank [ORG]", [("Silicon Valley Bank", "ORG")]),
-    ("Sure! Here are the named entities:\n\n* Silicon Valley Bank, organization\n* Greg Becker, person",
-     [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER")]),
+    (
+        "Sure! Here are the named entities:\n\n* Silicon Valley Bank, organization\n* Greg Becker, person",
+        [("Silicon Valley Bank", "ORG"), ("Greg Becker", "PER")],
+    ),
     ("Greg Becker, person\nSentence: Shares of Apple fell.\nAnswer: Apple, organization", [("Greg Becker", "PER")]),
     ("John Smith is a person.", [("John Smith", "PER")]),
     # generic nouns are entities in SEC filings: a type synonym as the entity text is kept
@@ -240,7 +256,7 @@ NUMBER_CASES = [
 TATQA_CASES = [
     ("The answer is 1,234.", "1,234"),
     ("Answer: Revenue; Cost of sales", "Revenue; Cost of sales"),
-    ("**Answer:** \"Depreciation\"", "Depreciation"),
+    ('**Answer:** "Depreciation"', "Depreciation"),
     ("Answer: 14.2%\n\nExplanation: computed from the table.", "14.2%"),
     ("1,234 million", "1,234 million"),
     ("Answer:\n\n2019", "2019"),
@@ -248,7 +264,7 @@ TATQA_CASES = [
     ("Answer: ...", None),
     ("I cannot find the answer in the report.", None),
     ("The revenue grew strongly.\nAnswer: `3.5 billion`<|im_end|>", "3.5 billion"),
-    ("The answer is: \"$1,234\".", "$1,234"),
+    ('The answer is: "$1,234".', "$1,234"),
     ("Answer: N/A", None),
     # the answer keeps its characters: the official TAT-QA normaliser strips only ASCII punctuation
     ("Answer: the Company\u2019s workers\u2019 compensation", "the Company\u2019s workers\u2019 compensation"),
@@ -264,9 +280,19 @@ def test_each_task_uses_its_registry_answer_kind():
     from finbench import registry
 
     kinds = {t: registry.get(t).answer for t in KNOWN_TASKS}
-    assert kinds == {"fpb": "sentiment", "fiqa_sa": "sentiment", "tfns": "sentiment", "headline": "yes_no",
-                     "ner": "entities", "ner_cls": "entity_type", "convfinqa": "number", "tatqa": "text",
-                     "finqa": "number", "mmlu_finance_gen": "letter", "financemath": "number"}
+    assert kinds == {
+        "fpb": "sentiment",
+        "fiqa_sa": "sentiment",
+        "tfns": "sentiment",
+        "headline": "yes_no",
+        "ner": "entities",
+        "ner_cls": "entity_type",
+        "convfinqa": "number",
+        "tatqa": "text",
+        "finqa": "number",
+        "mmlu_finance_gen": "letter",
+        "financemath": "number",
+    }
     assert all(extract_answer(t, "Answer: positive") == parse(k, "Answer: positive") for t, k in kinds.items())
 
 
@@ -301,29 +327,43 @@ def test_tatqa(text, expected):
     assert extract_answer("tatqa", text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("$1,234.5 million", (1234.5, "million", False)),
-    ("The answer is 14.2%", (14.2, None, True)),
-    ("Answer: $2.3bn", (2.3, "billion", False)),
-    ("Answer: $5M", (5.0, "million", False)),
-    ("Answer: 12k", (12.0, "thousand", False)),
-    ("(1,234) thousand", (-1234.0, "thousand", False)),
-    ("Answer: 3 months", (3.0, None, False)),
-    ("Answer: 0.5 percentage points", (0.5, None, True)),
-    ("no number here", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("$1,234.5 million", (1234.5, "million", False)),
+        ("The answer is 14.2%", (14.2, None, True)),
+        ("Answer: $2.3bn", (2.3, "billion", False)),
+        ("Answer: $5M", (5.0, "million", False)),
+        ("Answer: 12k", (12.0, "thousand", False)),
+        ("(1,234) thousand", (-1234.0, "thousand", False)),
+        ("Answer: 3 months", (3.0, None, False)),
+        ("Answer: 0.5 percentage points", (0.5, None, True)),
+        ("no number here", None),
+    ],
+)
 def test_number_with_scale(text, expected):
     assert extract_number_with_scale(text) == expected
 
 
-LABELS = {"fpb": ["negative", "neutral", "positive"], "headline": ["yes", "no"],
-          "ner_cls": ["person", "organization", "location"]}  # one task per label kind
+LABELS = {
+    "fpb": ["negative", "neutral", "positive"],
+    "headline": ["yes", "no"],
+    "ner_cls": ["person", "organization", "location"],
+}  # one task per label kind
 
 
 @pytest.mark.parametrize("task,label", [(t, lab) for t, labs in LABELS.items() for lab in labs])
 def test_label_forms_roundtrip(task, label):
-    for form in (label, label.upper(), label.title(), f"**{label}**", f"The answer is {label}.", f"Answer: {label}",
-                 f"{label}\n", f"'{label}'"):
+    for form in (
+        label,
+        label.upper(),
+        label.title(),
+        f"**{label}**",
+        f"The answer is {label}.",
+        f"Answer: {label}",
+        f"{label}\n",
+        f"'{label}'",
+    ):
         assert extract_answer(task, form) == label, form
 
 
@@ -346,11 +386,54 @@ def test_none_input():
 def test_random_garbage_never_raises_and_types_hold():
     import random
 
-    toks = ["positive", "Negative", "neutral", "not", "no", "yes", "or", "and", "/", ",", ".", ":", "**", "Answer:",
-            "(", ")", "1,234", "-5.2", "14.2%", "$", "million", "\n", "|", "PER", "ORG", "person", "{", "}", "[", "]",
-            '"entity"', '"type"', "None", "<|im_end|>", "assistant", "=", "\\boxed{", "2019", "neither", "nor", "is a"]
-    allowed = {"headline": {None, "yes", "no"}, "ner_cls": {None, "person", "organization", "location"},
-               **dict.fromkeys(["fpb", "fiqa_sa", "tfns"], {None, "negative", "neutral", "positive"})}
+    toks = [
+        "positive",
+        "Negative",
+        "neutral",
+        "not",
+        "no",
+        "yes",
+        "or",
+        "and",
+        "/",
+        ",",
+        ".",
+        ":",
+        "**",
+        "Answer:",
+        "(",
+        ")",
+        "1,234",
+        "-5.2",
+        "14.2%",
+        "$",
+        "million",
+        "\n",
+        "|",
+        "PER",
+        "ORG",
+        "person",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"entity"',
+        '"type"',
+        "None",
+        "<|im_end|>",
+        "assistant",
+        "=",
+        "\\boxed{",
+        "2019",
+        "neither",
+        "nor",
+        "is a",
+    ]
+    allowed = {
+        "headline": {None, "yes", "no"},
+        "ner_cls": {None, "person", "organization", "location"},
+        **dict.fromkeys(["fpb", "fiqa_sa", "tfns"], {None, "negative", "neutral", "positive"}),
+    }
     rng = random.Random(0)
     for _ in range(500):
         text = " ".join(rng.choice(toks) for _ in range(rng.randint(0, 25)))

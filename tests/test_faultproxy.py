@@ -39,8 +39,9 @@ def upstream():
 def post(port: int, n: int, timeout: float = 5.0):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/v1/chat/completions", body=json.dumps({"n": n}),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/v1/chat/completions", body=json.dumps({"n": n}), headers={"Content-Type": "application/json"}
+        )
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -48,8 +49,9 @@ def post(port: int, n: int, timeout: float = 5.0):
 
 
 def test_each_fault_kind_then_a_clean_retry(upstream):
-    proxy = FaultProxy(upstream, pattern=["429", "500", "drop", "cut", "delay", "stall", None], retry_429=0.0,
-                       delay_s=0.2, stall_s=3.0)
+    proxy = FaultProxy(
+        upstream, pattern=["429", "500", "drop", "cut", "delay", "stall", None], retry_429=0.0, delay_s=0.2, stall_s=3.0
+    )
     random_order = list(proxy.pattern)  # the seed shuffles the pattern: read back which request gets which fault
     port = proxy.start()
     try:

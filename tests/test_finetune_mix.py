@@ -10,12 +10,11 @@ import sys
 
 import pytest
 
+from conftest import ROOT, real_data_dir
 from finbench import data, prompts
 from finbench.config import SAMPLE_DIR, DataError
 from finbench.finetune import leakage, mix, recipe
 from finbench.finetune.leakage import LeakageError
-
-from conftest import ROOT, real_data_dir
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 
@@ -35,8 +34,10 @@ def test_records_are_train_documents_in_the_eval_format(sample_data):
         others = {f"{task}/{d['id']}" for s in ("dev", "test") for d in splits.get(s, [])}
         assert rec["id"] in train and rec["id"] not in others
         doc = train[rec["id"]]
-        assert rec["messages"] == [{"role": "user", "content": prompts.prompt(task, doc)},
-                                   {"role": "assistant", "content": prompts.target(task, doc)}]
+        assert rec["messages"] == [
+            {"role": "user", "content": prompts.prompt(task, doc)},
+            {"role": "assistant", "content": prompts.target(task, doc)},
+        ]
 
 
 def test_byte_identical_for_a_seed_and_different_for_another(sample_data):
@@ -92,12 +93,20 @@ def test_normalise_ignores_case_accents_spacing_punctuation():
 def test_guard_flags_test_documents_by_id_text_and_page(sample_data):
     test = {t: data.load_splits(t).splits["test"] for t in ("fpb", "convfinqa")}
     fpb_doc, page_doc = test["fpb"][0], test["convfinqa"][0]
-    by_id = {"id": f"fpb/{fpb_doc['id']}", "source": "fpb", "messages": [
-        {"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}
+    by_id = {
+        "id": f"fpb/{fpb_doc['id']}",
+        "source": "fpb",
+        "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+    }
     # a "general" example whose user turn is a test sentence, re-spaced and re-cased
-    by_text = {"id": "general/lima-x", "source": "general", "messages": [
-        {"role": "user", "content": fpb_doc["text"].upper().replace(" ", "  ")},
-        {"role": "assistant", "content": "ok"}]}
+    by_text = {
+        "id": "general/lima-x",
+        "source": "general",
+        "messages": [
+            {"role": "user", "content": fpb_doc["text"].upper().replace(" ", "  ")},
+            {"role": "assistant", "content": "ok"},
+        ],
+    }
     # a ConvFinQA training turn on the same report page as a test turn: a train record edited to point at it
     train_doc = data.load_splits("convfinqa").splits["train"][0]
     edited = dict(train_doc, doc_id=page_doc["doc_id"])
@@ -133,19 +142,22 @@ def test_decontaminate_drops_leaked_train_documents(tmp_path, monkeypatch):
 def test_cli_mix_and_check_leakage(tmp_path):
     out = tmp_path / "mix.jsonl"
     cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
-    proc = subprocess.run(cmd + ["mix", str(SMOKE), "-o", str(out), "--data-dir", "sample"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        cmd + ["mix", str(SMOKE), "-o", str(out), "--data-dir", "sample"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     records = mix.read(out)
-    assert len(records) == json.loads(proc.stdout[:proc.stdout.index("\n}") + 2])["examples"]
-    ok = subprocess.run(cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"],
-                        capture_output=True, text=True)
+    assert len(records) == json.loads(proc.stdout[: proc.stdout.index("\n}") + 2])["examples"]
+    ok = subprocess.run(
+        cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "no overlap" in ok.stdout
     test_doc = data.load_splits("fpb", SAMPLE_DIR).splits["test"][0]
     records.append({"id": f"fpb/{test_doc['id']}", "source": "fpb", "messages": records[0]["messages"]})
     out.write_text(mix.dumps(records))
-    bad = subprocess.run(cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"], capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "share a document with the fpb test split" in bad.stderr
 
 
@@ -158,32 +170,37 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     cocktail = ROOT / "finetune" / "recipes" / "cocktail_general_math.yaml"
     outs = []
     for name in ("a.jsonl", "b.jsonl"):
-        proc = subprocess.run(cmd + ["mix", str(cocktail), "-o", str(tmp_path / name)], capture_output=True,
-                              text=True)
+        proc = subprocess.run(cmd + ["mix", str(cocktail), "-o", str(tmp_path / name)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         outs.append((tmp_path / name).read_bytes())
     assert outs[0] == outs[1]
-    manifest = json.loads(proc.stdout[:proc.stdout.index("\n}") + 2])
+    manifest = json.loads(proc.stdout[: proc.stdout.index("\n}") + 2])
     src = manifest["sources"]
-    assert src["headline"]["taken"] == 10000 and src["fpb"]["taken"] == src["fpb"]["available"] - \
-        src["fpb"]["leaked_dropped"]
+    assert (
+        src["headline"]["taken"] == 10000
+        and src["fpb"]["taken"] == src["fpb"]["available"] - src["fpb"]["leaked_dropped"]
+    )
     assert src["fpb"]["leaked_dropped"] > 0  # the FinGPT FPB split repeats test sentences in train
-    finance = sum(src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa",
-                                            "tatqa"))
+    finance = sum(
+        src[t]["taken"] for t in ("headline", "fpb", "fiqa_sa", "tfns", "ner", "ner_cls", "convfinqa", "tatqa")
+    )
     # all of LIMA but what decontamination drops (2 examples repeat a knowledge-set test question or passage)
     assert src["general"]["asked"] == finance
     assert src["general"]["taken"] == src["general"]["available"] - src["general"]["leaked_dropped"]
     assert src["math"]["asked"] == round(0.5 * finance)
     assert src["math"]["taken"] == min(src["math"]["asked"], src["math"]["available"])
     assert "no overlap" in proc.stdout
-    check = subprocess.run(cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True, text=True
+    )
     assert check.returncode == 0 and "no overlap" in check.stdout
 
 
-PARAGRAPH = ("We adopted the provisions of Topic 606 in fiscal 2019 utilizing the modified retrospective method and "
-             "recorded a cumulative effect adjustment, net of tax, to the opening balance of retained earnings, with a "
-             "decrease to receivables and an increase to inventories.")
+PARAGRAPH = (
+    "We adopted the provisions of Topic 606 in fiscal 2019 utilizing the modified retrospective method and "
+    "recorded a cumulative effect adjustment, net of tax, to the opening balance of retained earnings, with a "
+    "decrease to receivables and an increase to inventories."
+)
 
 
 @pytest.fixture
@@ -198,7 +215,7 @@ def near_dup_data(tmp_path, monkeypatch):
     # "$FRLT - Fairlight Pharma initiated at Outperform"
     sentence = next(d["text"] for d in data.load_splits("fpb").splits["test"] if "Baltic" in d["text"])
     with open(root / "tfns" / "sent_train.csv", "a", newline="") as fh:
-        fh.write(f"\"{tweet.split(' - ', 1)[1]} https://t.co/Zz9Yy8Xx7W\",1\r\n")
+        fh.write(f'"{tweet.split(" - ", 1)[1]} https://t.co/Zz9Yy8Xx7W",1\r\n')
     fpb_file = root / "fpb" / "Sentences_50Agree.txt"  # a train line rewritten (a new line would move the split)
     lines = fpb_file.read_bytes().decode("latin-1").split("\r\n")
     n = int(data.load_splits("fpb").splits["train"][0]["id"].split("-")[1])
@@ -240,8 +257,11 @@ def test_mix_drops_near_duplicates_and_lists_them(near_dup_data):
     assert leakage.check(m.records).clean
     dirty = dataclasses.replace(r, mixture=dataclasses.replace(r.mixture, decontaminate=False))
     report = leakage.check(mix.build(dirty).records)
-    assert {(p["source"], p["test_tasks"][0]) for p in report.pairs} == {("tfns", "tfns"), ("fpb", "fpb"),
-                                                                         ("tatqa", "tatqa")}
+    assert {(p["source"], p["test_tasks"][0]) for p in report.pairs} == {
+        ("tfns", "tfns"),
+        ("fpb", "fpb"),
+        ("tatqa", "tatqa"),
+    }
     assert report.overlaps[("fpb", "fpb")] == 1 and not report.clean
 
 
@@ -266,8 +286,10 @@ def test_cli_check_leakage_names_near_duplicates_side_by_side(near_dup_data, tmp
     test_line = next(ln for ln in bad.stderr.splitlines() if ln.strip().startswith("test  tfns/"))
     train_line = bad.stderr.splitlines()[bad.stderr.splitlines().index(test_line) + 1]
     assert near_dup_data["tfns"] in test_line
-    assert train_line.strip().startswith("train tfns/") and "Fairlight Pharma initiated at Outperform https://t.co/" \
-        in train_line
+    assert (
+        train_line.strip().startswith("train tfns/")
+        and "Fairlight Pharma initiated at Outperform https://t.co/" in train_line
+    )
 
 
 def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_data):
@@ -276,8 +298,10 @@ def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_
     rows = {r["task"]: r for r in check()}
     assert rows["tfns"]["train_near_duplicates"] == [1, rows["tfns"]["counts"]["test"]]
     assert rows["fpb"]["train_near_duplicates"][0] == 1
-    tatqa_records = sum(d["doc_id"] == data.load_splits("tatqa").splits["test"][0]["doc_id"]
-                        for d in data.load_splits("tatqa").splits["test"])
+    tatqa_records = sum(
+        d["doc_id"] == data.load_splits("tatqa").splits["test"][0]["doc_id"]
+        for d in data.load_splits("tatqa").splits["test"]
+    )
     assert rows["tatqa"]["train_near_duplicates"][0] == tatqa_records  # every question on the planted table
     assert rows["ner"]["train_near_duplicates"][0] == 0 and "train_near_duplicates" not in rows["general"]
     text = format_check(list(rows.values()))
@@ -299,12 +323,22 @@ def test_the_knowledge_sets_test_splits_are_in_the_leakage_index():
     page = max(bench["evidence"], key=len)
     words = page.split()
     context = "Unrelated opening remarks of the annual report. " + " ".join(words[: min(len(words), 400)])
-    record = {"id": "tatqa/x", "source": "tatqa",
-              "messages": [{"role": "user", "content": f"Context:\n{context}\n\nQuestion: What was it?"},
-                           {"role": "assistant", "content": "1"}]}
+    record = {
+        "id": "tatqa/x",
+        "source": "tatqa",
+        "messages": [
+            {"role": "user", "content": f"Context:\n{context}\n\nQuestion: What was it?"},
+            {"role": "assistant", "content": "1"},
+        ],
+    }
     hits = leakage.near_duplicates([record], index)
     assert hits and "financebench" in {t for h in hits[0] for t in h["test_tasks"]}
-    clean = {"id": "tatqa/y", "source": "tatqa",
-             "messages": [{"role": "user", "content": "Context:\nThe cat sat on the mat for a while.\n\nQuestion: ?"},
-                          {"role": "assistant", "content": "1"}]}
+    clean = {
+        "id": "tatqa/y",
+        "source": "tatqa",
+        "messages": [
+            {"role": "user", "content": "Context:\nThe cat sat on the mat for a while.\n\nQuestion: ?"},
+            {"role": "assistant", "content": "1"},
+        ],
+    }
     assert not leakage.near_duplicates([clean], index)

@@ -13,10 +13,9 @@ import sys
 import pytest
 import yaml
 
+from conftest import ROOT
 from finbench.finetune import recipe, sweep
 from finbench.finetune.recipe import RecipeError
-
-from conftest import ROOT
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 COCKTAIL = ROOT / "finetune" / "recipes" / "cocktail.yaml"
@@ -33,8 +32,10 @@ def test_grid_sizes(n, expected):
 
 def test_plan_writes_loadable_recipes_for_each_variant(tmp_path):
     template = recipe.load(COCKTAIL)
-    template = dataclasses.replace(template, mixture=dataclasses.replace(
-        template.mixture, tasks=template.mixture.tasks + (recipe.Part("finqa", 2000),)))
+    template = dataclasses.replace(
+        template,
+        mixture=dataclasses.replace(template.mixture, tasks=template.mixture.tasks + (recipe.Part("finqa", 2000),)),
+    )
     entries = sweep.plan(template, NINE, ["base", "general_math"], tmp_path)
     assert entries[0]["name"] == sweep.BASE_RUN and len(entries) == 1 + 2 * 55
     files = sorted((tmp_path / "recipes").glob("*.yaml"))
@@ -64,8 +65,12 @@ def test_plan_rejects_bad_input(tmp_path):
 @pytest.mark.slow
 def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, default_model):
     cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
-    plan = subprocess.run(cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb,ner_cls", "-o", str(tmp_path)],
-                          env=ENV, capture_output=True, text=True)
+    plan = subprocess.run(
+        cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb,ner_cls", "-o", str(tmp_path)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert plan.returncode == 0, plan.stderr
     names = [e["name"] for e in json.loads((tmp_path / "plan.json").read_text())["runs"]]
     assert names == ["zero-shot", "single-fpb", "single-ner_cls", "pair-fpb+ner_cls"]
@@ -78,8 +83,13 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
     assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
 
     eval_args = ["--tasks", "finbench_fpb", "--limit", "2"]
-    run = subprocess.run(cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
-                         env=ENV, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "2 run(s) completed now" in run.stdout
     single = tmp_path / "runs" / "single-fpb"
@@ -93,8 +103,13 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
     stale = tmp_path / "runs" / "zero-shot" / ".eval.killed.tmp"
     stale.mkdir()
     (stale / "half-written.json").write_text("{")
-    again = subprocess.run(cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
-                           env=ENV, capture_output=True, text=True, timeout=1800)
+    again = subprocess.run(
+        cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "single-fpb: done, skipped" in again.stdout and "1 run(s) completed now" in again.stdout
     assert not stale.exists() and (tmp_path / "runs" / "zero-shot" / "DONE.json").exists()
@@ -104,8 +119,9 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
     assert "median of 1 finished run(s)" in dry2.stdout and " done" in dry2.stdout
 
     # the report: scores with CIs for both runs, the single-task run paired against the zero-shot base
-    rep = subprocess.run(cmd + ["report", str(tmp_path), "-o", str(tmp_path / "RESULTS.md")], env=ENV,
-                         capture_output=True, text=True)
+    rep = subprocess.run(
+        cmd + ["report", str(tmp_path), "-o", str(tmp_path / "RESULTS.md")], env=ENV, capture_output=True, text=True
+    )
     assert rep.returncode == 0, rep.stderr
     lines = rep.stdout.splitlines()
     assert any(line.startswith("| zero-shot | ") for line in lines)
@@ -122,8 +138,14 @@ def test_study_plan_is_recipes_times_seeds_with_their_own_evaluations(tmp_path):
     entries = sweep.plan_study(STUDY, tmp_path)
     by_name = {e["name"]: e for e in entries}
     assert entries[0]["name"] == sweep.BASE_RUN and len(by_name) == len(entries)
-    for name in ("single_fpb", "single_fiqa_sa", "single_tfns", "cocktail", "cocktail_general",
-                 "cocktail_general_math"):  # the seed study: >= 3 training seeds
+    for name in (
+        "single_fpb",
+        "single_fiqa_sa",
+        "single_tfns",
+        "cocktail",
+        "cocktail_general",
+        "cocktail_general_math",
+    ):  # the seed study: >= 3 training seeds
         assert {by_name[f"{name}-seed{s}"]["seed"] for s in (1, 2, 3)} == {1, 2, 3}
     run = recipe.load(tmp_path / by_name["single_fpb-seed2"]["recipe"])
     # the run's recipe: the recipe's own name (runs group by it), its seed, its output dir in the sweep
@@ -134,8 +156,9 @@ def test_study_plan_is_recipes_times_seeds_with_their_own_evaluations(tmp_path):
     cocktail = recipe.load(ROOT / "finetune" / "recipes" / "study" / "cocktail.yaml")
     for part in cocktail.mixture.tasks:
         alone = recipe.load(ROOT / "finetune" / "recipes" / "study" / f"single_{part.task}.yaml")
-        assert alone.mixture.tasks == (part,) and by_name[f"single_{part.task}-seed1"]["eval_tasks"] == \
-            [f"finbench_{part.task}"]
+        assert alone.mixture.tasks == (part,) and by_name[f"single_{part.task}-seed1"]["eval_tasks"] == [
+            f"finbench_{part.task}"
+        ]
     assert set(by_name["cocktail-seed1"]["eval_tasks"]) == {f"finbench_{p.task}" for p in cocktail.mixture.tasks}
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["samples"] == {"finbench_headline": 1000, "finbench_tatqa": 1000}
@@ -156,16 +179,23 @@ def test_study_eval_args_take_the_runs_tasks_and_seeded_samples(tmp_path):
         sweep.eval_args_for(runs["cocktail-seed1"], plan, ["--limit", "20"])
 
 
-@pytest.mark.parametrize("text, words", [
-    ("runs: []\n", "a study file maps `runs`"),
-    ("runs: [{recipe: cocktail.yaml, seeds: [1, 1], eval: [finbench_fpb]}]\nzero_shot: {eval: [finbench_fpb]}\n",
-     "distinct integer training seeds"),
-    ("runs: [{recipe: cocktail.yaml, eval: []}]\nzero_shot: {eval: [finbench_fpb]}\n", "list the lm-eval tasks"),
-    ("runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]}]\n", "zero_shot.eval"),
-    ("runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]},"
-     " {recipe: cocktail.yaml, seeds: [1], eval: [finbench_tfns]}]\nzero_shot: {eval: [finbench_fpb]}\n",
-     "planned twice"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("runs: []\n", "a study file maps `runs`"),
+        (
+            "runs: [{recipe: cocktail.yaml, seeds: [1, 1], eval: [finbench_fpb]}]\nzero_shot: {eval: [finbench_fpb]}\n",
+            "distinct integer training seeds",
+        ),
+        ("runs: [{recipe: cocktail.yaml, eval: []}]\nzero_shot: {eval: [finbench_fpb]}\n", "list the lm-eval tasks"),
+        ("runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]}]\n", "zero_shot.eval"),
+        (
+            "runs: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]},"
+            " {recipe: cocktail.yaml, seeds: [1], eval: [finbench_tfns]}]\nzero_shot: {eval: [finbench_fpb]}\n",
+            "planned twice",
+        ),
+    ],
+)
 def test_bad_study_files_are_refused_before_anything_is_written(tmp_path, text, words):
     study = ROOT / "finetune" / "recipes" / "study"
     path = tmp_path / "plan.yaml"

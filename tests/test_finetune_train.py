@@ -5,29 +5,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import ROOT
 from finbench import artifacts
 from finbench.finetune import export, train
 from finbench.finetune.train import complete_checkpoints
-
-from conftest import ROOT
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def _finbench(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finbench.cli", *args], env=ENV, capture_output=True, text=True,
-                          **kw)
+    return subprocess.run([sys.executable, "-m", "finbench.cli", *args], env=ENV, capture_output=True, text=True, **kw)
 
 
 def test_loss_is_on_the_assistant_turn_only(default_model, sample_data):
@@ -40,15 +38,18 @@ def test_loss_is_on_the_assistant_turn_only(default_model, sample_data):
     msgs = [{"role": "user", "content": "Sentiment? Text: profit rose"}, {"role": "assistant", "content": "positive"}]
     rows, dropped = train._to_prompt_completion([{"messages": msgs}], tok, 512)
     assert dropped == 0
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(default_model), processing_class=tok,
-                         args=SFTConfig(output_dir="/tmp/unused", use_cpu=True, report_to="none", max_length=512),
-                         train_dataset=Dataset.from_list(rows))
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(default_model),
+        processing_class=tok,
+        args=SFTConfig(output_dir="/tmp/unused", use_cpu=True, report_to="none", max_length=512),
+        train_dataset=Dataset.from_list(rows),
+    )
     row = trainer.train_dataset[0]
     trained = [t for t in row["labels"] if t != -100]
     assert tok.decode(trained).strip() == "positive<|im_end|>"
     assert row["labels"][: len(row["labels"]) - len(trained)] == [-100] * (len(row["labels"]) - len(trained))
     full = tok.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
-    assert row["input_ids"] == full[:len(row["input_ids"])]
+    assert row["input_ids"] == full[: len(row["input_ids"])]
     long_rows, long_dropped = train._to_prompt_completion([{"messages": msgs}], tok, 8)
     assert long_rows == [] and long_dropped == 1  # too long: dropped and counted, never cut
 
@@ -87,8 +88,13 @@ def test_smoke_recipe_kill_resume_merge_and_evaluate(default_model, tmp_path):
     run = tmp_path / "run"
 
     # 1. train, and kill -9 right after the first checkpoint is complete
-    proc = subprocess.Popen([sys.executable, "-m", "finbench.cli", "finetune", "train", str(recipe_file)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finbench.cli", "finetune", "train", str(recipe_file)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     first = run / "checkpoints" / "checkpoint-2" / "trainer_state.json"
     deadline = time.time() + 600
     while not first.exists() and proc.poll() is None and time.time() < deadline:
@@ -129,11 +135,16 @@ def test_smoke_recipe_kill_resume_merge_and_evaluate(default_model, tmp_path):
 
     tok = AutoTokenizer.from_pretrained(run / "merged")
     assert tok.chat_template
-    ids = tok.apply_chat_template([{"role": "user", "content": "Is gold up? Headline: gold rises 1%"}],
-                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "Is gold up? Headline: gold rises 1%"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     merged = AutoModelForCausalLM.from_pretrained(run / "merged", dtype=torch.float32).eval()
-    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(default_model, dtype=torch.float32),
-                                        run / "adapter").eval()
+    adapted = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(default_model, dtype=torch.float32), run / "adapter"
+    ).eval()
     base = AutoModelForCausalLM.from_pretrained(default_model, dtype=torch.float32).eval()
     with torch.no_grad():
         a, b, c = merged(**ids).logits, adapted(**ids).logits, base(**ids).logits
@@ -146,11 +157,34 @@ def test_smoke_recipe_kill_resume_merge_and_evaluate(default_model, tmp_path):
 
     # 5. the merged checkpoint evaluates through the real lm_eval CLI (hf backend) on the suite
     out = tmp_path / "eval"
-    ev = subprocess.run([sys.executable, "-m", "lm_eval", "run", "--model", "hf",
-                         "--model_args", f"pretrained={run / 'merged'},dtype=float32", "--device", "cpu",
-                         "--tasks", "finbench_all", "--include_path", str(ROOT / "tasks"), "--limit", "2",
-                         "--apply_chat_template", "--log_samples", "--output_path", str(out)],
-                        env=ENV, capture_output=True, text=True, timeout=1200)
+    ev = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lm_eval",
+            "run",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={run / 'merged'},dtype=float32",
+            "--device",
+            "cpu",
+            "--tasks",
+            "finbench_all",
+            "--include_path",
+            str(ROOT / "tasks"),
+            "--limit",
+            "2",
+            "--apply_chat_template",
+            "--log_samples",
+            "--output_path",
+            str(out),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert ev.returncode == 0, ev.stderr[-3000:]
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert {"finbench_all", "finbench_fpb", "finbench_convfinqa"} <= set(results)
@@ -162,13 +196,25 @@ def test_training_refuses_leakage_and_missing_base_before_writing(tmp_path, samp
     from finbench.finetune.leakage import LeakageError
     from finbench.finetune.recipe import RecipeError
 
-    r = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"), "base_model": str(tmp_path / "nope"),
-                          "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    r = recipe.from_dict(
+        {
+            "name": "x",
+            "output_dir": str(tmp_path / "run"),
+            "base_model": str(tmp_path / "nope"),
+            "mixture": {"tasks": [{"task": "fpb", "cap": 4}]},
+        }
+    )
     (tmp_path / "nope").mkdir()
     with pytest.raises(RecipeError, match="no config.json"):
         train.train(r)
-    missing = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"), "base_model": "no-org/no-model",
-                                "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    missing = recipe.from_dict(
+        {
+            "name": "x",
+            "output_dir": str(tmp_path / "run"),
+            "base_model": "no-org/no-model",
+            "mixture": {"tasks": [{"task": "fpb", "cap": 4}]},
+        }
+    )
     with pytest.raises(RecipeError, match="neither a local model directory"):
         train.train(missing)
     assert not (tmp_path / "run").exists()
@@ -179,10 +225,14 @@ def test_training_refuses_leakage_and_missing_base_before_writing(tmp_path, samp
     test_doc = data.load_splits("fpb").splits["test"][0]
     planted = dict(data.load_splits("fpb").splits["train"][0], text=test_doc["text"])
     assert leakage.leaked("fpb", planted, leakage.test_index()) == {"fpb"}
-    monkeypatch.setattr(leakage, "check", lambda records: leakage.Report(
-        len(records), Counter({("fpb", "fpb"): 1}), {("fpb", "fpb"): ["fpb/x"]}, []))
-    ok = recipe.from_dict({"name": "x", "output_dir": str(tmp_path / "run"),
-                           "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    monkeypatch.setattr(
+        leakage,
+        "check",
+        lambda records: leakage.Report(len(records), Counter({("fpb", "fpb"): 1}), {("fpb", "fpb"): ["fpb/x"]}, []),
+    )
+    ok = recipe.from_dict(
+        {"name": "x", "output_dir": str(tmp_path / "run"), "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}}
+    )
     with pytest.raises(LeakageError, match="Training stopped"):
         train.train(ok)
     assert not (tmp_path / "run").exists()
@@ -192,12 +242,14 @@ def test_output_dir_of_another_recipe_is_refused(tmp_path, sample_data, default_
     from finbench.finetune import recipe
     from finbench.finetune.recipe import RecipeError
 
-    a = recipe.from_dict({"name": "a", "output_dir": str(tmp_path / "run"),
-                          "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}})
+    a = recipe.from_dict(
+        {"name": "a", "output_dir": str(tmp_path / "run"), "mixture": {"tasks": [{"task": "fpb", "cap": 4}]}}
+    )
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "recipe.yaml").write_text(a.to_yaml())
-    b = recipe.from_dict({"name": "a", "output_dir": str(tmp_path / "run"),
-                          "mixture": {"tasks": [{"task": "fpb", "cap": 5}]}})
+    b = recipe.from_dict(
+        {"name": "a", "output_dir": str(tmp_path / "run"), "mixture": {"tasks": [{"task": "fpb", "cap": 5}]}}
+    )
     with pytest.raises(RecipeError, match="holds a run of a different recipe"):
         train.train(b)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["recipe.yaml"]
@@ -221,10 +273,32 @@ def test_two_process_launch_through_accelerate(default_model, tmp_path):
     recipe_file = tmp_path / "smoke.yaml"
     recipe_file.write_text(yaml.safe_dump(raw))
     accelerate = Path(sys.executable).parent / "accelerate"
-    proc = subprocess.run([str(accelerate), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "finbench.cli", "finetune",
-                           "train", str(recipe_file), "--max-steps", "2"], env=ENV, capture_output=True, text=True,
-                          timeout=1200)
+    proc = subprocess.run(
+        [
+            str(accelerate),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "finbench.cli",
+            "finetune",
+            "train",
+            str(recipe_file),
+            "--max-steps",
+            "2",
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = tmp_path / "run"
     summary = json.loads((run / "train_summary.json").read_text())

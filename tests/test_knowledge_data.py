@@ -25,8 +25,11 @@ def test_mmlu_finance_counts_equal_source():
     assert s.counts() == {"train": 20, "dev": 112, "test": 1024} and not s.problems
     test = s.splits["test"]
     assert collections.Counter(r["subject"] for r in test) == {
-        "professional_accounting": 282, "econometrics": 114, "high_school_macroeconomics": 390,
-        "high_school_microeconomics": 238}
+        "professional_accounting": 282,
+        "econometrics": 114,
+        "high_school_macroeconomics": 390,
+        "high_school_microeconomics": 238,
+    }
     # SOURCE.md's A/B/C/D per test file, summed: D is the majority class (320 of 1,024)
     assert collections.Counter(r["label"] for r in test) == {"A": 222, "B": 245, "C": 237, "D": 320}
     macro = collections.Counter(r["label"] for r in test if r["subject"] == "high_school_macroeconomics")
@@ -53,7 +56,10 @@ def test_financebench_counts_equal_source():
     test = s.splits["test"]
     assert len({r["id"] for r in test}) == 150
     assert collections.Counter(r["question_type"] for r in test) == {
-        "metrics-generated": 50, "domain-relevant": 50, "novel-generated": 50}
+        "metrics-generated": 50,
+        "domain-relevant": 50,
+        "novel-generated": 50,
+    }
     assert sum(len(r["evidence"]) for r in test) == 189
     assert sum(r["numeric"] for r in test) == 52  # SOURCE.md: 52 of 150 are a bare number
     assert len({r["company"] for r in test}) == 32 and len({r["doc_name"] for r in test}) == 84
@@ -81,8 +87,11 @@ def _write(root: Path, rel: str, text: str) -> None:
 def test_mmlu_problems_counted(tmp_path):
     for part in ("dev", "val", "test"):
         for subject in data.mmlu_finance.SUBJECTS:
-            _write(tmp_path, f"knowledge/mmlu_finance/{part}/{subject}_{part}.csv",
-                   'Q1,a,b,c,d,A\n"Multi\nline",a,b,c,d,D\nQ3,a,b,c,d,E\nQ4,a,b,c,B\n')
+            _write(
+                tmp_path,
+                f"knowledge/mmlu_finance/{part}/{subject}_{part}.csv",
+                'Q1,a,b,c,d,A\n"Multi\nline",a,b,c,d,D\nQ3,a,b,c,d,E\nQ4,a,b,c,B\n',
+            )
     s = data.load_splits("mmlu_finance", tmp_path)
     assert s.counts() == {"train": 8, "dev": 8, "test": 8}
     assert len(s.problems) == 24
@@ -91,19 +100,33 @@ def test_mmlu_problems_counted(tmp_path):
 
 
 def test_financemath_problems_counted(tmp_path):
-    recs = [{"question_id": "v-0", "question": "q", "tables": [], "ground_truth": 1.5, "topic": "Accounting"},
-            {"question_id": "v-1", "question": "q", "tables": [], "ground_truth": "x", "topic": "Accounting"},
-            {"question_id": "v-2", "question": "q", "topic": "Accounting"}]
+    recs = [
+        {"question_id": "v-0", "question": "q", "tables": [], "ground_truth": 1.5, "topic": "Accounting"},
+        {"question_id": "v-1", "question": "q", "tables": [], "ground_truth": "x", "topic": "Accounting"},
+        {"question_id": "v-2", "question": "q", "topic": "Accounting"},
+    ]
     _write(tmp_path, "knowledge/financemath/validation.json", json.dumps(recs))
     s = data.load_splits("financemath", tmp_path)
     assert s.counts() == {"test": 1} and len(s.problems) == 2
 
 
 def test_financebench_problems_counted(tmp_path):
-    ok = {"financebench_id": "a", "company": "X", "doc_name": "X_2020_10K", "question_type": "metrics-generated",
-          "question": "q?", "answer": "$1.00", "evidence": [{"evidence_text": "e"}]}
-    rows = [ok, {**ok, "financebench_id": "b", "answer": "Yes, because."}, {**ok, "financebench_id": "c",
-            "evidence": []}, {**ok, "financebench_id": "a"}, {**ok, "financebench_id": "d", "doc_name": "Y"}]
+    ok = {
+        "financebench_id": "a",
+        "company": "X",
+        "doc_name": "X_2020_10K",
+        "question_type": "metrics-generated",
+        "question": "q?",
+        "answer": "$1.00",
+        "evidence": [{"evidence_text": "e"}],
+    }
+    rows = [
+        ok,
+        {**ok, "financebench_id": "b", "answer": "Yes, because."},
+        {**ok, "financebench_id": "c", "evidence": []},
+        {**ok, "financebench_id": "a"},
+        {**ok, "financebench_id": "d", "doc_name": "Y"},
+    ]
     _write(tmp_path, data.financebench.FILE, "\n".join(map(json.dumps, rows)) + "\nnot json\n")
     _write(tmp_path, data.financebench.DOCS, json.dumps({"doc_name": "X_2020_10K", "doc_type": "10k"}) + "\n")
     s = data.load_splits("financebench", tmp_path)

@@ -12,8 +12,12 @@ import pytest
 from finbench import data, judge, results
 from helpers import env, finbench, lm_eval, one_run, real_data_dir
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    real_data_dir() is None or not (real_data_dir() / "knowledge").is_dir(), reason="needs the real knowledge data")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        real_data_dir() is None or not (real_data_dir() / "knowledge").is_dir(), reason="needs the real knowledge data"
+    ),
+]
 TASKS = ["finbench_mmlu_finance", "finbench_financemath", "finbench_financebench"]
 GEN = ["--gen_kwargs", "max_gen_toks=48"]  # short replies: CPU time goes to the path, not to long generations
 
@@ -26,9 +30,23 @@ def _recomputed_equal_reported(run) -> list:
 
 
 def test_lm_eval_knowledge_group_on_real_data_judge_off(tmp_path, default_model):
-    lm_eval("--tasks", "finbench_knowledge", "--model", "hf", "--model_args", f"pretrained={default_model}",
-            "--limit", "3", "--apply_chat_template", "--batch_size", "4", *GEN, env=env(real_data_dir()),
-            out=tmp_path, timeout=3600)
+    lm_eval(
+        "--tasks",
+        "finbench_knowledge",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={default_model}",
+        "--limit",
+        "3",
+        "--apply_chat_template",
+        "--batch_size",
+        "4",
+        *GEN,
+        env=env(real_data_dir()),
+        out=tmp_path,
+        timeout=3600,
+    )
     run = one_run(tmp_path)
     res = run.results["results"]
     assert "score,extracted" in res["finbench_knowledge"]
@@ -50,11 +68,25 @@ def test_lm_eval_knowledge_group_on_real_data_judge_off(tmp_path, default_model)
 def test_finbench_eval_with_a_local_vllm_judge(tmp_path, default_model, vllm_port):
     # the judge is the session's `vllm serve` of the default model (conftest.vllm_port)
     base_url = f"http://127.0.0.1:{vllm_port}/v1"
-    meta = json.dumps({"judge": str(default_model), "judge_base_url": base_url,
-                       "judge_cache": str(tmp_path / "judge.sqlite")})
-    proc = finbench("eval", "--tasks", "finbench_knowledge", "--limit", "2", "--batch_size", "4", "--output_path",
-                    tmp_path / "out", "--metadata", meta, *GEN, timeout=3600,
-                    env=env(real_data_dir(), FINBENCH_JUDGE_API_KEY="sk-judge-not-logged-0123456789"))
+    meta = json.dumps(
+        {"judge": str(default_model), "judge_base_url": base_url, "judge_cache": str(tmp_path / "judge.sqlite")}
+    )
+    proc = finbench(
+        "eval",
+        "--tasks",
+        "finbench_knowledge",
+        "--limit",
+        "2",
+        "--batch_size",
+        "4",
+        "--output_path",
+        tmp_path / "out",
+        "--metadata",
+        meta,
+        *GEN,
+        timeout=3600,
+        env=env(real_data_dir(), FINBENCH_JUDGE_API_KEY="sk-judge-not-logged-0123456789"),
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     run = one_run(tmp_path / "out")
     fb = run.samples["finbench_financebench"]

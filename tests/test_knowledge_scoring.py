@@ -5,9 +5,7 @@ independent counts, and the FinanceBench judge against a scripted OpenAI-compati
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,10 @@ from answer_server import answer_server
 from conftest import ROOT, real_data_dir
 from finbench import data, extract, judge, metrics, prompts
 
-real = pytest.mark.skipif(real_data_dir() is None or not (real_data_dir() / "knowledge").is_dir(),
-                          reason="needs the real data (FINBENCH_DATA_DIR with knowledge/)")
+real = pytest.mark.skipif(
+    real_data_dir() is None or not (real_data_dir() / "knowledge").is_dir(),
+    reason="needs the real data (FINBENCH_DATA_DIR with knowledge/)",
+)
 
 
 def _module(name: str):
@@ -34,23 +34,26 @@ knowledge, utils = _module("knowledge"), _module("utils")
 
 
 # -- FinanceMath's rule ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pred,gold,expected", [
-    (-8184.0, -8184.0, True),
-    (-8184.3, -8184.0, True),       # within 0.15 %
-    (-8200.0, -8184.0, False),      # 0.2 % off
-    (8184.0, -8184.0, True),        # rule 1: |pred| / |gold| = 1 (the sign is ignored)
-    (818.4, -8184.0, True),         # rule 1: a factor of 10 is accepted as well
-    (12.5, 0.125, True),            # a percent for a fraction (factor 100)
-    (0.125, 12.5, True),
-    (12.51, 0.125, True),           # rule 2: 0.125 x 100 within 0.15 % of 12.51
-    (12.6, 0.125, False),
-    (0.0011, 0.0019, True),         # rule 3: both round UP to 0.002 (42 % apart)
-    (0.0021, 0.0019, False),        # 0.003 vs 0.002, and 10 % apart
-    (0.0, 0.0, True),
-    (0.0004, 0.0, False),
-    (None, 1.0, False),
-    (float("nan"), 1.0, False),
-])
+@pytest.mark.parametrize(
+    "pred,gold,expected",
+    [
+        (-8184.0, -8184.0, True),
+        (-8184.3, -8184.0, True),  # within 0.15 %
+        (-8200.0, -8184.0, False),  # 0.2 % off
+        (8184.0, -8184.0, True),  # rule 1: |pred| / |gold| = 1 (the sign is ignored)
+        (818.4, -8184.0, True),  # rule 1: a factor of 10 is accepted as well
+        (12.5, 0.125, True),  # a percent for a fraction (factor 100)
+        (0.125, 12.5, True),
+        (12.51, 0.125, True),  # rule 2: 0.125 x 100 within 0.15 % of 12.51
+        (12.6, 0.125, False),
+        (0.0011, 0.0019, True),  # rule 3: both round UP to 0.002 (42 % apart)
+        (0.0021, 0.0019, False),  # 0.003 vs 0.002, and 10 % apart
+        (0.0, 0.0, True),
+        (0.0004, 0.0, False),
+        (None, 1.0, False),
+        (float("nan"), 1.0, False),
+    ],
+)
 def test_financemath_rule(pred, gold, expected):
     assert metrics.financemath_match(pred, gold) is expected
 
@@ -61,12 +64,26 @@ def test_financemath_strict_is_the_tolerance_alone():
 
 
 # -- letters -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("reply,letter", [
-    ("C", "C"), ("C. 4%", "C"), ("(B)", "B"), ("**D**", "D"), ("The answer is (B).", "B"), ("Answer: D", "D"),
-    ("I choose option A because ...", "A"), ("Answer:\nB. Demand", "B"), ("B\n\nExplanation: A is wrong", "B"),
-    ("A company would...", None), ("The answer is a loss", None), ("Neither (A) nor (B)", None), ("", None),
-    (None, None), ("E", None),
-])
+@pytest.mark.parametrize(
+    "reply,letter",
+    [
+        ("C", "C"),
+        ("C. 4%", "C"),
+        ("(B)", "B"),
+        ("**D**", "D"),
+        ("The answer is (B).", "B"),
+        ("Answer: D", "D"),
+        ("I choose option A because ...", "A"),
+        ("Answer:\nB. Demand", "B"),
+        ("B\n\nExplanation: A is wrong", "B"),
+        ("A company would...", None),
+        ("The answer is a loss", None),
+        ("Neither (A) nor (B)", None),
+        ("", None),
+        (None, None),
+        ("E", None),
+    ],
+)
 def test_extract_letter(reply, letter):
     assert extract.extract_letter(reply) == letter
 
@@ -75,12 +92,15 @@ def test_extract_letter(reply, letter):
 @real
 def test_mmlu_gold_scores_perfectly_and_constant_d_is_the_majority_baseline():
     test = data.load_splits("mmlu_finance").splits["test"]
-    gold = [knowledge.results_mmlu_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))])
-            for d in test]
+    gold = [
+        knowledge.results_mmlu_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))]) for d in test
+    ]
     assert all(g["acc"] == 1 for g in gold) and utils.macro_f1_letters([g["macro_f1"] for g in gold]) == 1.0
     # loglikelihood path: the gold letter's continuation is the most likely one
-    ll = [knowledge.results_mmlu(d, [(-1.0 if i == knowledge.target_mmlu(d) else -2.0, False) for i in range(4)])
-          for d in test]
+    ll = [
+        knowledge.results_mmlu(d, [(-1.0 if i == knowledge.target_mmlu(d) else -2.0, False) for i in range(4)])
+        for d in test
+    ]
     assert all(r["acc"] == 1 for r in ll)
     const = [knowledge.results_mmlu_gen(d, ["D"]) for d in test]
     n_d = sum(d["label"] == "D" for d in test)
@@ -95,8 +115,10 @@ def test_mmlu_gold_scores_perfectly_and_constant_d_is_the_majority_baseline():
 @real
 def test_financemath_gold_scores_perfectly_and_zero_counts_zeros():
     test = data.load_splits("financemath").splits["test"]
-    gold = [knowledge.results_financemath(d, knowledge.extract_numbers([[prompts.target("financemath", d)]], [d])[0])
-            for d in test]
+    gold = [
+        knowledge.results_financemath(d, knowledge.extract_numbers([[prompts.target("financemath", d)]], [d])[0])
+        for d in test
+    ]
     assert all(r["acc"] == 1 and r["acc_strict"] == 1 for r in gold)
     zero = [knowledge.results_financemath(d, [0.0]) for d in test]
     assert sum(r["acc"] for r in zero) == sum(d["answer"] == 0 for d in test)
@@ -115,8 +137,17 @@ def test_financebench_numeric_gold_scores_perfectly_and_judge_none_scores_only_n
 
 
 # -- the judge -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("reply,verdict", [("CORRECT", 1), ("Incorrect.", 0), ("The answer is correct", 1),
-                                           ("**INCORRECT** - wrong figure", 0), ("maybe", None), ("", None)])
+@pytest.mark.parametrize(
+    "reply,verdict",
+    [
+        ("CORRECT", 1),
+        ("Incorrect.", 0),
+        ("The answer is correct", 1),
+        ("**INCORRECT** - wrong figure", 0),
+        ("maybe", None),
+        ("", None),
+    ],
+)
 def test_parse_verdict(reply, verdict):
     assert judge.parse_verdict(reply) == verdict
 
@@ -127,6 +158,7 @@ def _scripted(seen: list):
         gold = prompt.split("Gold answer: ", 1)[1].split("\n\nCandidate answer: ")[0]
         cand = prompt.split("Candidate answer: ", 1)[1].split("\n\nThe candidate answer is")[0]
         return "CORRECT" if cand == gold else "INCORRECT"
+
     return answer
 
 
@@ -185,8 +217,12 @@ def test_lm_eval_builds_every_knowledge_task_and_neither_group_is_in_finbench_al
     for group in ("finbench_knowledge", "finbench_knowledge_gen"):  # lm-eval refuses overlapping groups in one run
         for g in get_task_dict([group], tm).values():
             leaves.update({t.config.task: t for t in (g.values() if isinstance(g, dict) else [g])})
-    assert set(leaves) >= {"finbench_mmlu_finance", "finbench_mmlu_finance_gen", "finbench_financemath",
-                           "finbench_financebench"}
+    assert set(leaves) >= {
+        "finbench_mmlu_finance",
+        "finbench_mmlu_finance_gen",
+        "finbench_financemath",
+        "finbench_financebench",
+    }
     gen = leaves["finbench_mmlu_finance_gen"]
     doc = gen.test_docs()[0]
     assert gen.doc_to_text(doc).endswith("A, B, C, or D.\nAnswer:") and gen.doc_to_target(doc) == doc["label"]

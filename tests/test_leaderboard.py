@@ -93,6 +93,7 @@ def test_a_crash_never_leaves_half_a_site(tiny_runs, tmp_path, monkeypatch):
             if self.name.endswith(".csv"):
                 raise OSError("disk full")
             return _orig(self, data)
+
         monkeypatch.setattr(Path, "write_bytes", write_bytes)
         return real_write(files, dest)
 
@@ -217,8 +218,12 @@ def test_published_reference_rows(tmp_path):
     assert build_site(STUDY / "zero-shot", STUDY / "cocktail-seed1", out=out).returncode == 0
     data = json.loads((out / "leaderboard.json").read_text())
     refs = {(r["task"], r["model"]): r for r in data["references"]}
-    assert set(refs) == {("finbench_fpb", "GPT-4o"), ("finbench_fpb", "GPT-4"), ("finbench_fiqa_sa", "GPT-4o"),
-                         ("finbench_tfns", "GPT-4o")}  # FinanceMath's are not on this board
+    assert set(refs) == {
+        ("finbench_fpb", "GPT-4o"),
+        ("finbench_fpb", "GPT-4"),
+        ("finbench_fiqa_sa", "GPT-4o"),
+        ("finbench_tfns", "GPT-4o"),
+    }  # FinanceMath's are not on this board
     fpb = refs[("finbench_fpb", "GPT-4o")]
     assert fpb["value"] == 0.818 and fpb["metric"] == "weighted_f1" and "FinLoRA" in fpb["source"]
     assert "1,212" in fpb["split"] and fpb["note"] == published.NOTE
@@ -237,10 +242,14 @@ def test_published_reference_rows(tmp_path):
 def test_published_file_is_valid_and_errors_name_the_entry(tmp_path):
     entries = published.load()
     assert {(e.task, e.model, e.value) for e in entries} >= {
-        ("finbench_fpb", "GPT-4o", 0.818), ("finbench_fpb", "GPT-4", 0.833), ("finbench_fiqa_sa", "GPT-4o", 0.773),
-        ("finbench_tfns", "GPT-4o", 0.740), ("finbench_financemath", "gpt-4o", 0.550),
+        ("finbench_fpb", "GPT-4o", 0.818),
+        ("finbench_fpb", "GPT-4", 0.833),
+        ("finbench_fiqa_sa", "GPT-4o", 0.773),
+        ("finbench_tfns", "GPT-4o", 0.740),
+        ("finbench_financemath", "gpt-4o", 0.550),
         ("finbench_financemath", "Phi-3-mini-4k-instruct", 0.165),
-        ("finbench_financemath", "Meta-Llama-3.1-8B-Instruct", 0.160)}
+        ("finbench_financemath", "Meta-Llama-3.1-8B-Instruct", 0.160),
+    }
     assert all(e.source and e.split for e in entries)
     bad = tmp_path / "p.yaml"
     bad.write_text("- {task: t, model: m, metric: acc, value: high, split: s, source: c}\n")
@@ -259,8 +268,11 @@ def test_hostile_names_outputs_and_secrets_render_inert(tiny_runs, tmp_path):
         assert "sk-live-123" not in text and "/home/alice" not in text, name
         if not name.endswith(".html"):
             continue
-        assert "<script>alert" not in text and "<img" not in text and "onerror=alert" not in text.replace(
-            "onerror=alert(1)&gt;", "").replace("onerror=alert(2)&gt;", ""), name
+        assert (
+            "<script>alert" not in text
+            and "<img" not in text
+            and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "").replace("onerror=alert(2)&gt;", "")
+        ), name
     page = next((out / "models").glob("*.html")).read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
     assert "&lt;img src=x onerror=alert(2)&gt;" in page

@@ -18,9 +18,17 @@ from helpers import ROOT, cli, copy_run, hostile_results, hostile_sample
 
 CHROMIUM = os.environ.get("FINBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FINBENCH_CHROMEDRIVER", "/usr/bin/chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+]
 
 
 @pytest.fixture
@@ -29,8 +37,10 @@ def browser():
         pytest.skip("FINBENCH_SKIP_BROWSER=1")
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
-        pytest.fail(f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
-                    "(scripts/test.sh does) or set FINBENCH_SKIP_BROWSER=1 to skip this test deliberately")
+        pytest.fail(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(scripts/test.sh does) or set FINBENCH_SKIP_BROWSER=1 to skip this test deliberately"
+        )
     os.environ["SE_OFFLINE"] = "true"  # selenium must never download a browser or a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -52,7 +62,9 @@ def browser():
 def names(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    return [tr.find_element(By.CSS_SELECTOR, "td a").text for tr in driver.find_elements(By.CSS_SELECTOR, "#board tbody tr")]
+    return [
+        tr.find_element(By.CSS_SELECTOR, "td a").text for tr in driver.find_elements(By.CSS_SELECTOR, "#board tbody tr")
+    ]
 
 
 def header(driver, text: str):

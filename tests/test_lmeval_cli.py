@@ -15,16 +15,27 @@ import pytest
 from finbench import results
 from helpers import ALL_TASKS, TASKS_DIR, assert_recomputed, env, finbench, lm_eval, one_run, real_data_dir
 
-GROUPS = ["finbench_all", "finbench_sentiment", "finbench_classification", "finbench_extraction",
-          "finbench_numeric_qa"]
-MC_TASKS = ["finbench_fpb_mc", "finbench_fiqa_sa_mc", "finbench_tfns_mc", "finbench_headline_mc",
-            "finbench_ner_cls_mc"]
+GROUPS = ["finbench_all", "finbench_sentiment", "finbench_classification", "finbench_extraction", "finbench_numeric_qa"]
+MC_TASKS = ["finbench_fpb_mc", "finbench_fiqa_sa_mc", "finbench_tfns_mc", "finbench_headline_mc", "finbench_ner_cls_mc"]
 
 
 def run_finbench_all(model: Path, out: Path, data_dir, limit: int):
     """finbench_all through the real lm_eval CLI (hf backend, chat template, --limit): the one run."""
-    lm_eval("--tasks", "finbench_all", "--model", "hf", "--model_args", f"pretrained={model}", "--limit", limit,
-            "--batch_size", "4", "--apply_chat_template", env=env(data_dir), out=out)
+    lm_eval(
+        "--tasks",
+        "finbench_all",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model}",
+        "--limit",
+        limit,
+        "--batch_size",
+        "4",
+        "--apply_chat_template",
+        env=env(data_dir),
+        out=out,
+    )
     return one_run(out)
 
 
@@ -38,18 +49,20 @@ def test_finbench_all_on_sample_data(tmp_path, default_model):
         assert len(run.samples[task]) == 3
     for group in GROUPS:
         assert "score,extracted" in res[group], group
-    for name, expected in [("finbench_fpb", {"acc", "macro_f1", "weighted_f1", "mcc", "missing"}),
-                           ("finbench_headline", {"acc", "avg_f1", "yes_f1", "missing"}),
-                           ("finbench_ner", {"entity_f1", "doc_f1", "missing", "unplaced"}),
-                           ("finbench_convfinqa", {"em", "exec_acc", "missing"}),
-                           ("finbench_tatqa", {"em", "f1", "missing"})]:
+    for name, expected in [
+        ("finbench_fpb", {"acc", "macro_f1", "weighted_f1", "mcc", "missing"}),
+        ("finbench_headline", {"acc", "avg_f1", "yes_f1", "missing"}),
+        ("finbench_ner", {"entity_f1", "doc_f1", "missing", "unplaced"}),
+        ("finbench_convfinqa", {"em", "exec_acc", "missing"}),
+        ("finbench_tatqa", {"em", "f1", "missing"}),
+    ]:
         assert {f"{m},extracted" for m in expected} <= set(res[name]), name
     # every task declares a version, and the parsed answer is logged beside the raw response
     # --limit evaluates the first documents of finbench's seeded, stratified test order (a sample, not a file prefix)
     from finbench import data
 
     for task in ALL_TASKS:
-        first = [r["id"] for r in data.load_splits(task[len("finbench_"):], "sample").splits["test"][:3]]
+        first = [r["id"] for r in data.load_splits(task[len("finbench_") :], "sample").splits["test"][:3]]
         assert [s["doc"]["id"] for s in sorted(run.samples[task], key=lambda s: s["doc_id"])] == first, task
     for task in ALL_TASKS:
         assert run.results["versions"][task] == 2.0
@@ -62,8 +75,19 @@ def test_finbench_all_on_sample_data(tmp_path, default_model):
 def test_finbench_eval_runs_mc_variants_and_prints_cis(tmp_path, default_model):
     """`finbench eval` = the real lm_eval CLI + finbench's table; here on the loglikelihood variants."""
     out = tmp_path / "out"
-    proc = finbench("eval", "--tasks", "finbench_all_mc", "--no-apply_chat_template", "--limit", "3", "--batch_size",
-                    "4", "--output_path", out, env=env())
+    proc = finbench(
+        "eval",
+        "--tasks",
+        "finbench_all_mc",
+        "--no-apply_chat_template",
+        "--limit",
+        "3",
+        "--batch_size",
+        "4",
+        "--output_path",
+        out,
+        env=env(),
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "95% CI" in proc.stdout and "SAMPLE DATA" in proc.stdout
     assert "finbench_all_mc" in proc.stdout and "finbench_tfns_mc" in proc.stdout

@@ -123,8 +123,15 @@ def test_classification_json_roundtrip():
 
 
 def test_empty_items_nan():
-    for value in (M.accuracy([]), M.macro_f1([], SENT), M.weighted_f1([], SENT), M.mcc([], SENT),
-                  M.missing_rate([]), M.headline_avg_f1([]), M.ner_entity_f1([])):
+    for value in (
+        M.accuracy([]),
+        M.macro_f1([], SENT),
+        M.weighted_f1([], SENT),
+        M.mcc([], SENT),
+        M.missing_rate([]),
+        M.headline_avg_f1([]),
+        M.ner_entity_f1([]),
+    ):
         assert math.isnan(value)
 
 
@@ -178,8 +185,9 @@ def test_headline_equals_finben_label_avg_when_every_answer_parses():
     from sklearn.metrics import f1_score
 
     rng = random.Random(7)
-    items = [(rng.choice(["up", "down", "past"]), rng.choice(["yes", "no"]), rng.choice(["yes", "no"]))
-             for _ in range(400)]
+    items = [
+        (rng.choice(["up", "down", "past"]), rng.choice(["yes", "no"]), rng.choice(["yes", "no"])) for _ in range(400)
+    ]
     finben = []
     for t in ("up", "down", "past"):
         golds = [int(g != "yes") for tt, g, _ in items if tt == t]
@@ -270,7 +278,18 @@ def test_entities_to_tags_every_occurrence_and_overlaps():
     # Bank of America (start 0) beats America (start 2); the second America is LOC;
     # at start 6 the longer New York Times beats New York; the last New York is LOC.
     assert tags == [
-        "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC", "O", "I-ORG", "I-ORG", "I-ORG", "O", "I-LOC", "I-LOC",
+        "I-ORG",
+        "I-ORG",
+        "I-ORG",
+        "O",
+        "I-LOC",
+        "O",
+        "I-ORG",
+        "I-ORG",
+        "I-ORG",
+        "O",
+        "I-LOC",
+        "I-LOC",
     ]
     assert unplaced == 0
 
@@ -408,8 +427,14 @@ def test_match_text(pred, gold, ok):
         ("alpha beta delta", ["alpha beta gamma"], "span", "", 0.0, 0.67),
         # a comma never splits: spans are separated by "; " as the prompt says
         ("Property, plant and equipment", ["Property, plant and equipment"], "span", "", 1.0, 1.0),
-        ("Property and equipment, net; Operating lease right-of-use assets",
-         ["Property and equipment, net", "Operating lease right-of-use assets"], "multi-span", "", 1.0, 1.0),
+        (
+            "Property and equipment, net; Operating lease right-of-use assets",
+            ["Property and equipment, net", "Operating lease right-of-use assets"],
+            "multi-span",
+            "",
+            1.0,
+            1.0,
+        ),
         ("Revenue; Cost of sales", ["Revenue", "Cost of sales"], "multi-span", "", 1.0, 1.0),  # spans are sorted
         # a comma-separated list is one span: same words (F1 1), but not the sorted gold string (EM 0)
         ("revenue, cost of sales", ["Revenue", "Cost of sales"], "multi-span", "", 0.0, 1.0),
@@ -538,8 +563,7 @@ def test_headline_yes_f1_counts_equal_sklearn(n):
 
     rng = random.Random(100 + n)
     types = ["price_up", "price_down", "past_info"]
-    items = [[rng.choice(types), rng.choice(["yes", "no"]), rng.choice(["yes", "no", None, "maybe"])]
-             for _ in range(n)]
+    items = [[rng.choice(types), rng.choice(["yes", "no"]), rng.choice(["yes", "no", None, "maybe"])] for _ in range(n)]
     assert M.headline_yes_f1(items) == pytest.approx(np.mean(list(M.per_type_f1(items, "yes").values())), abs=1e-12)
     codes, n_codes, n_types = M.headline_codes(items)
     counts = np.bincount(codes, minlength=n_codes)
@@ -562,7 +586,9 @@ def test_entities_to_tags_one_line_per_mention():
     once, _ = M.entities_to_tags(tokens, ents[:3])
     assert once[-2:] == ["O", "O"] and once[11:13] == ["I-PER", "I-PER"]
     # an occurrence lost to an overlap does not use up the mention: the free "America" is tagged
-    tags, _ = M.entities_to_tags("Bank of America and America".split(), [("America", "LOC"), ("Bank of America", "ORG")])
+    tags, _ = M.entities_to_tags(
+        "Bank of America and America".split(), [("America", "LOC"), ("Bank of America", "ORG")]
+    )
     assert tags == ["I-ORG"] * 3 + ["O", "I-LOC"]
 
 
@@ -595,7 +621,9 @@ def test_every_aggregation_a_task_names_is_registered():
 def test_registry_draws_equal_the_generic_bootstrap_of_the_corpus_function(name):
     """Each aggregation's bootstrap (vectorised where it has a counts form) = its corpus function on each resample."""
     agg, items = M.AGGREGATIONS[name], _REGISTRY_ITEMS[name]
-    assert (agg.counts is not None) == (name.startswith(("macro_f1", "weighted_f1", "mcc")) or name == "headline_avg_f1")
+    assert (agg.counts is not None) == (
+        name.startswith(("macro_f1", "weighted_f1", "mcc")) or name == "headline_avg_f1"
+    )
     fast = agg.draws(items, n_boot=50, seed=11)
     generic = stats.bootstrap_distribution(items, agg.fn, n_boot=50, seed=11)
     assert fast == pytest.approx(generic, abs=1e-12, nan_ok=True)

@@ -13,8 +13,10 @@ from helpers import cli, copy_run
 
 
 def _res(**tasks):
-    return {"n-samples": {t: {"original": m, "effective": n} for t, (n, m) in tasks.items()},
-            "versions": {t: 2.0 for t in tasks}}
+    return {
+        "n-samples": {t: {"original": m, "effective": n} for t, (n, m) in tasks.items()},
+        "versions": {t: 2.0 for t in tasks},
+    }
 
 
 def test_partial_tasks_and_their_text():

@@ -51,10 +51,14 @@ def test_groups_list_registry_tasks_under_their_category():
     for category in {t.category for t in registry.TASKS.values()} - {"knowledge"}:
         members = set(groups[f"finbench_{category}"])
         assert all(registry.TASKS[m].category == category for m in members)
-        assert members == {t.name for t in registry.TASKS.values()
-                           if t.category == category and t.suite == registry.SUITE and not t.multiple_choice}
-    assert set(registry.leaves(["finbench_all"])) == {t.name for t in registry.TASKS.values()
-                                                      if t.suite == registry.SUITE and not t.multiple_choice}
+        assert members == {
+            t.name
+            for t in registry.TASKS.values()
+            if t.category == category and t.suite == registry.SUITE and not t.multiple_choice
+        }
+    assert set(registry.leaves(["finbench_all"])) == {
+        t.name for t in registry.TASKS.values() if t.suite == registry.SUITE and not t.multiple_choice
+    }
 
 
 def test_names_resolve_to_records_and_data():

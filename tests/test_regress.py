@@ -23,13 +23,24 @@ def tiny_runs(tmp_path):
 
 
 def test_same_model_twice_is_unchanged(tiny_runs, tmp_path):
-    proc = finbench("regress", "--baseline", tiny_runs["plain"], "--candidate", tiny_runs["plain_again"],
-                    "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+    proc = finbench(
+        "regress",
+        "--baseline",
+        tiny_runs["plain"],
+        "--candidate",
+        tiny_runs["plain_again"],
+        "--json",
+        tmp_path / "r.json",
+        "--markdown",
+        tmp_path / "r.md",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "unchanged"
-    assert {t["task"]: t["verdict"] for t in report["tasks"]} == {"tiny_compare": "unchanged",
-                                                                  "tiny_recall": "unchanged"}
+    assert {t["task"]: t["verdict"] for t in report["tasks"]} == {
+        "tiny_compare": "unchanged",
+        "tiny_recall": "unchanged",
+    }
     for t in report["tasks"]:
         assert t["n"] == 40 and t["delta"] == 0 and t["mcnemar_p"] == 1.0
     assert (tmp_path / "r.md").read_text() == proc.stdout
@@ -38,8 +49,9 @@ def test_same_model_twice_is_unchanged(tiny_runs, tmp_path):
 
 
 def test_clearly_better_run_is_improved_and_reverse_regresses(tiny_runs, tmp_path):
-    up = finbench("regress", "--baseline", tiny_runs["plain"], "--candidate", tiny_runs["hint"],
-                  "--json", tmp_path / "up.json")
+    up = finbench(
+        "regress", "--baseline", tiny_runs["plain"], "--candidate", tiny_runs["hint"], "--json", tmp_path / "up.json"
+    )
     assert up.returncode == 0, up.stderr
     report = json.loads((tmp_path / "up.json").read_text())
     assert report["verdict"] == "improved"
@@ -50,13 +62,23 @@ def test_clearly_better_run_is_improved_and_reverse_regresses(tiny_runs, tmp_pat
     assert recall["mcnemar_p"] < 1e-3 and recall["losses"] == 0 and recall["wins"] > 20
     assert by_task["tiny_compare"]["verdict"] == "unchanged"  # the same prompt in both variants
 
-    down = finbench("regress", "--baseline", tiny_runs["hint"], "--candidate", tiny_runs["plain"],
-                    subprocess_run=True)  # the real entry point
+    down = finbench(
+        "regress", "--baseline", tiny_runs["hint"], "--candidate", tiny_runs["plain"], subprocess_run=True
+    )  # the real entry point
     assert down.returncode == 1, down.stderr
     assert "REGRESSED" in down.stdout and "| tiny_recall |" in down.stdout
     # a tolerated drop larger than the whole CI turns the verdict into a pass
-    lenient = finbench("regress", "--baseline", tiny_runs["hint"], "--candidate", tiny_runs["plain"],
-                       "--max-drop", "0.95", "--tasks", "tiny_recall")
+    lenient = finbench(
+        "regress",
+        "--baseline",
+        tiny_runs["hint"],
+        "--candidate",
+        tiny_runs["plain"],
+        "--max-drop",
+        "0.95",
+        "--tasks",
+        "tiny_recall",
+    )
     assert lenient.returncode == 0 and "UNCHANGED" in lenient.stdout and "tiny_compare" not in lenient.stdout
 
 
@@ -101,13 +123,11 @@ def test_unusable_inputs_exit_2_with_a_clear_message(tiny_runs, tmp_path):
 
 
 def test_verdict_rules():
-    row = regress.TaskComparison("t", "acc", "none", True, 100, 0, 0, 0.5, 0.5, 0.0, -0.1, 0.1, 0.5, 3, 3,
-                                 "unchanged")
+    row = regress.TaskComparison("t", "acc", "none", True, 100, 0, 0, 0.5, 0.5, 0.0, -0.1, 0.1, 0.5, 3, 3, "unchanged")
     assert regress.overall([row]) == "unchanged"
     assert regress.overall([row, replace(row, verdict="improved")]) == "improved"
-    assert regress.overall([replace(row, verdict="improved"), replace(row, verdict="regressed")]) \
-        == "regressed"
+    assert regress.overall([replace(row, verdict="improved"), replace(row, verdict="regressed")]) == "regressed"
     p, wins, losses = regress._mcnemar([1, 1, 0, 0, 1], [1, 0, 1, 1, 1])
     assert (wins, losses) == (2, 1) and p == pytest.approx(1.0)
     p, wins, losses = regress._mcnemar([0] * 12, [1] * 12)
-    assert (wins, losses) == (12, 0) and p == pytest.approx(2 * 0.5 ** 12)
+    assert (wins, losses) == (12, 0) and p == pytest.approx(2 * 0.5**12)

@@ -21,8 +21,20 @@ from fakeapi import FakeAPI
 from helpers import ROOT, cli, env
 
 KEY = "sk-finbench-test-KEY-0123456789abcdef"  # the key a user exports: must never be written anywhere
-SPELLINGS = ["api_key", "API_KEY", "Api-Key", "apikey", "openai_api_key", "token", "auth_token", "secret",
-             "password", "authorization", "bearer", "Authorization"]
+SPELLINGS = [
+    "api_key",
+    "API_KEY",
+    "Api-Key",
+    "apikey",
+    "openai_api_key",
+    "token",
+    "auth_token",
+    "secret",
+    "password",
+    "authorization",
+    "bearer",
+    "Authorization",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +52,25 @@ def _env(base: Path, **extra) -> dict:
 
 
 def _eval_cmd(api: FakeAPI, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "finbench.cli", "eval", "--backend", "finbench-chat-completions",
-            "--model_args", f"model=fake-model,base_url={api.base_url}", "--tasks", "finbench_sentiment",
-            "--limit", "4", "--data-dir", "sample", "--output_path", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "finbench.cli",
+        "eval",
+        "--backend",
+        "finbench-chat-completions",
+        "--model_args",
+        f"model=fake-model,base_url={api.base_url}",
+        "--tasks",
+        "finbench_sentiment",
+        "--limit",
+        "4",
+        "--data-dir",
+        "sample",
+        "--output_path",
+        str(out),
+        *extra,
+    ]
 
 
 def _logged(base: Path, name: str, proc) -> None:
@@ -60,8 +88,9 @@ def api_runs(tmp_path_factory):
         procs = {}
         for name in ("run1", "run2"):
             before = api.completions
-            procs[name] = subprocess.run(_eval_cmd(api, base / name), env=_env(base), capture_output=True,
-                                         text=True, timeout=900)
+            procs[name] = subprocess.run(
+                _eval_cmd(api, base / name), env=_env(base), capture_output=True, text=True, timeout=900
+            )
             _logged(base, name, procs[name])
             assert procs[name].returncode == 0, procs[name].stderr[-3000:]
             procs[name].requests = api.completions - before
@@ -116,22 +145,47 @@ def test_a_key_is_never_written_to_outputs_logs_or_caches(api_runs):
             if i == 0:
                 proc = subprocess.run(cmd, env=_env(base), capture_output=True, text=True, timeout=300)
             else:
-                proc = cli(*cmd[cmd.index("eval"):])
+                proc = cli(*cmd[cmd.index("eval") :])
             _logged(base, f"refused-{i}", proc)
             assert proc.returncode == 2, (name, proc.stderr[-2000:])
             assert f"--model_args {name}=… is refused" in proc.stderr and "Traceback" not in proc.stderr
             assert not out.exists()
-        lm = subprocess.run([sys.executable, "-m", "finbench.lmeval", "run", "--model", "finbench-chat-completions",
-                             "--model_args", f"model=m,base_url={other.base_url},API_KEY={KEY}",
-                             "--tasks", "finbench_fpb", "--include_path", str(ROOT / "tasks"),
-                             "--output_path", str(base / "lm_eval_refused"), "--log_samples"],
-                            env=_env(base), capture_output=True, text=True, timeout=300)
+        lm = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "finbench.lmeval",
+                "run",
+                "--model",
+                "finbench-chat-completions",
+                "--model_args",
+                f"model=m,base_url={other.base_url},API_KEY={KEY}",
+                "--tasks",
+                "finbench_fpb",
+                "--include_path",
+                str(ROOT / "tasks"),
+                "--output_path",
+                str(base / "lm_eval_refused"),
+                "--log_samples",
+            ],
+            env=_env(base),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         _logged(base, "lm_eval-refused", lm)
         assert lm.returncode == 2 and "API_KEY=… is refused" in lm.stderr
         assert other.completions == 0  # nothing was sent
     # also a key-looking value under an innocent name
-    proc = cli("eval", "--backend", "finbench-chat-completions", "--model_args",
-               f"model=m,base_url=http://127.0.0.1:9/v1/chat/completions,extra=Bearer {KEY}", "--data-dir", "sample")
+    proc = cli(
+        "eval",
+        "--backend",
+        "finbench-chat-completions",
+        "--model_args",
+        f"model=m,base_url=http://127.0.0.1:9/v1/chat/completions,extra=Bearer {KEY}",
+        "--data-dir",
+        "sample",
+    )
     assert proc.returncode == 2 and "extra=… is refused" in proc.stderr and KEY not in proc.stderr
     # grep over every output dir, log and cache of this module, and finbench's cache dir
     leaked = _grep(base, KEY) + _grep(base, KEY[6:])
@@ -178,9 +232,15 @@ def test_sigint_while_lm_eval_writes_its_outputs_leaves_a_complete_run_or_none(a
 
     out = tmp_path / "run"
     with FakeAPI() as api:
-        proc = subprocess.Popen(_eval_cmd(api, out), env=_env(api_runs.base), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                preexec_fn=_terminal_signals)
+        proc = subprocess.Popen(
+            _eval_cmd(api, out),
+            env=_env(api_runs.base),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_terminal_signals,
+        )
         seen = None
         while proc.poll() is None and seen is None:
             seen = next(iter(tmp_path.glob(".run.*.tmp/*/results_*.json")), None)
@@ -204,8 +264,13 @@ def test_sigint_while_lm_eval_writes_its_outputs_leaves_a_complete_run_or_none(a
 def test_a_run_killed_mid_generation_leaves_nothing_readers_would_take_for_a_result(api_runs, tmp_path):
     out = tmp_path / "run"
     with FakeAPI(delay_s=1.0) as api:
-        proc = subprocess.Popen(_eval_cmd(api, out), env=_env(api_runs.base, FINBENCH_CACHE_DIR=str(tmp_path / "c")),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            _eval_cmd(api, out),
+            env=_env(api_runs.base, FINBENCH_CACHE_DIR=str(tmp_path / "c")),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while api.completions < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
@@ -222,9 +287,15 @@ def test_a_run_killed_mid_generation_leaves_nothing_readers_would_take_for_a_res
 def test_sigint_during_generation_prints_one_line_and_writes_nothing(api_runs, tmp_path):
     out = tmp_path / "run"
     with FakeAPI(delay_s=1.0) as api:
-        proc = subprocess.Popen(_eval_cmd(api, out), env=_env(api_runs.base, FINBENCH_CACHE_DIR=str(tmp_path / "c")),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                preexec_fn=_terminal_signals)
+        proc = subprocess.Popen(
+            _eval_cmd(api, out),
+            env=_env(api_runs.base, FINBENCH_CACHE_DIR=str(tmp_path / "c")),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_terminal_signals,
+        )
         deadline = time.monotonic() + 300
         while api.completions < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
@@ -310,7 +381,10 @@ def test_leaderboard_skips_and_names_a_task_whose_samples_are_cut(api_runs, tmp_
 # -- 9-12: bad eval arguments are refused before anything loads ------------------------------------------------------
 def test_eval_suggests_the_task_name_for_a_data_name():
     proc = cli("eval", "--tasks", "fpb", "--data-dir", "sample")
-    assert proc.returncode == 2 and "--tasks fpb: no such finbench task or group; did you mean finbench_fpb?" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "--tasks fpb: no such finbench task or group; did you mean finbench_fpb?" in proc.stderr
+    )
     typo = cli("eval", "--tasks", "finbench_fbp", "--data-dir", "sample")
     assert typo.returncode == 2 and "did you mean finbench_fpb?" in typo.stderr
 
@@ -325,8 +399,17 @@ def test_eval_refuses_a_bad_limit_before_loading_the_model(limit, monkeypatch):
 
 
 def test_eval_says_a_model_path_does_not_exist(tmp_path):
-    proc = cli("eval", "--tasks", "finbench_fpb", "--limit", "2", "--data-dir", "sample",
-               "--model_args", f"pretrained={tmp_path / 'no-such-model'}")
+    proc = cli(
+        "eval",
+        "--tasks",
+        "finbench_fpb",
+        "--limit",
+        "2",
+        "--data-dir",
+        "sample",
+        "--model_args",
+        f"pretrained={tmp_path / 'no-such-model'}",
+    )
     assert proc.returncode == 2 and f"model path {tmp_path / 'no-such-model'} does not exist" in proc.stderr
     assert "Repo id" not in proc.stderr
 
@@ -339,8 +422,19 @@ def test_eval_names_a_truncated_safetensors_file(tmp_path, default_model):
             shutil.copy(f, model / f.name)
     with open(default_model / "model.safetensors", "rb") as src:  # a copy cut short at 8 MiB
         (model / "model.safetensors").write_bytes(src.read(8 << 20))
-    proc = cli("eval", "--tasks", "finbench_fpb", "--limit", "2", "--data-dir", "sample", "--output_path",
-               tmp_path / "out", "--model_args", f"pretrained={model}")
+    proc = cli(
+        "eval",
+        "--tasks",
+        "finbench_fpb",
+        "--limit",
+        "2",
+        "--data-dir",
+        "sample",
+        "--output_path",
+        tmp_path / "out",
+        "--model_args",
+        f"pretrained={model}",
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{model / 'model.safetensors'} is damaged or cut short" in proc.stderr
     assert "finbench finetune export" in proc.stderr and not (tmp_path / "out").exists()
@@ -423,8 +517,16 @@ def _tiny(path: Path, seed: int):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    LlamaForCausalLM(LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                                 num_key_value_heads=2, vocab_size=128)).save_pretrained(path)
+    LlamaForCausalLM(
+        LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=128,
+        )
+    ).save_pretrained(path)
     return path
 
 
@@ -434,8 +536,9 @@ def test_verify_serving_refuses_an_adapter_trained_on_another_base_of_the_same_s
 
     base, other = _tiny(tmp_path / "base", 0), _tiny(tmp_path / "other", 1)
     adapter = tmp_path / "adapter"
-    get_peft_model(LlamaForCausalLM.from_pretrained(other), LoraConfig(r=8, target_modules=["q_proj"])) \
-        .save_pretrained(adapter)
+    get_peft_model(LlamaForCausalLM.from_pretrained(other), LoraConfig(r=8, target_modules=["q_proj"])).save_pretrained(
+        adapter
+    )
     proc = cli("verify-serving", "--base", base, "--adapter", adapter, "--output_path", tmp_path / "out")
     assert proc.returncode == 2
     assert f"was trained on {other}, and {base} is another model" in proc.stderr
@@ -452,8 +555,21 @@ def test_a_failed_eval_writes_nothing_and_removes_a_stale_staging_dir(tmp_path, 
     stale = tmp_path / ".run.killed.tmp"  # what a SIGKILLed earlier run of this output path leaves
     (stale / "m").mkdir(parents=True)
     (stale / "m" / "results_2026-01-01.json").write_text("{}")
-    proc = cli("eval", "--tasks", "finbench_fpb", "--limit", "2", "--data-dir", "sample", "--output_path", out,
-               "--model_args", f"pretrained={default_model}", "--no-such-lm-eval-flag", subprocess_run=True)
+    proc = cli(
+        "eval",
+        "--tasks",
+        "finbench_fpb",
+        "--limit",
+        "2",
+        "--data-dir",
+        "sample",
+        "--output_path",
+        out,
+        "--model_args",
+        f"pretrained={default_model}",
+        "--no-such-lm-eval-flag",
+        subprocess_run=True,
+    )
     assert proc.returncode != 0
     assert f"nothing was written to {out}" in proc.stderr
     assert not out.exists() and not stale.exists() and not list(tmp_path.glob(".run.*.tmp"))
@@ -472,5 +588,10 @@ def test_publishing_into_an_existing_output_dir_keeps_the_earlier_run(tmp_path):
     (stage / "finbench_run.json").write_text("{}")
     assert _publish(stage, out) == [out / "model" / "results_new.json"]
     assert sorted(p.name for p in (out / "model").iterdir()) == [
-        "results_new.json", "results_old.json", "samples_t_new.jsonl", "samples_t_old.jsonl", "samples_u_new.jsonl"]
+        "results_new.json",
+        "results_old.json",
+        "samples_t_new.jsonl",
+        "samples_t_old.jsonl",
+        "samples_u_new.jsonl",
+    ]
     assert (out / "finbench_run.json").is_file() and not stage.exists()

@@ -17,12 +17,17 @@ from helpers import SMOKE, env
 @pytest.mark.slow
 def test_sweep_killed_between_train_and_eval_resumes_without_retraining(tmp_path, default_model):
     cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
-    plan = subprocess.run(cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb", "-o", str(tmp_path)],
-                          env=env(), capture_output=True, text=True)
+    plan = subprocess.run(
+        cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb", "-o", str(tmp_path)],
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     assert plan.returncode == 0, plan.stderr
     args = ["run", str(tmp_path), "--only", "single-fpb", "--tasks", "finbench_fpb", "--limit", "2"]
-    proc = subprocess.Popen(cmd + args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd + args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     seen = []
     for line in proc.stdout:  # the sweep prints the evaluation command once training and export are done
         seen.append(line)

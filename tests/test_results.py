@@ -24,9 +24,15 @@ def _write_run(d, lines: list[str]):
     import json
 
     d.mkdir(parents=True, exist_ok=True)
-    (d / "results_2026-01-01T00-00-00.json").write_text(json.dumps({
-        "results": {"t": {"acc,none": 0.5}}, "configs": {"t": {"metric_list": [{"metric": "acc", "aggregation": "mean"}]}},
-        "higher_is_better": {"t": {"acc": True}}}))
+    (d / "results_2026-01-01T00-00-00.json").write_text(
+        json.dumps(
+            {
+                "results": {"t": {"acc,none": 0.5}},
+                "configs": {"t": {"metric_list": [{"metric": "acc", "aggregation": "mean"}]}},
+                "higher_is_better": {"t": {"acc": True}},
+            }
+        )
+    )
     (d / "samples_t_2026-01-01T00-00-00.jsonl").write_text("\n".join(lines) + "\n")
     return d / "results_2026-01-01T00-00-00.json"
 
@@ -34,15 +40,27 @@ def _write_run(d, lines: list[str]):
 def test_lazy_load_keeps_bulky_fields_undecoded_and_scores_the_same(tmp_path):
     import json
 
-    rows = [{"doc_id": i, "doc": {"text": f"d{i} <b>é</b>"}, "target": "yes", "arguments": {"gen_args_0": {"arg_0": "p"}},
-             "resps": [["yes"]], "filtered_resps": ["yes"], "filter": "none", "doc_hash": f"h{i}", "acc": float(i % 2)}
-            for i in range(5)]
+    rows = [
+        {
+            "doc_id": i,
+            "doc": {"text": f"d{i} <b>é</b>"},
+            "target": "yes",
+            "arguments": {"gen_args_0": {"arg_0": "p"}},
+            "resps": [["yes"]],
+            "filtered_resps": ["yes"],
+            "filter": "none",
+            "doc_hash": f"h{i}",
+            "acc": float(i % 2),
+        }
+        for i in range(5)
+    ]
     f = _write_run(tmp_path / "run", [json.dumps(r, ensure_ascii=False) for r in rows])
     eager, lazy = results.load_run(f), results.load_run(f, lazy=True)
     assert eager.samples["t"] == rows
     assert all(not isinstance(s["doc"], dict) and s["acc"] == r["acc"] for s, r in zip(lazy.samples["t"], rows))
-    assert [results.sample_field(s, k) for s in lazy.samples["t"] for k in results.LAZY_FIELDS] == \
-        [r[k] for r in rows for k in results.LAZY_FIELDS]
+    assert [results.sample_field(s, k) for s in lazy.samples["t"] for k in results.LAZY_FIELDS] == [
+        r[k] for r in rows for k in results.LAZY_FIELDS
+    ]
     assert results.sample_field(eager.samples["t"][0], "doc") == rows[0]["doc"]
     a, b = results.primary_items(eager, "t"), results.primary_items(lazy, "t")
     assert (a.items, a.keys) == (b.items, b.keys) and a.keys[1] == "1:h1"

@@ -13,8 +13,11 @@ from answer_server import answer_server
 from finbench import data, prompts
 from helpers import assert_recomputed, env, lm_eval, one_run, real_data_dir
 
-pytestmark = [pytest.mark.slow, pytest.mark.realdata,
-              pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR with the real data")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.realdata,
+    pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR with the real data"),
+]
 
 TASKS = ("tatqa", "convfinqa")
 
@@ -40,10 +43,17 @@ def monkeypatch_module():
 
 def run(answer, out: Path):
     with answer_server(answer) as url:
-        lm_eval("--model", "local-chat-completions", "--model_args",
-                f"model=scripted,base_url={url},num_concurrent=2,max_retries=1",
-                "--tasks", ",".join(f"finbench_{t}" for t in TASKS), "--apply_chat_template",
-                env=env(real_data_dir(), OPENAI_API_KEY=None), out=out)
+        lm_eval(
+            "--model",
+            "local-chat-completions",
+            "--model_args",
+            f"model=scripted,base_url={url},num_concurrent=2,max_retries=1",
+            "--tasks",
+            ",".join(f"finbench_{t}" for t in TASKS),
+            "--apply_chat_template",
+            env=env(real_data_dir(), OPENAI_API_KEY=None),
+            out=out,
+        )
     return one_run(out)
 
 
@@ -81,5 +91,8 @@ def test_constant_and_scale_slip_score_near_zero_through_lm_eval(docs_by_prompt,
     assert res["finbench_tatqa"]["em,extracted"] <= 0.02  # v1: 0.217
     assert res["finbench_convfinqa"]["score,extracted"] <= 0.05  # v1's tolerant_acc accepted every slip
     samples = found.samples["finbench_convfinqa"]
-    assert all(json.loads(s["doc"]["answer"]) == 0 or isinstance(json.loads(s["doc"]["answer"]), str)
-               for s in samples if s["score"])  # only a 0 (or a yes/no turn) survives a x1000 slip
+    assert all(
+        json.loads(s["doc"]["answer"]) == 0 or isinstance(json.loads(s["doc"]["answer"]), str)
+        for s in samples
+        if s["score"]
+    )  # only a 0 (or a yes/no turn) survives a x1000 slip

@@ -32,12 +32,27 @@ OFFICIAL_TATQA = [
     ({"answer_type": "span", "answer": ["1234.1"], "scale": "million"}, "1234.1", "thousand", 0, 0),
     ({"answer_type": "span", "answer": ["1234.1"], "scale": "million"}, "123", "thousand", 0, 0),
     ({"answer_type": "span", "answer": ["12314.1"], "scale": "million"}, "12314.1", "million", 1, 1),
-    ({"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
-     ["singapore", "china", "usa"], "", 1, 1),
-    ({"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
-     ["china", "singapore", "usa"], "", 1, 1),
-    ({"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
-     ["china", "singapore"], "", 0, 0.8),
+    (
+        {"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
+        ["singapore", "china", "usa"],
+        "",
+        1,
+        1,
+    ),
+    (
+        {"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
+        ["china", "singapore", "usa"],
+        "",
+        1,
+        1,
+    ),
+    (
+        {"answer_type": "multi-span", "answer": ["singapore", "china", "usa"], "scale": ""},
+        ["china", "singapore"],
+        "",
+        0,
+        0.8,
+    ),
     ({"answer_type": "arithmetic", "answer": 123.2, "scale": "million"}, 123.2, "", 0, 0),
     ({"answer_type": "arithmetic", "answer": 123.2, "scale": "million"}, 123200000, "", 1, 1),
     ({"answer_type": "arithmetic", "answer": 123.2, "scale": "million"}, 123.2, "thousand", 0, 0),
@@ -66,9 +81,20 @@ OFFICIAL_TATQA = [
     ({"answer_type": "multi-span", "answer": ["$23,234", "$234.12"], "scale": ""}, ["234.12", "23,234"], "", 1, 1),
     ({"answer_type": "multi-span", "answer": ["$35,120", "$24,159"], "scale": ""}, ["$24,159", "$35,120"], "", 1, 1),
     ({"answer_type": "arithmetic", "answer": ["34.12"], "scale": "percent"}, ["0.3412"], "", 1, 1),
-    ({"answer_type": "span", "answer": ["wages and salaries, social security costs, pension and other costs and "
-                                       "share-based payments, see note 10 of the Financial Statements"], "scale": ""},
-     ["wages and salaries, social security costs, pension and other costs and share - based payments,"], "", 0, 0.67),
+    (
+        {
+            "answer_type": "span",
+            "answer": [
+                "wages and salaries, social security costs, pension and other costs and "
+                "share-based payments, see note 10 of the Financial Statements"
+            ],
+            "scale": "",
+        },
+        ["wages and salaries, social security costs, pension and other costs and share - based payments,"],
+        "",
+        0,
+        0.67,
+    ),
     # test_one
     ({"answer_type": "arithmetic", "answer": ["34.12%"], "scale": "percent"}, ["0.3412"], "", 1, 1),
     ({"answer_type": "arithmetic", "answer": ["34.12%"], "scale": ""}, ["0.3412"], "", 1, 1),
@@ -100,20 +126,40 @@ def test_official_tatqa_utils_examples():
 # ConvFinQA turns (in finbench's test half) whose annotated answer is itself wrong: it disagrees with the executed
 # program (tasks/README.md lists every split's).
 CONVFINQA_BAD_TEST = {
-    "sign dropped": {"Double_HIG/2011/page_188.pdf#1", "Single_HIG/2011/page_188.pdf-1#1",
-                     "Double_UNP/2008/page_77.pdf#4", "Single_UNP/2008/page_77.pdf-2#4"},
-    "value differs": {"Double_ABMD/2009/page_88.pdf#0", "Double_ETR/2011/page_341.pdf#3", "Double_MSI/2006/page_61.pdf#4",
-                      "Single_AAP/2012/page_12.pdf-3#0", "Single_AAP/2012/page_12.pdf-3#1",
-                      "Single_CME/2010/page_42.pdf-1#2", "Single_HWM/2017/page_41.pdf-1#1",
-                      "Single_IPG/2008/page_93.pdf-3#2", "Single_IPG/2008/page_93.pdf-3#3",
-                      "Single_IPG/2008/page_93.pdf-3#4"},
+    "sign dropped": {
+        "Double_HIG/2011/page_188.pdf#1",
+        "Single_HIG/2011/page_188.pdf-1#1",
+        "Double_UNP/2008/page_77.pdf#4",
+        "Single_UNP/2008/page_77.pdf-2#4",
+    },
+    "value differs": {
+        "Double_ABMD/2009/page_88.pdf#0",
+        "Double_ETR/2011/page_341.pdf#3",
+        "Double_MSI/2006/page_61.pdf#4",
+        "Single_AAP/2012/page_12.pdf-3#0",
+        "Single_AAP/2012/page_12.pdf-3#1",
+        "Single_CME/2010/page_42.pdf-1#2",
+        "Single_HWM/2017/page_41.pdf-1#1",
+        "Single_IPG/2008/page_93.pdf-3#2",
+        "Single_IPG/2008/page_93.pdf-3#3",
+        "Single_IPG/2008/page_93.pdf-3#4",
+    },
 }
 # TAT-QA test questions whose annotation cannot be written in the prompt's format: a text span with scale "percent".
 TATQA_BAD_TEST = {"a1b9b49effcfd256aa8f56e0bd8981cc"}
 
 GENERATIVE = ["fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa"]
-PRIMARY = {"fpb": "macro_f1", "fiqa_sa": "macro_f1", "tfns": "macro_f1", "headline": "avg_f1", "ner": "entity_f1",
-           "ner_cls": "macro_f1", "convfinqa": "exec_acc", "finqa": "exec_acc", "tatqa": "f1"}
+PRIMARY = {
+    "fpb": "macro_f1",
+    "fiqa_sa": "macro_f1",
+    "tfns": "macro_f1",
+    "headline": "avg_f1",
+    "ner": "entity_f1",
+    "ner_cls": "macro_f1",
+    "convfinqa": "exec_acc",
+    "finqa": "exec_acc",
+    "tatqa": "f1",
+}
 
 
 @pytest.fixture(scope="module", params=["real", "sample"])
@@ -133,7 +179,9 @@ def _task_config(task: str) -> dict:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!function", lambda loader, node: getattr(utils, loader.construct_scalar(node).split(".")[1]))
+    Loader.add_constructor(
+        "!function", lambda loader, node: getattr(utils, loader.construct_scalar(node).split(".")[1])
+    )
     cfg = yaml.load((ROOT / "tasks" / f"finbench_{task}.yaml").read_text(), Loader)
     if cfg.get("include", "").startswith("_template_label"):  # the label template gives process_results
         cfg = {**yaml.load((ROOT / "tasks" / cfg["include"]).read_text(), Loader), **cfg}

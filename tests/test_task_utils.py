@@ -34,8 +34,14 @@ def test_numeric_filter_reads_yes_no_turns_as_text():
 
 def test_classification_results_log_pairs_and_count_missing():
     out = utils.results_label({"label": "neutral"}, [None])
-    assert out == {"acc": 0, "macro_f1": ["neutral", None], "weighted_f1": ["neutral", None],
-                   "mcc": ["neutral", None], "missing": 1, "score": ["neutral", None]}
+    assert out == {
+        "acc": 0,
+        "macro_f1": ["neutral", None],
+        "weighted_f1": ["neutral", None],
+        "mcc": ["neutral", None],
+        "missing": 1,
+        "score": ["neutral", None],
+    }
 
 
 def test_mc_picks_the_highest_loglikelihood():
@@ -55,21 +61,26 @@ def test_numeric_results_strict_and_execution_accuracy():
 
 
 def test_ner_results_score_misc_as_outside():
-    doc = {"tokens": ["ACME", "Corp", "signed", "in", "Paris", "Euro"], "tags": ["I-ORG", "I-ORG", "O", "O", "I-LOC",
-                                                                               "I-MISC"]}
+    doc = {
+        "tokens": ["ACME", "Corp", "signed", "in", "Paris", "Euro"],
+        "tags": ["I-ORG", "I-ORG", "O", "O", "I-LOC", "I-MISC"],
+    }
     out = utils.results_ner(doc, [[["ACME Corp", "ORG"], ["Paris", "LOC"]]])
     assert out["entity_f1"][0][-1] == "O" and out["doc_f1"] == 1.0 and out["unplaced"] == 0
     assert utils.ner_entity_f1([out["entity_f1"]]) == 1.0
     assert utils.results_ner(doc, [None])["missing"] == 1
 
 
-@pytest.mark.parametrize("fn,items,expected", [
-    ("macro_f1_sentiment", [["positive", "positive"], ["negative", "negative"]], 2 / 3),  # neutral absent: F1 0
-    ("weighted_f1_entity_type", [["person", "person"], ["location", None]], 0.5),
-    ("headline_avg_f1", [["price_up", "yes", "yes"], ["price_down", "yes", "no"]], 0.5),
-    ("headline_avg_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 1 / 3),  # weighted: 0.5 * 2/3
-    ("headline_yes_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 0.0),
-])
+@pytest.mark.parametrize(
+    "fn,items,expected",
+    [
+        ("macro_f1_sentiment", [["positive", "positive"], ["negative", "negative"]], 2 / 3),  # neutral absent: F1 0
+        ("weighted_f1_entity_type", [["person", "person"], ["location", None]], 0.5),
+        ("headline_avg_f1", [["price_up", "yes", "yes"], ["price_down", "yes", "no"]], 0.5),
+        ("headline_avg_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 1 / 3),  # weighted: 0.5 * 2/3
+        ("headline_yes_f1", [["price_up", "no", "no"], ["price_up", "yes", "no"]], 0.0),
+    ],
+)
 def test_aggregations_use_the_explicit_label_sets(fn, items, expected):
     assert getattr(utils, fn)(items) == pytest.approx(expected)
 

@@ -20,12 +20,22 @@ def tiny_checkpoint(tmp_path, default_model):
     tok = AutoTokenizer.from_pretrained(default_model)
     torch.manual_seed(0)
     base = tmp_path / "base"
-    LlamaForCausalLM(LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                                 num_key_value_heads=2, vocab_size=len(tok))).save_pretrained(base)
+    LlamaForCausalLM(
+        LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=len(tok),
+        )
+    ).save_pretrained(base)
     tok.save_pretrained(base)
     adapter = tmp_path / "adapter"
-    get_peft_model(LlamaForCausalLM.from_pretrained(base),
-                   LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)).save_pretrained(adapter)
+    get_peft_model(
+        LlamaForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    ).save_pretrained(adapter)
     return base, adapter
 
 
@@ -50,8 +60,9 @@ def test_an_honest_merge_passes_the_check_and_lands_whole(tiny_checkpoint, tmp_p
     assert float((got - want).abs().max()) <= export.ATOL
 
 
-def test_a_merge_that_is_not_base_plus_adapter_is_refused_before_any_run(tiny_checkpoint, tmp_path, monkeypatch,
-                                                                         sample_data):
+def test_a_merge_that_is_not_base_plus_adapter_is_refused_before_any_run(
+    tiny_checkpoint, tmp_path, monkeypatch, sample_data
+):
     import torch
     from peft.tuners.lora import LoraModel
 
@@ -66,8 +77,19 @@ def test_a_merge_that_is_not_base_plus_adapter_is_refused_before_any_run(tiny_ch
 
     monkeypatch.setattr(LoraModel, "merge_and_unload", broken)
     out = tmp_path / "out"
-    proc = cli("verify-serving", "--base", base, "--adapter", adapter, "--tasks", "finbench_fpb", "--limit", "2",
-               "--output_path", out)
+    proc = cli(
+        "verify-serving",
+        "--base",
+        base,
+        "--adapter",
+        adapter,
+        "--tasks",
+        "finbench_fpb",
+        "--limit",
+        "2",
+        "--output_path",
+        out,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "refuses the merge of" in proc.stderr and "max |Δ logit|" in proc.stderr
     assert "Traceback" not in proc.stderr

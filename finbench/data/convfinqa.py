@@ -87,8 +87,9 @@ def tomoro_table(table: dict) -> str:
             if label not in labels:
                 labels.append(label)
     rows = [["", *columns]]
-    rows += [[label, *(format_number(table[c][label]) if label in table[c] else "" for c in columns)]
-             for label in labels]
+    rows += [
+        [label, *(format_number(table[c][label]) if label in table[c] else "" for c in columns)] for label in labels
+    ]
     return table_text(rows)
 
 
@@ -107,9 +108,15 @@ def read_tomoro(reader: Reader, path: Path) -> list[dict]:
             if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
                 raise ValueError("table is not {column: {row: value}}")
             context = join_context(doc["pre_text"], tomoro_table(table), doc["post_text"])
-            convs.append({"id": str(rec["id"]), "context": context, "questions": [str(q) for q in questions],
-                          "answers": [a if isinstance(a, str) else float(a) for a in answers],
-                          "answer_strs": answer_strs})
+            convs.append(
+                {
+                    "id": str(rec["id"]),
+                    "context": context,
+                    "questions": [str(q) for q in questions],
+                    "answers": [a if isinstance(a, str) else float(a) for a in answers],
+                    "answer_strs": answer_strs,
+                }
+            )
         except (TypeError, KeyError, ValueError, AttributeError) as e:
             reader.problem(path, where, f"malformed conversation ({type(e).__name__}: {e})")
     return convs
@@ -125,8 +132,15 @@ def read_pot(reader: Reader, path: Path) -> list[dict]:
             answers = [run_program(str(p)) for p in programs]
             # PoT's text is pre_text + post_text already joined: context = text, then the table.
             context = join_context(str(rec["text"]), str(rec["table"]))
-            convs.append({"id": str(rec["id"]), "context": context, "questions": [str(q) for q in questions],
-                          "answers": answers, "answer_strs": [format_number(a) for a in answers]})
+            convs.append(
+                {
+                    "id": str(rec["id"]),
+                    "context": context,
+                    "questions": [str(q) for q in questions],
+                    "answers": answers,
+                    "answer_strs": [format_number(a) for a in answers],
+                }
+            )
         except (TypeError, KeyError, ValueError, AttributeError) as e:
             reader.problem(path, where, f"malformed conversation ({type(e).__name__}: {e})")
     return convs
@@ -148,9 +162,19 @@ def turns(conv: dict) -> list[dict]:
     out = []
     history: list[list[Any]] = []
     for t, (q, a, a_str) in enumerate(zip(conv["questions"], conv["answers"], conv["answer_strs"])):
-        out.append({"id": f"{conv['id']}#{t}", "doc_id": page(conv["id"]), "conv_id": conv["id"], "turn": t,
-                    "context": conv["context"], "history": [list(h) for h in history], "question": q,
-                    "answer": a, "answer_str": a_str})
+        out.append(
+            {
+                "id": f"{conv['id']}#{t}",
+                "doc_id": page(conv["id"]),
+                "conv_id": conv["id"],
+                "turn": t,
+                "context": conv["context"],
+                "history": [list(h) for h in history],
+                "question": q,
+                "answer": a,
+                "answer_str": a_str,
+            }
+        )
         history.append([q, a_str])
     return out
 

@@ -16,8 +16,10 @@ from ._common import Reader, Splits
 
 FILE = "knowledge/financebench/financebench_open_source.jsonl"
 DOCS = "knowledge/financebench/financebench_document_information.jsonl"
-SOURCE = "github.com/patronus-ai/financebench (commit cc39aeb4, data/financebench_open_source.jsonl and "\
-         "data/financebench_document_information.jsonl)"
+SOURCE = (
+    "github.com/patronus-ai/financebench (commit cc39aeb4, data/financebench_open_source.jsonl and "
+    "data/financebench_document_information.jsonl)"
+)
 
 
 def is_numeric(answer: str) -> bool:
@@ -52,16 +54,27 @@ def load(root: Path) -> Splits:
         seen.add(rid)
         info = docs.get(rec.get("doc_name"))
         if info is None:
-            reader.problem(docs_path, rid, f"doc_name {rec.get('doc_name')!r} not in the document information "
-                                           "(kept; doc_type and gics_sector empty)")
-        out.append({
-            "id": str(rid), "company": str(rec.get("company") or ""), "doc_name": str(rec.get("doc_name") or ""),
-            "doc_type": str((info or {}).get("doc_type") or "").lower(),
-            "gics_sector": str((info or {}).get("gics_sector") or ""),
-            "question_type": str(rec.get("question_type") or ""),
-            "question_reasoning": str(rec.get("question_reasoning") or ""),
-            "question": question, "answer": answer, "justification": str(rec.get("justification") or ""),
-            "evidence": evidence, "numeric": is_numeric(answer),
-        })
+            reader.problem(
+                docs_path,
+                rid,
+                f"doc_name {rec.get('doc_name')!r} not in the document information "
+                "(kept; doc_type and gics_sector empty)",
+            )
+        out.append(
+            {
+                "id": str(rid),
+                "company": str(rec.get("company") or ""),
+                "doc_name": str(rec.get("doc_name") or ""),
+                "doc_type": str((info or {}).get("doc_type") or "").lower(),
+                "gics_sector": str((info or {}).get("gics_sector") or ""),
+                "question_type": str(rec.get("question_type") or ""),
+                "question_reasoning": str(rec.get("question_reasoning") or ""),
+                "question": question,
+                "answer": answer,
+                "justification": str(rec.get("justification") or ""),
+                "evidence": evidence,
+                "numeric": is_numeric(answer),
+            }
+        )
     by_id = {r["id"]: r for r in out}
     return reader.done({"test": list(by_id.values())})  # file order; load_splits applies the evaluation order

@@ -17,9 +17,15 @@ from ._common import Reader, Splits
 FILE = "knowledge/financemath/validation.json"
 COT_RESULTS = "knowledge/financemath/validation_cot_results.json"
 SOURCE = "github.com/yale-nlp/FinanceMath (commit bdddc586, data/validation.json)"
-TOPICS = ("Accounting", "Market Analysis & Economics", "Asset Classes & Derivatives",
-          "Quantitative Analysis & Valuation", "Risk Management", "Portfolio Management & Strategy",
-          "Corporate & Securities Issuance")
+TOPICS = (
+    "Accounting",
+    "Market Analysis & Economics",
+    "Asset Classes & Derivatives",
+    "Quantitative Analysis & Valuation",
+    "Risk Management",
+    "Portfolio Management & Strategy",
+    "Corporate & Securities Issuance",
+)
 
 
 def load(root: Path) -> Splits:
@@ -36,11 +42,21 @@ def load(root: Path) -> Splits:
                 raise ValueError("tables is not a list of strings")
             if not str(rec["question"]).strip():
                 raise ValueError("empty question")
-            out.append({"id": str(rec["question_id"]), "topic": str(rec["topic"]), "question": str(rec["question"]),
-                        "tables": tables, "answer": float(gt)})
+            out.append(
+                {
+                    "id": str(rec["question_id"]),
+                    "topic": str(rec["topic"]),
+                    "question": str(rec["question"]),
+                    "tables": tables,
+                    "answer": float(gt),
+                }
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            reader.problem(path, f"record {where}" if not str(where).startswith("record") else where,
-                           f"malformed entry ({type(e).__name__}: {e})")
+            reader.problem(
+                path,
+                f"record {where}" if not str(where).startswith("record") else where,
+                f"malformed entry ({type(e).__name__}: {e})",
+            )
     by_id = {r["id"]: r for r in out}
     if len(by_id) != len(out):
         reader.problem(path, "file", f"{len(out) - len(by_id)} duplicate question_id(s); the last one kept")

@@ -31,13 +31,17 @@ def parse(reader: Reader, path: Path) -> list[dict]:
                 raise ValueError("pre_text/post_text/table are not lists")
             doc_id = str(entry.get("filename") or re.sub(r"-\d+$", "", str(entry["id"])))
             answer_str = qa.get("answer")
-            out.append({
-                "id": str(entry["id"]), "doc_id": doc_id,
-                "context": join_context(" ".join(map(str, pre)), table_text(table), " ".join(map(str, post))),
-                "question": str(qa["question"]), "answer": answer,
-                "answer_str": str(answer_str) if answer_str not in (None, "") else format_number(answer),
-                "program": str(qa.get("program", "")),
-            })
+            out.append(
+                {
+                    "id": str(entry["id"]),
+                    "doc_id": doc_id,
+                    "context": join_context(" ".join(map(str, pre)), table_text(table), " ".join(map(str, post))),
+                    "question": str(qa["question"]),
+                    "answer": answer,
+                    "answer_str": str(answer_str) if answer_str not in (None, "") else format_number(answer),
+                    "program": str(qa.get("program", "")),
+                }
+            )
         except (TypeError, KeyError, ValueError, AttributeError) as e:
             reader.problem(path, where, f"malformed entry ({type(e).__name__}: {e})")
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import log, Reader, Splits, carve_dev, fingpt_input
+from ._common import Reader, Splits, carve_dev, fingpt_input, log
 
 FILES = {"headline": "fiqa_sa/task1_headline_ABSA_train.json", "post": "fiqa_sa/task1_post_ABSA_train.json"}
 FINGPT = "fiqa_sa/fingpt/fiqa_test.jsonl"
@@ -50,10 +50,16 @@ def parse(reader: Reader, source: str, path: Path) -> list[dict]:
             if not -1.0 <= score <= 1.0:
                 reader.problem(path, f"record {key} info {j}", f"sentiment_score {score} outside [-1, 1]")
                 continue
-            rows.append({
-                "id": f"fiqa-{source}-{key}-{j}", "text": sentence, "target": target, "source": source,
-                "score": score, "label": label(score),
-            })
+            rows.append(
+                {
+                    "id": f"fiqa-{source}-{key}-{j}",
+                    "text": sentence,
+                    "target": target,
+                    "source": source,
+                    "score": score,
+                    "label": label(score),
+                }
+            )
     return rows
 
 

@@ -69,8 +69,14 @@ def load(root: Path) -> Splits:
     splits: dict[str, list[dict]] = {name: [] for name in FRACTIONS}
     for group, text, answers in rows:
         for _, qtype, question in QUESTIONS:
-            splits[part[group]].append({
-                "id": f"{group}-{qtype}", "headline": text, "group": group, "question_type": qtype,
-                "question": question, "label": answers[qtype],
-            })
+            splits[part[group]].append(
+                {
+                    "id": f"{group}-{qtype}",
+                    "headline": text,
+                    "group": group,
+                    "question_type": qtype,
+                    "question": question,
+                    "label": answers[qtype],
+                }
+            )
     return reader.done(splits)

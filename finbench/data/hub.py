@@ -40,8 +40,10 @@ def load_hub_raw(task: str) -> Splits:
     ds = _load(task)
     reader = Reader(task, Path(HF), f"huggingface.co/datasets/{HUB_IDS[task][0]}")
     if task == "fpb":
-        rows = [{"id": f"fpb-{i + 1}", "text": r["sentence"], "label": SENTIMENT_LABELS[int(r["label"])]}
-                for i, r in enumerate(ds["train"])]
+        rows = [
+            {"id": f"fpb-{i + 1}", "text": r["sentence"], "label": SENTIMENT_LABELS[int(r["label"])]}
+            for i, r in enumerate(ds["train"])
+        ]
         return fpb.build(rows, reader, check=False)
     parts = {}
     for part, split in (("train", "train"), ("test", "validation")):
@@ -53,4 +55,3 @@ def load_hub_raw(task: str) -> Splits:
                 continue
             parts[part].append({"id": f"tfns-{part}-{i}", "text": r["text"], "label": label})
     return tfns.build(parts["train"], parts["test"], reader)
-

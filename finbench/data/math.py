@@ -26,6 +26,10 @@ def load(root: Path) -> Splits:
         if not isinstance(q, str) or not isinstance(a, str) or not q.strip() or "####" not in a:
             reader.problem(path, f"line {n}", "needs string 'question' and 'answer' (with a '#### N' final line)")
             continue
-        rows.append({"id": f"gsm8k-{n}", "messages": [{"role": "user", "content": q},
-                                                      {"role": "assistant", "content": clean(a)}]})
+        rows.append(
+            {
+                "id": f"gsm8k-{n}",
+                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": clean(a)}],
+            }
+        )
     return reader.done({"train": rows})

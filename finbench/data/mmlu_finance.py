@@ -17,8 +17,10 @@ from ._common import Reader, Splits
 SUBJECTS = ("professional_accounting", "econometrics", "high_school_macroeconomics", "high_school_microeconomics")
 LETTERS = ("A", "B", "C", "D")
 PARTS = {"train": "dev", "dev": "val", "test": "test"}  # finbench split -> MMLU split
-SOURCE = ("MMLU (Hendrycks et al. 2021, github.com/hendrycks/test data.tar; the copy in "
-          "github.com/stanford-cs336/assignment5-alignment data/mmlu/) -> knowledge/mmlu_finance/{dev,val,test}/")
+SOURCE = (
+    "MMLU (Hendrycks et al. 2021, github.com/hendrycks/test data.tar; the copy in "
+    "github.com/stanford-cs336/assignment5-alignment data/mmlu/) -> knowledge/mmlu_finance/{dev,val,test}/"
+)
 
 
 def _parse(reader: Reader, path: Path, subject: str, part: str) -> list[dict]:
@@ -36,8 +38,9 @@ def _parse(reader: Reader, path: Path, subject: str, part: str) -> list[dict]:
         if not row[0].strip():
             reader.problem(path, where, "empty question")
             continue
-        out.append({"id": f"{subject}/{part}/{n}", "subject": subject, "question": row[0], "choices": row[1:5],
-                    "label": label})
+        out.append(
+            {"id": f"{subject}/{part}/{n}", "subject": subject, "question": row[0], "choices": row[1:5], "label": label}
+        )
     return out
 
 

@@ -31,8 +31,15 @@ def parse(reader: Reader, part: str, path: Path, encoding: str) -> list[dict]:
             if bad:
                 reader.problem(path, f"line {bad[0]}", f"{bad[1]} (sentence starting at line {start} dropped)")
             else:
-                sents.append({"id": f"{stem}-{count:04d}", "doc": max(doc, 0), "tokens": tokens, "tags": tags,
-                              "text": " ".join(tokens)})
+                sents.append(
+                    {
+                        "id": f"{stem}-{count:04d}",
+                        "doc": max(doc, 0),
+                        "tokens": tokens,
+                        "tags": tags,
+                        "text": " ".join(tokens),
+                    }
+                )
             count += 1
         tokens, tags, bad = [], [], None
 

@@ -11,8 +11,8 @@ sample never averages in a class the sample lacks. tasks/README.md explains the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 from ._common import SEED, shuffled
 
@@ -46,8 +46,7 @@ def stratified_order(records: list[dict], stratum: Callable[[dict], str], seed: 
     for rid in shuffled(by_id, seed):
         groups.setdefault(stratum(by_id[rid]), []).append(rid)
     tie = {name: i for i, name in enumerate(shuffled(groups, seed))}
-    keyed = [(Fraction(rank, len(ids)), tie[name], rid)
-             for name, ids in groups.items() for rank, rid in enumerate(ids)]
+    keyed = [(Fraction(rank, len(ids)), tie[name], rid) for name, ids in groups.items() for rank, rid in enumerate(ids)]
     return [by_id[rid] for _, _, rid in sorted(keyed)]
 
 

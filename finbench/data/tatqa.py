@@ -34,11 +34,18 @@ def parse(reader: Reader, path: Path) -> list[dict]:
                 answer = q["answer"]
                 if not isinstance(answer, (list, str, int, float)) or isinstance(answer, bool):
                     raise ValueError(f"answer of type {type(answer).__name__}")
-                out.append({
-                    "id": str(q["uid"]), "doc_id": uid, "context": context, "question": str(q["question"]),
-                    "answer": answer, "answer_type": str(q["answer_type"]), "scale": str(q.get("scale") or ""),
-                    "derivation": str(q.get("derivation") or ""),
-                })
+                out.append(
+                    {
+                        "id": str(q["uid"]),
+                        "doc_id": uid,
+                        "context": context,
+                        "question": str(q["question"]),
+                        "answer": answer,
+                        "answer_type": str(q["answer_type"]),
+                        "scale": str(q.get("scale") or ""),
+                        "derivation": str(q.get("derivation") or ""),
+                    }
+                )
             except (TypeError, KeyError, ValueError, AttributeError) as e:
                 reader.problem(path, f"{where} question {j}", f"malformed question ({type(e).__name__}: {e})")
     return out

@@ -54,8 +54,10 @@ def cmd_mix(args: argparse.Namespace) -> int:
         print(report.format())
     print(f"wrote {len(m.records)} examples to {args.output}")
     if args.split == "train":
-        print(f"wrote the {len(m.dropped)} dropped (contaminated) train examples, each with its test document(s), "
-              f"to {dropped}")
+        print(
+            f"wrote the {len(m.dropped)} dropped (contaminated) train examples, each with its test document(s), "
+            f"to {dropped}"
+        )
     return 0
 
 
@@ -75,8 +77,12 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import recipe, train
 
-    out = train.train(recipe.load(args.recipe), allow_leakage=args.allow_leakage, max_steps=args.max_steps,
-                      export_merged=not args.no_merge)
+    out = train.train(
+        recipe.load(args.recipe),
+        allow_leakage=args.allow_leakage,
+        max_steps=args.max_steps,
+        export_merged=not args.no_merge,
+    )
     print(out)
     return 0
 
@@ -105,10 +111,13 @@ def cmd_sweep_plan(args: argparse.Namespace) -> int:
     else:
         template = sweep.template_from(args.template)
         tasks = args.tasks.split(",") if args.tasks else [p.task for p in template.mixture.tasks]
-        entries = sweep.plan(template, tasks, args.variants.split(","), Path(args.output),
-                             args.general_share, args.math_share)
-    print(f"wrote {len(entries) - 1} recipes (+ the zero-shot base run) to {args.output}/recipes; "
-          f"plan in {args.output}/plan.json")
+        entries = sweep.plan(
+            template, tasks, args.variants.split(","), Path(args.output), args.general_share, args.math_share
+        )
+    print(
+        f"wrote {len(entries) - 1} recipes (+ the zero-shot base run) to {args.output}/recipes; "
+        f"plan in {args.output}/plan.json"
+    )
     return 0
 
 
@@ -122,14 +131,25 @@ def cmd_sweep_run(args: argparse.Namespace, eval_args: list[str]) -> int:
     from . import executors
 
     opts = executors.Options(
-        executor=args.executor, only=args.only.split(",") if args.only else None, allow_leakage=args.allow_leakage,
-        resources={"gpus": args.gpus_per_run, "cpus": args.cpus_per_run, "mem_gb": args.mem_gb_per_run,
-                   "time_min": args.time_min_per_run},
-        max_concurrent=args.max_concurrent, eval_backend=args.eval_backend,
+        executor=args.executor,
+        only=args.only.split(",") if args.only else None,
+        allow_leakage=args.allow_leakage,
+        resources={
+            "gpus": args.gpus_per_run,
+            "cpus": args.cpus_per_run,
+            "mem_gb": args.mem_gb_per_run,
+            "time_min": args.time_min_per_run,
+        },
+        max_concurrent=args.max_concurrent,
+        eval_backend=args.eval_backend,
         eval_model_args=args.eval_model_args or "",
-        tensor_parallel_size=args.tensor_parallel_size, ray_address=args.ray_address,
-        slurm_cluster="local" if args.slurm_local else None, slurm_partition=args.slurm_partition,
-        slurm_account=args.slurm_account, wait=args.wait if args.wait is not None else args.executor != "slurm")
+        tensor_parallel_size=args.tensor_parallel_size,
+        ray_address=args.ray_address,
+        slurm_cluster="local" if args.slurm_local else None,
+        slurm_partition=args.slurm_partition,
+        slurm_account=args.slurm_account,
+        wait=args.wait if args.wait is not None else args.executor != "slurm",
+    )
     try:
         n = executors.submit(Path(args.sweep_dir), eval_args, opts)
     except RuntimeError as exc:  # failed runs: named with their logs (the engine has already given up on them)
@@ -205,8 +225,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--general-share", type=float, default=1.0)
     p.add_argument("--math-share", type=float, default=0.5)
     p.add_argument("--recipes", nargs="+", default=None, help="plan these recipe files instead of a grid")
-    p.add_argument("--study", default=None, help="plan a study file (recipes x seeds, per-run evaluation tasks: "
-                                                 "finetune/recipes/study/plan.yaml)")
+    p.add_argument(
+        "--study",
+        default=None,
+        help="plan a study file (recipes x seeds, per-run evaluation tasks: finetune/recipes/study/plan.yaml)",
+    )
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_sweep_plan)
 
@@ -217,28 +240,54 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--allow-leakage", action="store_true")
     r.add_argument("--data-dir", default=None, help=data_help)
     c = r.add_argument_group("where the runs execute (finetune/README.md: Running a sweep on a cluster)")
-    c.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
-                   help="local: one run after another here; ray: Ray tasks; slurm: submitit job arrays")
+    c.add_argument(
+        "--executor",
+        choices=("local", "ray", "slurm"),
+        default="local",
+        help="local: one run after another here; ray: Ray tasks; slurm: submitit job arrays",
+    )
     c.add_argument("--gpus-per-run", type=int, default=None, help="overrides the recipes' resources.gpus")
     c.add_argument("--cpus-per-run", type=int, default=None, help="overrides resources.cpus")
     c.add_argument("--mem-gb-per-run", type=int, default=None, help="overrides resources.mem_gb")
     c.add_argument("--time-min-per-run", type=int, default=None, help="overrides resources.time_min (Slurm)")
-    c.add_argument("--max-concurrent", type=int, default=None,
-                   help="runs at once (Slurm: the array's %%N; Ray: a finbench_run resource per run)")
-    c.add_argument("--eval-backend", choices=("auto", "hf", "vllm"), default="auto",
-                   help="auto: vLLM when a run has GPUs (data-parallel over them), else hf")
-    c.add_argument("--eval-model-args", default=None,
-                   help="extra model_args for every evaluation, after pretrained=<run's model> (e.g. vLLM on CPU: "
-                        "dtype=float32,max_model_len=4096,enforce_eager=True)")
-    c.add_argument("--tensor-parallel-size", type=int, default=None,
-                   help="vLLM GPUs per model replica (default 1; data_parallel_size = GPUs / this)")
+    c.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="runs at once (Slurm: the array's %%N; Ray: a finbench_run resource per run)",
+    )
+    c.add_argument(
+        "--eval-backend",
+        choices=("auto", "hf", "vllm"),
+        default="auto",
+        help="auto: vLLM when a run has GPUs (data-parallel over them), else hf",
+    )
+    c.add_argument(
+        "--eval-model-args",
+        default=None,
+        help="extra model_args for every evaluation, after pretrained=<run's model> (e.g. vLLM on CPU: "
+        "dtype=float32,max_model_len=4096,enforce_eager=True)",
+    )
+    c.add_argument(
+        "--tensor-parallel-size",
+        type=int,
+        default=None,
+        help="vLLM GPUs per model replica (default 1; data_parallel_size = GPUs / this)",
+    )
     c.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
     c.add_argument("--slurm-partition", default=None)
     c.add_argument("--slurm-account", default=None)
-    c.add_argument("--slurm-local", action="store_true",
-                   help="submitit's local executor instead of sbatch (same code path, no Slurm needed)")
-    c.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
-                   help="wait for the runs to finish (default: yes, except for Slurm, which submits and returns)")
+    c.add_argument(
+        "--slurm-local",
+        action="store_true",
+        help="submitit's local executor instead of sbatch (same code path, no Slurm needed)",
+    )
+    c.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="wait for the runs to finish (default: yes, except for Slurm, which submits and returns)",
+    )
     r.set_defaults(func=cmd_sweep_run, passthrough=True)
 
     st = ssub.add_parser("status", help="each run: pending, queued, running, done or failed, with its log")

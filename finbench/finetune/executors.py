@@ -33,8 +33,14 @@ STATE = "STATE.json"
 SUBMISSIONS = "submissions.jsonl"
 RAY_SLOT = "finbench_run"  # custom Ray resource: a node started with --resources='{"finbench_run": K}' runs K
 # environment the units need, passed to Ray workers on an existing cluster (never tokens or keys)
-WORKER_ENV = ("FINBENCH_DATA_DIR", "FINBENCH_CACHE_DIR", "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
-              "TRANSFORMERS_OFFLINE")
+WORKER_ENV = (
+    "FINBENCH_DATA_DIR",
+    "FINBENCH_CACHE_DIR",
+    "HF_HOME",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +74,10 @@ def eval_backend(backend: str, gpus: int, tensor_parallel_size: int | None) -> t
     tp = tensor_parallel_size or 1
     replicas = max(gpus, 1)
     if tp < 1 or replicas % tp:
-        raise RecipeError(f"--tensor-parallel-size {tp} must divide the run's {replicas} GPU(s) "
-                          "(data_parallel_size = GPUs / tensor_parallel_size)")
+        raise RecipeError(
+            f"--tensor-parallel-size {tp} must divide the run's {replicas} GPU(s) "
+            "(data_parallel_size = GPUs / tensor_parallel_size)"
+        )
     return "vllm", f"tensor_parallel_size={tp},data_parallel_size={replicas // tp}"
 
 
@@ -111,8 +119,13 @@ def _output_to(log: str | None):
 
 def _write_state(sweep_dir: Path, name: str, state: str, **extra) -> None:
     path = Path(sweep_dir) / "runs" / name / STATE
-    artifacts.write_text(path, json.dumps({"state": state, "host": socket.gethostname(), "pid": os.getpid(),
-                                           "time": _now(), **extra}, indent=2) + "\n")
+    artifacts.write_text(
+        path,
+        json.dumps(
+            {"state": state, "host": socket.gethostname(), "pid": os.getpid(), "time": _now(), **extra}, indent=2
+        )
+        + "\n",
+    )
 
 
 def run_unit(unit: Unit) -> int:
@@ -124,8 +137,14 @@ def run_unit(unit: Unit) -> int:
     _write_state(sweep_dir, unit.name, "running", log=unit.log)
     try:
         with _output_to(unit.log):
-            n = sweep.run(sweep_dir, list(unit.eval_args), only=[unit.name], allow_leakage=unit.allow_leakage,
-                          model=unit.model, model_args=unit.model_args)
+            n = sweep.run(
+                sweep_dir,
+                list(unit.eval_args),
+                only=[unit.name],
+                allow_leakage=unit.allow_leakage,
+                model=unit.model,
+                model_args=unit.model_args,
+            )
     except BaseException as exc:  # the engine sees the exception too; STATE.json keeps it for `sweep status`
         _write_state(sweep_dir, unit.name, "failed", log=unit.log, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -188,8 +207,14 @@ def submit(sweep_dir: Path, eval_args: list[str], opts: Options) -> int:
         model, model_args = eval_backend(opts.eval_backend, r.gpus, opts.tensor_parallel_size)
         model_args = ",".join(a for a in (model_args, opts.eval_model_args) if a)
         log = None if opts.executor == "local" else str(sweep_dir / "logs" / f"{e['name']}.log")
-        units.append((Unit(str(sweep_dir), os.getcwd(), e["name"], tuple(eval_args), opts.allow_leakage, model,
-                           model_args, log), r))
+        units.append(
+            (
+                Unit(
+                    str(sweep_dir), os.getcwd(), e["name"], tuple(eval_args), opts.allow_leakage, model, model_args, log
+                ),
+                r,
+            )
+        )
     if not units:
         return 0
     return {"local": _local, "ray": _ray, "slurm": _slurm}[opts.executor](sweep_dir, units, opts)
@@ -207,8 +232,10 @@ def _failed(sweep_dir: Path, failures: dict[str, str], units: list[tuple[Unit, R
         state = Path(sweep_dir) / "runs" / name / STATE
         if not state.exists() or json.loads(state.read_text()).get("state") != "failed":
             _write_state(sweep_dir, name, "failed", log=logs[name], error=err)
-    raise RuntimeError(f"{len(failures)} run(s) failed: " + "; ".join(
-        f"{n} (log: {logs[n]}): {err.splitlines()[0] if err else ''}" for n, err in failures.items()))
+    raise RuntimeError(
+        f"{len(failures)} run(s) failed: "
+        + "; ".join(f"{n} (log: {logs[n]}): {err.splitlines()[0] if err else ''}" for n, err in failures.items())
+    )
 
 
 def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) -> int:
@@ -229,9 +256,11 @@ def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) ->
     try:
         have_slots = RAY_SLOT in ray.cluster_resources()
         if opts.max_concurrent and not have_slots:
-            raise RecipeError(f"--max-concurrent on an existing Ray cluster: start its nodes with "
-                              f"--resources='{{\"{RAY_SLOT}\": K}}' (K runs per node), or bound concurrency by "
-                              "resources (--gpus-per-run/--cpus-per-run)")
+            raise RecipeError(
+                f"--max-concurrent on an existing Ray cluster: start its nodes with "
+                f"--resources='{{\"{RAY_SLOT}\": K}}' (K runs per node), or bound concurrency by "
+                "resources (--gpus-per-run/--cpus-per-run)"
+            )
         task = ray.remote(max_calls=1)(run_unit)
         refs, when = {}, _now()
         for u, r in units:
@@ -241,8 +270,20 @@ def _ray(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) ->
             if have_slots:
                 opts_r["resources"] = {RAY_SLOT: 1}
             refs[u.name] = task.options(name=f"finbench-sweep:{u.name}", **opts_r).remote(u)
-        _record(sweep_dir, [{"executor": "ray", "name": u.name, "task_id": refs[u.name].task_id().hex(),
-                             "resources": dataclasses.asdict(r), "log": u.log} for u, r in units], when)
+        _record(
+            sweep_dir,
+            [
+                {
+                    "executor": "ray",
+                    "name": u.name,
+                    "task_id": refs[u.name].task_id().hex(),
+                    "resources": dataclasses.asdict(r),
+                    "log": u.log,
+                }
+                for u, r in units
+            ],
+            when,
+        )
         print(f"[sweep] submitted {len(refs)} run(s) as Ray tasks; `finbench sweep status {sweep_dir}`", flush=True)
         done, failures = 0, {}
         for name, ref in refs.items():
@@ -275,8 +316,14 @@ class _SlurmUnit:
 
 def slurm_parameters(r: Resources, n: int, opts: Options, job_name: str) -> dict:
     """submitit.AutoExecutor parameters for an array of n runs with resources r."""
-    p = {"name": job_name, "timeout_min": r.time_min, "cpus_per_task": r.cpus, "tasks_per_node": 1, "nodes": 1,
-         "slurm_array_parallelism": min(n, opts.max_concurrent or n)}
+    p = {
+        "name": job_name,
+        "timeout_min": r.time_min,
+        "cpus_per_task": r.cpus,
+        "tasks_per_node": 1,
+        "nodes": 1,
+        "slurm_array_parallelism": min(n, opts.max_concurrent or n),
+    }
     if r.mem_gb:
         p["mem_gb"] = r.mem_gb
     if opts.slurm_cluster == "local":  # submitit's local executor: CUDA_VISIBLE_DEVICES from gpus_per_node
@@ -305,12 +352,26 @@ def _slurm(sweep_dir: Path, units: list[tuple[Unit, Resources]], opts: Options) 
         ex.update_parameters(**slurm_parameters(r, len(group), opts, f"finbench-{sweep_dir.name}"))
         array = ex.map_array(_SlurmUnit(), group)
         jobs += list(zip(group, array))
-        _record(sweep_dir, [{"executor": f"slurm ({cluster})", "name": u.name, "job_id": j.job_id,
-                             "resources": dataclasses.asdict(r), "log": u.log, "engine_log": str(j.paths.stdout)}
-                            for u, j in zip(group, array)], when)
-    print(f"[sweep] submitted {len(jobs)} run(s) as {len(groups)} job array(s) "
-          f"({', '.join(sorted({j.job_id.split('_')[0] for _, j in jobs}))}); `finbench sweep status {sweep_dir}`",
-          flush=True)
+        _record(
+            sweep_dir,
+            [
+                {
+                    "executor": f"slurm ({cluster})",
+                    "name": u.name,
+                    "job_id": j.job_id,
+                    "resources": dataclasses.asdict(r),
+                    "log": u.log,
+                    "engine_log": str(j.paths.stdout),
+                }
+                for u, j in zip(group, array)
+            ],
+            when,
+        )
+    print(
+        f"[sweep] submitted {len(jobs)} run(s) as {len(groups)} job array(s) "
+        f"({', '.join(sorted({j.job_id.split('_')[0] for _, j in jobs}))}); `finbench sweep status {sweep_dir}`",
+        flush=True,
+    )
     if not opts.wait:
         return 0
     done, failures = 0, {}
@@ -351,8 +412,14 @@ def status(sweep_dir: Path) -> list[dict]:
     for e in plan["runs"]:
         run_dir = sweep_dir / "runs" / e["name"]
         sub = submitted.get(e["name"], {})
-        row = {"name": e["name"], "state": "pending", "executor": sub.get("executor", ""),
-               "job": sub.get("job_id") or sub.get("task_id", ""), "log": sub.get("log"), "detail": ""}
+        row = {
+            "name": e["name"],
+            "state": "pending",
+            "executor": sub.get("executor", ""),
+            "job": sub.get("job_id") or sub.get("task_id", ""),
+            "log": sub.get("log"),
+            "detail": "",
+        }
         st = json.loads((run_dir / STATE).read_text()) if (run_dir / STATE).exists() else None
         if (run_dir / "DONE.json").exists():
             row["state"] = "done"
@@ -375,8 +442,10 @@ def format_status(rows: list[dict]) -> str:
     lines = [f"{'run':<44} {'state':<8} {'executor':<16} {'job':<{width}} log"]
     for r in rows:
         detail = f"  ({r['detail']})" if r["detail"] else ""
-        lines.append(f"{r['name']:<44} {r['state']:<8} {r['executor'] or '-':<16} {str(r['job'] or '-'):<{width}} "
-                     f"{r['log'] or '-'}{detail}")
+        lines.append(
+            f"{r['name']:<44} {r['state']:<8} {r['executor'] or '-':<16} {str(r['job'] or '-'):<{width}} "
+            f"{r['log'] or '-'}{detail}"
+        )
     counts = {s: sum(r["state"] == s for r in rows) for s in ("pending", "queued", "running", "done", "failed")}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
     return "\n".join(lines)

@@ -32,8 +32,9 @@ def _logits(model, tokenizer):
     out = []
     with torch.no_grad():
         for text in PROBES:
-            ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                                return_tensors="pt", return_dict=True)
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
             out.append(model(**ids).logits.float())
     return out
 
@@ -49,8 +50,9 @@ def export(adapter_dir: Path, base: str, merged_dir: Path) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # finbench's adapters carry the tokenizer they were trained with; another PEFT adapter may have none: the base's
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists()
-                                              else base)
+    tokenizer = AutoTokenizer.from_pretrained(
+        adapter_dir if (Path(adapter_dir) / "tokenizer_config.json").exists() else base
+    )
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter_dir)
     model.eval()
     reference = _logits(model, tokenizer)
@@ -61,6 +63,8 @@ def export(adapter_dir: Path, base: str, merged_dir: Path) -> float:
         reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32).eval()
         diff = max_logit_diff(reference, _logits(reloaded, AutoTokenizer.from_pretrained(tmp)))
         if diff > ATOL:
-            raise ExportError(f"merged checkpoint differs from base + adapter (max |Δ logit| {diff:.2e} > {ATOL}); "
-                              f"nothing was written to {merged_dir}")
+            raise ExportError(
+                f"merged checkpoint differs from base + adapter (max |Δ logit| {diff:.2e} > {ATOL}); "
+                f"nothing was written to {merged_dir}"
+            )
     return diff

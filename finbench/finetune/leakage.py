@@ -122,10 +122,18 @@ def near_duplicates(records: list[dict], index: TestIndex) -> dict[int, list[dic
     for m in index.near.match(texts):
         i = owner[m.text]
         rec = records[i]
-        out[i].append({"train": rec["id"], "source": rec["source"],
-                       "test_tasks": sorted({task for task, _ in m.unit.docs}),
-                       "tests": [f"{task}/{rid}" for task, rid in m.unit.docs], "test_text": m.unit.text,
-                       "train_text": decontam.snippet(texts[m.text], m), "share": round(m.share, 3), "span": m.span})
+        out[i].append(
+            {
+                "train": rec["id"],
+                "source": rec["source"],
+                "test_tasks": sorted({task for task, _ in m.unit.docs}),
+                "tests": [f"{task}/{rid}" for task, rid in m.unit.docs],
+                "test_text": m.unit.text,
+                "train_text": decontam.snippet(texts[m.text], m),
+                "share": round(m.share, 3),
+                "span": m.span,
+            }
+        )
     return dict(out)
 
 
@@ -144,24 +152,32 @@ class Report:
         return not self.overlaps
 
     def format(self) -> str:
-        lines = [f"leakage check: {self.examples} training examples against the test splits of "
-                 f"{', '.join(t for t in data.TASKS + data.KNOWLEDGE if t not in self.unchecked)}"]
+        lines = [
+            f"leakage check: {self.examples} training examples against the test splits of "
+            f"{', '.join(t for t in data.TASKS + data.KNOWLEDGE if t not in self.unchecked)}"
+        ]
         if self.unchecked:
             lines.append(f"  not checked (no data): {', '.join(self.unchecked)}")
         if self.clean:
             lines.append("  no overlap")
         for (src, test), n in sorted(self.overlaps.items()):
-            lines.append(f"  {n} example(s) from {src} share a document with the {test} test split, "
-                         f"e.g. {', '.join(self.samples[(src, test)])}")
+            lines.append(
+                f"  {n} example(s) from {src} share a document with the {test} test split, "
+                f"e.g. {', '.join(self.samples[(src, test)])}"
+            )
         if self.pairs:
             tests = len({t for p in self.pairs for t in p["tests"]})
-            lines.append(f"  near-duplicates: {len({p['train'] for p in self.pairs})} example(s), {tests} test "
-                         f"record(s) (word n-gram containment, finbench.decontam):")
+            lines.append(
+                f"  near-duplicates: {len({p['train'] for p in self.pairs})} example(s), {tests} test "
+                f"record(s) (word n-gram containment, finbench.decontam):"
+            )
         for p in self.pairs:
             more = f" (+{len(p['tests']) - 1} more test records with this text)" if len(p["tests"]) > 1 else ""
             lines.append(f"    test  {p['tests'][0]}{more}: {_one_line(p['test_text'])}")
-            lines.append(f"    train {p['train']}: {_one_line(p['train_text'])}  "
-                         f"(share {p['share']:.2f}, span {p['span']} words)")
+            lines.append(
+                f"    train {p['train']}: {_one_line(p['train_text'])}  "
+                f"(share {p['share']:.2f}, span {p['span']} words)"
+            )
         return "\n".join(lines)
 
 
@@ -208,6 +224,8 @@ def guard(records: list[dict], allow: bool = False) -> Report:
     """Run the check; raise LeakageError with the report on any overlap unless `allow`."""
     report = check(records)
     if not report.clean and not allow:
-        raise LeakageError(report.format() + "\nTraining stopped. Remove these examples (mixture.decontaminate: "
-                                             "true does it) or pass --allow-leakage to train anyway.")
+        raise LeakageError(
+            report.format() + "\nTraining stopped. Remove these examples (mixture.decontaminate: "
+            "true does it) or pass --allow-leakage to train anyway."
+        )
     return report

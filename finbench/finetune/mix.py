@@ -34,16 +34,19 @@ def _record(task: str, doc: dict) -> dict:
     if task in data.TRAIN_ONLY:
         messages = [{"role": m["role"], "content": m["content"]} for m in doc["messages"]]
     else:
-        messages = [{"role": "user", "content": prompts.prompt(task, doc)},
-                    {"role": "assistant", "content": prompts.target(task, doc)}]
+        messages = [
+            {"role": "user", "content": prompts.prompt(task, doc)},
+            {"role": "assistant", "content": prompts.target(task, doc)},
+        ]
     return {"id": f"{task}/{doc['id']}", "source": task, "messages": messages}
 
 
 def _split(task: str, split: str) -> list[dict]:
     rows = data.load_splits(task).splits.get(split) or []
     if not rows:
-        raise DataError(f"{task}: the {split} split is empty in {data.resolve()}; a mixture needs it "
-                        f"(run `finbench data check`).")
+        raise DataError(
+            f"{task}: the {split} split is empty in {data.resolve()}; a mixture needs it (run `finbench data check`)."
+        )
     return rows
 
 
@@ -69,8 +72,7 @@ def _decontaminated(task: str, split: str, root: str, rows_id: int) -> tuple[lis
     return kept, dropped, sum(d["why"] == "near-duplicate" for d in dropped), rows
 
 
-def _take(task: str, split: str, n: int, seed: int, decontaminate: bool, info: dict,
-          dropped: list[dict]) -> list[dict]:
+def _take(task: str, split: str, n: int, seed: int, decontaminate: bool, info: dict, dropped: list[dict]) -> list[dict]:
     rows = _split(task, split)
     info["available"] = len(rows)
     if decontaminate:
@@ -108,8 +110,9 @@ def build(recipe: Recipe, split: str = "train") -> Mixture:
             info = manifest["sources"].setdefault(source, {"share": share, "asked": want})
             records += _take(source, "train", want, seed, m.decontaminate, info, dropped)
             if info["taken"] < want:
-                manifest["notes"].append(f"{source}: asked for {want} examples ({share} x {finance} finance), "
-                                         f"only {info['taken']} available")
+                manifest["notes"].append(
+                    f"{source}: asked for {want} examples ({share} x {finance} finance), only {info['taken']} available"
+                )
     random.Random(f"{seed}:shuffle:{split}").shuffle(records)
     manifest["examples"] = len(records)
     if not records:

@@ -30,9 +30,18 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # SFTConfig defaults finbench changes (the rest are TRL's): length-grouped, unpacked batches measured fastest on CPU
 # (docs/BENCHMARKS.md); save_steps is also the dev-evaluation interval unless eval_steps is given.
 TRAINING_DEFAULTS: dict[str, Any] = {
-    "num_train_epochs": 1.0, "learning_rate": 2e-4, "lr_scheduler_type": "cosine", "warmup_steps": 0.03,
-    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "max_length": 1024, "packing": False,
-    "train_sampling_strategy": "group_by_length", "seed": 42, "save_steps": 50, "save_total_limit": 3,
+    "num_train_epochs": 1.0,
+    "learning_rate": 2e-4,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03,
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "max_length": 1024,
+    "packing": False,
+    "train_sampling_strategy": "group_by_length",
+    "seed": 42,
+    "save_steps": 50,
+    "save_total_limit": 3,
     "logging_steps": 5,
 }
 # SFTConfig arguments finbench sets itself, and why (a recipe that sets one is refused)
@@ -51,10 +60,15 @@ MANAGED = {
     "data_seed": "the data order follows `seed`",
 }
 # the pre-SFTConfig recipe schema, for a message that says what each old name is now
-RENAMED = {"epochs": "num_train_epochs", "lr": "learning_rate", "schedule": "lr_scheduler_type",
-           "warmup_ratio": "warmup_steps (a float < 1 is a ratio of the total steps)",
-           "batch_size": "per_device_train_batch_size", "grad_accum": "gradient_accumulation_steps",
-           "precision": "the top-level `precision` key"}
+RENAMED = {
+    "epochs": "num_train_epochs",
+    "lr": "learning_rate",
+    "schedule": "lr_scheduler_type",
+    "warmup_ratio": "warmup_steps (a float < 1 is a ratio of the total steps)",
+    "batch_size": "per_device_train_batch_size",
+    "grad_accum": "gradient_accumulation_steps",
+    "precision": "the top-level `precision` key",
+}
 
 
 class RecipeError(ValueError):
@@ -177,8 +191,9 @@ def _modules(value: Any, where: str) -> tuple[str, ...]:
 
 def _parts(value: Any, where: str) -> tuple[Part, ...]:
     if not isinstance(value, list) or not value:
-        raise _fail(where, "the mixture is empty: list at least one {task: <name>, cap: <n>}; "
-                           f"tasks: {', '.join(TASKS)}")
+        raise _fail(
+            where, f"the mixture is empty: list at least one {{task: <name>, cap: <n>}}; tasks: {', '.join(TASKS)}"
+        )
     parts, seen = [], set()
     for i, item in enumerate(value):
         w = f"{where}[{i}]"
@@ -186,8 +201,10 @@ def _parts(value: Any, where: str) -> tuple[Part, ...]:
             raise _fail(w, "must be a mapping {task: <name>, cap: <n>}")
         task = item["task"]
         if task not in TASKS:
-            raise _fail(f"{w}.task", f"unknown task {task!r}; known: {', '.join(TASKS)} "
-                                     "(general and math are mixture shares, not tasks)")
+            raise _fail(
+                f"{w}.task",
+                f"unknown task {task!r}; known: {', '.join(TASKS)} (general and math are mixture shares, not tasks)",
+            )
         if task in seen:
             raise _fail(f"{w}.task", f"{task!r} is listed twice")
         cap = item.get("cap", 5000)
@@ -214,8 +231,11 @@ def _type_error(value: Any, hint: Any) -> str | None:
     import types
     import typing
 
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+    options = (
+        typing.get_args(hint)
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
         else (hint,)
+    )
     if value is None and type(None) in options:
         return None
     plain = [t for t in options if t in (int, float, bool, str)]
@@ -238,12 +258,15 @@ def check_warmup(training: dict[str, Any], transformers_version: str) -> None:
     (no warmup at all, silently): refuse it there rather than train without the warmup the recipe asks for."""
     w = training.get("warmup_steps", 0)
     if isinstance(w, float) and 0 < w < 1 and int(transformers_version.split(".")[0]) < 5:
-        raise RecipeError(f"warmup_steps={w} is a ratio only from transformers 5 (installed: {transformers_version}, "
-                          f"which would train with no warmup); give a whole number of steps or upgrade transformers")
+        raise RecipeError(
+            f"warmup_steps={w} is a ratio only from transformers 5 (installed: {transformers_version}, "
+            f"which would train with no warmup); give a whole number of steps or upgrade transformers"
+        )
 
 
-def sft_config(training: dict[str, Any], output_dir: str | Path, *, bf16: bool = False, use_cpu: bool = True,
-               **overrides: Any):
+def sft_config(
+    training: dict[str, Any], output_dir: str | Path, *, bf16: bool = False, use_cpu: bool = True, **overrides: Any
+):
     """SFTConfig(**training) plus finbench's managed arguments: dev-loss checkpoint selection every eval_steps."""
     import transformers
     from trl import SFTConfig
@@ -253,9 +276,19 @@ def sft_config(training: dict[str, Any], output_dir: str | Path, *, bf16: bool =
     kwargs.setdefault("eval_steps", kwargs.get("save_steps", 500))
     kwargs.setdefault("per_device_eval_batch_size", kwargs.get("per_device_train_batch_size", 8))
     return SFTConfig(
-        output_dir=str(output_dir), bf16=bf16, use_cpu=use_cpu, eval_strategy="steps", save_strategy="steps",
-        load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False, report_to="none",
-        include_num_input_tokens_seen="non_padding", data_seed=kwargs.get("seed", 42), **kwargs)
+        output_dir=str(output_dir),
+        bf16=bf16,
+        use_cpu=use_cpu,
+        eval_strategy="steps",
+        save_strategy="steps",
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        report_to="none",
+        include_num_input_tokens_seen="non_padding",
+        data_seed=kwargs.get("seed", 42),
+        **kwargs,
+    )
 
 
 def _training(raw: Any, where: str) -> dict[str, Any]:
@@ -274,8 +307,9 @@ def _training(raw: Any, where: str) -> dict[str, Any]:
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise _fail(w, f"unknown field: not an SFTConfig argument (TRL's SFTConfig / transformers' "
-                           f"TrainingArguments){hint}")
+            raise _fail(
+                w, f"unknown field: not an SFTConfig argument (TRL's SFTConfig / transformers' TrainingArguments){hint}"
+            )
         hint, choices = fields[key]
         why = _type_error(value, hint)
         if why:
@@ -284,13 +318,19 @@ def _training(raw: Any, where: str) -> dict[str, Any]:
             raise _fail(w, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
     training = {**TRAINING_DEFAULTS, **raw}
     checks = [
-        (training["num_train_epochs"] > 0 or training.get("max_steps", -1) > 0, "num_train_epochs",
-         "must be > 0 (or set max_steps)"),
+        (
+            training["num_train_epochs"] > 0 or training.get("max_steps", -1) > 0,
+            "num_train_epochs",
+            "must be > 0 (or set max_steps)",
+        ),
         (training["learning_rate"] > 0, "learning_rate", "must be > 0"),
         (training["per_device_train_batch_size"] > 0, "per_device_train_batch_size", "must be > 0"),
         (training["gradient_accumulation_steps"] > 0, "gradient_accumulation_steps", "must be > 0"),
-        ((training["max_length"] or 0) >= 64, "max_length",
-         "must be >= 64 tokens (longer examples are dropped and counted, never cut: a cut loses the answer)"),
+        (
+            (training["max_length"] or 0) >= 64,
+            "max_length",
+            "must be >= 64 tokens (longer examples are dropped and counted, never cut: a cut loses the answer)",
+        ),
         (training["save_steps"] > 0, "save_steps", "must be > 0 (the checkpoint and dev-evaluation interval)"),
     ]
     for ok, name, msg in checks:

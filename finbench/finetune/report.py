@@ -75,10 +75,13 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
     return runs, notes
 
 
-def study(runs: list[compare.NamedRun], n_boot: int = results.N_BOOT, seed: int = results.SEED,
-          notes: list[str] | None = None) -> Study:
-    configs = sorted(compare.configurations(runs),  # the base first, then single-task, then multi-task
-                     key=lambda c: (c.recipe is not None, c.recipe is not None and not c.recipe.single_task, c.name))
+def study(
+    runs: list[compare.NamedRun], n_boot: int = results.N_BOOT, seed: int = results.SEED, notes: list[str] | None = None
+) -> Study:
+    configs = sorted(
+        compare.configurations(runs),  # the base first, then single-task, then multi-task
+        key=lambda c: (c.recipe is not None, c.recipe is not None and not c.recipe.single_task, c.name),
+    )
     groups = {g for r in runs for g in (r.run.results.get("group_subtasks") or {})}
     tasks = sorted({t for r in runs for t in r.run.samples} - groups)
     scores = {t: compare.study_scores(configs, t, n_boot=n_boot, seed=seed) for t in tasks}
@@ -130,7 +133,9 @@ def deltas(st: Study, a: str, b: str) -> dict[str, compare.StudyDelta]:
 def base_config(st: Study) -> compare.Configuration | None:
     return next((c for c in st.configs if c.name == BASE_RUN), None) or (
         next(iter(c for c in st.configs if c.recipe is None), None)
-        if sum(c.recipe is None for c in st.configs) == 1 else None)
+        if sum(c.recipe is None for c in st.configs) == 1
+        else None
+    )
 
 
 def multi_configs(st: Study) -> list[compare.Configuration]:
@@ -184,67 +189,150 @@ def render(st: Study) -> str:
     """The study's markdown tables."""
     from finbench.leaderboard import published
 
-    out = [f"Scores: each task's primary metric (finbench's `score`), mean over training seeds on the test documents "
-           f"every run scored; 95 % CI from a two-level bootstrap (seeds, then documents; {st.n_boot} draws, seed "
-           f"{st.seed}; finbench.compare). Δs are paired by document. ▲/▼: the CI excludes 0.", ""]
+    out = [
+        f"Scores: each task's primary metric (finbench's `score`), mean over training seeds on the test documents "
+        f"every run scored; 95 % CI from a two-level bootstrap (seeds, then documents; {st.n_boot} draws, seed "
+        f"{st.seed}; finbench.compare). Δs are paired by document. ▲/▼: the CI excludes 0.",
+        "",
+    ]
     out += ["Configurations:", ""]
-    out += _table(["configuration", "seeds", "runs", "base model", "mixture"],
-                  [[c.name, str(len(c.runs)), ", ".join(r.name for r in c.runs),
-                    c.recipe.base_model if c.recipe else "–", _mixture(c.recipe)] for c in st.configs])
+    out += _table(
+        ["configuration", "seeds", "runs", "base model", "mixture"],
+        [
+            [
+                c.name,
+                str(len(c.runs)),
+                ", ".join(r.name for r in c.runs),
+                c.recipe.base_model if c.recipe else "–",
+                _mixture(c.recipe),
+            ]
+            for c in st.configs
+        ],
+    )
     n_docs = {t: next(iter(s.n for s in _configs_on(st, t).values()), 0) for t in st.tasks}
     metric = {t: next(iter(s.metric for s in _configs_on(st, t).values()), "") for t in st.tasks}
-    partial = {t: next((x for c in st.configs for r in c.runs if t in r.run.samples
-                        for x in [results.sample_text(r.run.results, t)] if x), None) for t in st.tasks}
-    out += ["", "Documents per task (shared by every run): " + ", ".join(
-        f"{_short(t)} {n_docs[t]} ({metric[t]}{'; PARTIAL RUN: ' + partial[t] if partial[t] else ''})"
-        for t in st.tasks) + ".", ""]
-    out += _table(["configuration", *map(_short, st.tasks)],
-                  [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs])
-    majority = {t: compare.majority_score(next(iter(_configs_on(st, t).values())), st.seed) for t in st.tasks
-                if _configs_on(st, t)}
+    partial = {
+        t: next(
+            (
+                x
+                for c in st.configs
+                for r in c.runs
+                if t in r.run.samples
+                for x in [results.sample_text(r.run.results, t)]
+                if x
+            ),
+            None,
+        )
+        for t in st.tasks
+    }
+    out += [
+        "",
+        "Documents per task (shared by every run): "
+        + ", ".join(
+            f"{_short(t)} {n_docs[t]} ({metric[t]}{'; PARTIAL RUN: ' + partial[t] if partial[t] else ''})"
+            for t in st.tasks
+        )
+        + ".",
+        "",
+    ]
+    out += _table(
+        ["configuration", *map(_short, st.tasks)],
+        [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs],
+    )
+    majority = {
+        t: compare.majority_score(next(iter(_configs_on(st, t).values())), st.seed)
+        for t in st.tasks
+        if _configs_on(st, t)
+    }
     if any(majority.values()):
-        out += ["", "Majority class: the best constant answer on each task's shared documents (its most common gold "
-                "label), and Δ(run − it), paired by document, 95 % CI.", ""]
-        out += _table(["", *map(_short, st.tasks)],
-                      [["majority class", *(f"{_cell(m)} (`{m.items.items[0][1]}`)" if (m := majority.get(t)) else "–"
-                                            for t in st.tasks)]]
-                      + [[c.name, *(_delta_cell(compare.config_delta(_configs_on(st, t)[c.name], majority[t]))
-                                    if majority.get(t) and c.name in _configs_on(st, t) else "–" for t in st.tasks)]
-                         for c in st.configs])
+        out += [
+            "",
+            "Majority class: the best constant answer on each task's shared documents (its most common gold "
+            "label), and Δ(run − it), paired by document, 95 % CI.",
+            "",
+        ]
+        out += _table(
+            ["", *map(_short, st.tasks)],
+            [
+                [
+                    "majority class",
+                    *(f"{_cell(m)} (`{m.items.items[0][1]}`)" if (m := majority.get(t)) else "–" for t in st.tasks),
+                ]
+            ]
+            + [
+                [
+                    c.name,
+                    *(
+                        _delta_cell(compare.config_delta(_configs_on(st, t)[c.name], majority[t]))
+                        if majority.get(t) and c.name in _configs_on(st, t)
+                        else "–"
+                        for t in st.tasks
+                    ),
+                ]
+                for c in st.configs
+            ],
+        )
     base = base_config(st)
     if base is not None:
         others = [c for c in st.configs if c is not base]
         out += ["", f"Δ(run − {base.name}), paired, 95 % CI.", ""]
-        out += _table(["configuration", *map(_short, st.tasks)],
-                      [[c.name, *(_delta_cell(deltas(st, c.name, base.name).get(t)) for t in st.tasks)]
-                       for c in others])
+        out += _table(
+            ["configuration", *map(_short, st.tasks)],
+            [[c.name, *(_delta_cell(deltas(st, c.name, base.name).get(t)) for t in st.tasks)] for c in others],
+        )
     singles = vs_single(st)
     cols = [t for t in st.tasks if single_for(st, t) is not None]
     negative = []
     if singles and cols:
         out += ["", "Δ(multi-task configuration − the single-task configuration of the task), paired, 95 % CI.", ""]
-        out += _table(["configuration", *(f"{_short(t)} (vs {single_for(st, t).name})" for t in cols)],
-                      [[name, *(_delta_cell(row.get(t)) for t in cols)] for name, row in singles.items()])
+        out += _table(
+            ["configuration", *(f"{_short(t)} (vs {single_for(st, t).name})" for t in cols)],
+            [[name, *(_delta_cell(row.get(t)) for t in cols)] for name, row in singles.items()],
+        )
         negative = [(name, d) for name, row in singles.items() for d in row.values() if d.direction == "worse"]
         out += ["", "Negative transfer (multi-task worse than single-task, CI excluding 0):", ""]
-        out += _table(["configuration", "task", "vs", "Δ [95 % CI]"],
-                      [[name, _short(d.task), d.b, _delta_cell(d)] for name, d in negative]) if negative else ["none."]
+        out += (
+            _table(
+                ["configuration", "task", "vs", "Δ [95 % CI]"],
+                [[name, _short(d.task), d.b, _delta_cell(d)] for name, d in negative],
+            )
+            if negative
+            else ["none."]
+        )
     pairs = share_pairs(st)
     if pairs:
-        out += ["", "Δ of adding general-instruction or math data (configurations equal but for that share), paired, "
-                "95 % CI.", ""]
-        out += _table(["Δ", "configuration − without", *map(_short, st.tasks)],
-                      [[what, f"{a.name} − {b.name}", *(_delta_cell(deltas(st, a.name, b.name).get(t))
-                                                       for t in st.tasks)] for what, a, b in pairs])
+        out += [
+            "",
+            "Δ of adding general-instruction or math data (configurations equal but for that share), paired, 95 % CI.",
+            "",
+        ]
+        out += _table(
+            ["Δ", "configuration − without", *map(_short, st.tasks)],
+            [
+                [what, f"{a.name} − {b.name}", *(_delta_cell(deltas(st, a.name, b.name).get(t)) for t in st.tasks)]
+                for what, a, b in pairs
+            ],
+        )
     refs = [r for r in published.load() if r.task in st.tasks]
     if refs:
-        out += ["", f"Reference rows: published numbers ({published.NOTE}), against each configuration's own value "
-                "of the same metric on the same task (seeds × documents CI). Above/below: the CI excludes the "
-                "published value.", ""]
+        out += [
+            "",
+            f"Reference rows: published numbers ({published.NOTE}), against each configuration's own value "
+            "of the same metric on the same task (seeds × documents CI). Above/below: the CI excludes the "
+            "published value.",
+            "",
+        ]
         rows = []
         for ref in refs:
-            rows.append([f"**{ref.model}** (published)", _short(ref.task), ref.metric, f"{ref.value:.3f}",
-                         f"{ref.split}; {ref.source}"])
+            rows.append(
+                [
+                    f"**{ref.model}** (published)",
+                    _short(ref.task),
+                    ref.metric,
+                    f"{ref.value:.3f}",
+                    f"{ref.split}; {ref.source}",
+                ]
+            )
             try:
                 mine = compare.study_scores(st.configs, ref.task, ref.metric, st.n_boot, st.seed)
             except compare.CompareError:
@@ -253,8 +341,12 @@ def render(st: Study) -> str:
                 verdict = "above" if s.lo > ref.value else "below" if s.hi < ref.value else "CI includes it"
                 rows.append([name, _short(ref.task), ref.metric, _cell(s), f"{verdict} ({s.n} documents)"])
         out += _table(["model", "task", "metric", "score", "split / source · verdict"], rows)
-    out += ["", "Answer distributions (extracted answers per run; `gold`: the targets), so a collapse to one answer "
-            "is visible:", ""]
+    out += [
+        "",
+        "Answer distributions (extracted answers per run; `gold`: the targets), so a collapse to one answer "
+        "is visible:",
+        "",
+    ]
     rows = []
     for t in st.tasks:
         gold = None
@@ -266,12 +358,28 @@ def render(st: Study) -> str:
                 gold = gold or golds
                 total = sum(answers.values())
                 top_share = answers.most_common(1)[0][1] / total if total else 0.0
-                rows.append([_short(t), r.name, str(total), str(len(answers)), f"{top_share:.0%}",
-                             _answers_line(answers, total)])
+                rows.append(
+                    [
+                        _short(t),
+                        r.name,
+                        str(total),
+                        str(len(answers)),
+                        f"{top_share:.0%}",
+                        _answers_line(answers, total),
+                    ]
+                )
         if gold:
             total = sum(gold.values())
-            rows.append([_short(t), "gold", str(total), str(len(gold)),
-                         f"{gold.most_common(1)[0][1] / total:.0%}", _answers_line(gold, total)])
+            rows.append(
+                [
+                    _short(t),
+                    "gold",
+                    str(total),
+                    str(len(gold)),
+                    f"{gold.most_common(1)[0][1] / total:.0%}",
+                    _answers_line(gold, total),
+                ]
+            )
     out += _table(["task", "run", "n", "distinct", "most common", "answers"], rows)
     if st.notes:
         out += ["", "Left out:", *(f"- {n}" for n in st.notes)]
@@ -358,9 +466,13 @@ def add_parser(sub) -> None:
     """Register `study report` on the `finbench` sub-command parser."""
     s = sub.add_parser("study", help="the cocktail-vs-single study's statistics over lm-eval runs")
     ssub = s.add_subparsers(dest="study_cmd", required=True)
-    r = ssub.add_parser("report", help="tables (seeds x documents CIs, paired Δs, negative transfer, reference "
-                                       "rows, answer distributions) and a PNG of per-task Δ",
-                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r = ssub.add_parser(
+        "report",
+        help="tables (seeds x documents CIs, paired Δs, negative transfer, reference "
+        "rows, answer distributions) and a PNG of per-task Δ",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval output dirs or slim exports")
     r.add_argument("--out", default=None, metavar="DIR", help=f"also write DIR/{TABLES} and DIR/{FIGURE}")
     r.add_argument("--n-boot", type=int, default=results.N_BOOT, help=f"bootstrap draws (default {results.N_BOOT})")

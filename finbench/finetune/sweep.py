@@ -61,8 +61,14 @@ def _run_name(kind: str, group: tuple[str, ...], all_tasks: list[str], variant: 
     return stem if variant == "base" else f"{stem}__{variant}"
 
 
-def plan(template: Recipe, tasks: list[str], variants: list[str], out_dir: Path,
-         general_share: float = 1.0, math_share: float = 0.5) -> list[dict]:
+def plan(
+    template: Recipe,
+    tasks: list[str],
+    variants: list[str],
+    out_dir: Path,
+    general_share: float = 1.0,
+    math_share: float = 0.5,
+) -> list[dict]:
     """Write out_dir/recipes/*.yaml and out_dir/plan.json; returns the plan entries (in run order)."""
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
@@ -72,8 +78,10 @@ def plan(template: Recipe, tasks: list[str], variants: list[str], out_dir: Path,
     caps = {p.task: p.cap for p in template.mixture.tasks}
     unknown = [t for t in tasks if t not in caps]
     if unknown:
-        raise RecipeError(f"--tasks: {unknown[0]!r} has no cap in the template recipe {template.source or ''}; "
-                          f"the template's tasks are {', '.join(caps)}")
+        raise RecipeError(
+            f"--tasks: {unknown[0]!r} has no cap in the template recipe {template.source or ''}; "
+            f"the template's tasks are {', '.join(caps)}"
+        )
     out_dir = Path(out_dir)
     entries: list[dict] = [{"name": BASE_RUN, "kind": "zero-shot", "tasks": [], "variant": None, "recipe": None}]
     recipes: dict[str, Recipe] = {}
@@ -82,17 +90,25 @@ def plan(template: Recipe, tasks: list[str], variants: list[str], out_dir: Path,
         for kind, group in subsets(tasks):
             name = _run_name(kind, group, tasks, variant)
             mixture = dataclasses.replace(
-                template.mixture, tasks=tuple(Part(t, caps[t]) for t in group),
-                general=general_share if use_general else 0.0, math=math_share if use_math else 0.0)
-            recipes[name] = dataclasses.replace(template, name=name, mixture=mixture, source="",
-                                                output_dir=str(out_dir / "runs" / name))
-            entries.append({"name": name, "kind": kind, "tasks": list(group), "variant": variant,
-                            "recipe": f"recipes/{name}.yaml"})
+                template.mixture,
+                tasks=tuple(Part(t, caps[t]) for t in group),
+                general=general_share if use_general else 0.0,
+                math=math_share if use_math else 0.0,
+            )
+            recipes[name] = dataclasses.replace(
+                template, name=name, mixture=mixture, source="", output_dir=str(out_dir / "runs" / name)
+            )
+            entries.append(
+                {"name": name, "kind": kind, "tasks": list(group), "variant": variant, "recipe": f"recipes/{name}.yaml"}
+            )
     with artifacts.staged_dir(out_dir / "recipes") as tmp:
         for name, r in recipes.items():
             (tmp / f"{name}.yaml").write_text(r.to_yaml())
-    artifacts.write_text(out_dir / "plan.json", json.dumps(
-        {"template": template.to_dict(), "tasks": tasks, "variants": variants, "runs": entries}, indent=2) + "\n")
+    artifacts.write_text(
+        out_dir / "plan.json",
+        json.dumps({"template": template.to_dict(), "tasks": tasks, "variants": variants, "runs": entries}, indent=2)
+        + "\n",
+    )
     return entries
 
 
@@ -111,11 +127,22 @@ def plan_from_recipes(paths: list[Path], out_dir: Path) -> list[dict]:
         for r in recipes:
             r = dataclasses.replace(r, output_dir=str(out_dir / "runs" / r.name), source="")
             (tmp / f"{r.name}.yaml").write_text(r.to_yaml())
-            entries.append({"name": r.name, "kind": "recipe", "tasks": [p.task for p in r.mixture.tasks],
-                            "variant": None, "recipe": f"recipes/{r.name}.yaml"})
-    artifacts.write_text(out_dir / "plan.json", json.dumps(
-        {"template": {"base_model": bases.pop()}, "recipes": [str(p) for p in paths], "runs": entries},
-        indent=2) + "\n")
+            entries.append(
+                {
+                    "name": r.name,
+                    "kind": "recipe",
+                    "tasks": [p.task for p in r.mixture.tasks],
+                    "variant": None,
+                    "recipe": f"recipes/{r.name}.yaml",
+                }
+            )
+    artifacts.write_text(
+        out_dir / "plan.json",
+        json.dumps(
+            {"template": {"base_model": bases.pop()}, "recipes": [str(p) for p in paths], "runs": entries}, indent=2
+        )
+        + "\n",
+    )
     return entries
 
 
@@ -133,8 +160,10 @@ def plan_study(path: Path, out_dir: Path) -> list[dict]:
     except (OSError, yaml.YAMLError) as exc:
         raise RecipeError(f"{path}: cannot read the study file ({exc})") from None
     if not isinstance(study, dict) or not isinstance(study.get("runs"), list) or not study["runs"]:
-        raise RecipeError(f"{path}: a study file maps `runs` to a list of {{recipe, seeds, eval}} "
-                          "(see finetune/recipes/study/plan.yaml)")
+        raise RecipeError(
+            f"{path}: a study file maps `runs` to a list of {{recipe, seeds, eval}} "
+            "(see finetune/recipes/study/plan.yaml)"
+        )
     samples = study.get("samples") or {}
     if not isinstance(samples, dict) or not all(isinstance(n, int) and n > 0 for n in samples.values()):
         raise RecipeError(f"{path}: samples must map lm-eval task names to a positive number of documents")
@@ -146,38 +175,64 @@ def plan_study(path: Path, out_dir: Path) -> list[dict]:
         return tasks
 
     zero = study.get("zero_shot") or {}
-    entries: list[dict] = [{"name": BASE_RUN, "kind": "zero-shot", "tasks": [], "variant": None, "recipe": None,
-                            "eval_tasks": tasks_of(zero, f"{path}: zero_shot")}]
+    entries: list[dict] = [
+        {
+            "name": BASE_RUN,
+            "kind": "zero-shot",
+            "tasks": [],
+            "variant": None,
+            "recipe": None,
+            "eval_tasks": tasks_of(zero, f"{path}: zero_shot"),
+        }
+    ]
     recipes: dict[str, Recipe] = {}
     for i, item in enumerate(study["runs"]):
         where = f"{path}: runs[{i}]"
         if not isinstance(item, dict) or set(item) - {"recipe", "seeds", "eval"} or "recipe" not in item:
-            raise RecipeError(f"{where}: must be a mapping {{recipe: <file beside the study file>, seeds: [...], "
-                              "eval: [...]}")
+            raise RecipeError(
+                f"{where}: must be a mapping {{recipe: <file beside the study file>, seeds: [...], eval: [...]}}"
+            )
         r = load(path.parent / item["recipe"])
         seeds = item.get("seeds") or [r.seed]
-        if not isinstance(seeds, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds) \
-                or len(set(seeds)) != len(seeds):
+        if (
+            not isinstance(seeds, list)
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+            or len(set(seeds)) != len(seeds)
+        ):
             raise RecipeError(f"{where}.seeds: give distinct integer training seeds, e.g. [1, 2, 3]")
         eval_tasks = tasks_of(item, where)
         for seed in seeds:
             name = f"{r.name}-seed{seed}"
             if name in recipes:
                 raise RecipeError(f"{where}: run {name} is planned twice")
-            recipes[name] = dataclasses.replace(r, training={**r.training, "seed": seed}, source="",
-                                                output_dir=str(out_dir / "runs" / name))
-            entries.append({"name": name, "kind": "recipe", "recipe_name": r.name, "seed": seed,
-                            "tasks": [p.task for p in r.mixture.tasks], "variant": None,
-                            "recipe": f"recipes/{name}.yaml", "eval_tasks": eval_tasks})
+            recipes[name] = dataclasses.replace(
+                r, training={**r.training, "seed": seed}, source="", output_dir=str(out_dir / "runs" / name)
+            )
+            entries.append(
+                {
+                    "name": name,
+                    "kind": "recipe",
+                    "recipe_name": r.name,
+                    "seed": seed,
+                    "tasks": [p.task for p in r.mixture.tasks],
+                    "variant": None,
+                    "recipe": f"recipes/{name}.yaml",
+                    "eval_tasks": eval_tasks,
+                }
+            )
     bases = {r.base_model for r in recipes.values()}
     if len(bases) != 1:
         raise RecipeError(f"{path}: one base model per study (the zero-shot run), got {', '.join(sorted(bases))}")
     with artifacts.staged_dir(out_dir / "recipes") as tmp:
         for name, r in recipes.items():
             (tmp / f"{name}.yaml").write_text(r.to_yaml())
-    artifacts.write_text(out_dir / "plan.json", json.dumps(
-        {"template": {"base_model": bases.pop()}, "study": str(path), "samples": samples, "runs": entries},
-        indent=2) + "\n")
+    artifacts.write_text(
+        out_dir / "plan.json",
+        json.dumps(
+            {"template": {"base_model": bases.pop()}, "study": str(path), "samples": samples, "runs": entries}, indent=2
+        )
+        + "\n",
+    )
     return entries
 
 
@@ -201,8 +256,10 @@ def eval_args_for(entry: dict, plan: dict, eval_args: list[str]) -> list[str]:
     samples = {t: list(range(n)) for t, n in (plan.get("samples") or {}).items() if t in tasks}
     if samples:
         if any(a == "--limit" or a.startswith("--limit=") for a in args):
-            raise RecipeError("--limit: this plan evaluates seeded samples of some tasks (lm-eval --samples); "
-                              "lm-eval takes one or the other, so drop --limit")
+            raise RecipeError(
+                "--limit: this plan evaluates seeded samples of some tasks (lm-eval --samples); "
+                "lm-eval takes one or the other, so drop --limit"
+            )
         args += ["--samples", json.dumps(samples, separators=(",", ":"))]
     return args
 
@@ -296,8 +353,10 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
         status = "done" if (sweep_dir / "runs" / e["name"] / "DONE.json").exists() else "pending"
         docs, etoks = eval_tokens(e["eval_tasks"]) if e.get("eval_tasks") else (None, None)
         est_eval = etoks / eval_rate if etoks and eval_rate else None
-        eval_cols = (f"{docs if docs is not None else '-':>9} "
-                     f"{f'{est_eval / 60:.0f} min' if est_eval else ('?' if etoks else '-'):>9}")
+        eval_cols = (
+            f"{docs if docs is not None else '-':>9} "
+            f"{f'{est_eval / 60:.0f} min' if est_eval else ('?' if etoks else '-'):>9}"
+        )
         if status == "pending" and est_eval:
             total_eval += est_eval
         if e["recipe"] is None:
@@ -306,14 +365,15 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
         r = load(sweep_dir / e["recipe"])
         t = r.training
 
-        def lengths(records: list[dict]) -> list[int]:
+        def lengths(records: list[dict], t: dict = t) -> list[int]:
             ids = tokenizer.apply_chat_template([x["messages"] for x in records], tokenize=True, return_dict=True)
             return [len(x) for x in ids["input_ids"] if len(x) <= t["max_length"]]
 
         lens = lengths(mix.build(r, "train").records)
         tokens = int(sum(lens) * t["num_train_epochs"])
-        steps = math.ceil(len(lens) * t["num_train_epochs"] / (t["per_device_train_batch_size"]
-                                                                 * t["gradient_accumulation_steps"]))
+        steps = math.ceil(
+            len(lens) * t["num_train_epochs"] / (t["per_device_train_batch_size"] * t["gradient_accumulation_steps"])
+        )
         if t.get("max_steps", -1) > 0:
             steps = t["max_steps"]
         n_evals = steps // int(t.get("eval_steps") or t["save_steps"])
@@ -322,29 +382,44 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
         est = (tokens + dev_cost) / rate if rate else None
         if status == "pending" and est:
             total_train += est
-        lines.append(f"{e['name']:<36} {len(lens):>8} {tokens:>9} {f'{est / 60:.0f} min' if est else '?':>10} "
-                     f"{eval_cols}  {status}")
+        lines.append(
+            f"{e['name']:<36} {len(lens):>8} {tokens:>9} {f'{est / 60:.0f} min' if est else '?':>10} "
+            f"{eval_cols}  {status}"
+        )
 
     def hours(x: float, known: bool) -> str:
         return f"{x / 3600:.1f} h" if known else "unknown"
 
-    lines.append(f"{len(p['runs'])} runs, {train_tokens} training tokens; still to run: training "
-                 f"{hours(total_train, bool(rate))} + evaluation {hours(total_eval, bool(eval_rate))} = "
-                 f"{hours(total_train + total_eval, bool(rate and eval_rate))}")
+    lines.append(
+        f"{len(p['runs'])} runs, {train_tokens} training tokens; still to run: training "
+        f"{hours(total_train, bool(rate))} + evaluation {hours(total_eval, bool(eval_rate))} = "
+        f"{hours(total_train + total_eval, bool(rate and eval_rate))}"
+    )
     lines.append(f"  training rate: {f'{rate:.0f} tokens/s, ' if rate else ''}{how}")
     lines.append(f"  evaluation rate: {f'{eval_rate:.0f} prompt tokens/s, ' if eval_rate else ''}{eval_how}")
     return "\n".join(lines)
 
 
-def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path | None, model: str = "hf",
-              model_args: str = "") -> None:
+def _evaluate(
+    model_dir: str, out: Path, eval_args: list[str], recipe_file: Path | None, model: str = "hf", model_args: str = ""
+) -> None:
     """`finbench eval` (the real lm_eval CLI) on one model; results land in `out` only when it has finished.
 
     model/model_args: the lm-eval backend and its extra arguments (vLLM's tensor/data parallelism on GPUs)."""
     with artifacts.staged_dir(out) as tmp:  # also removes what an evaluation killed midway left
-        cmd = [sys.executable, "-m", "finbench.cli", "eval", "--model", model,
-               "--model_args", ",".join(a for a in (f"pretrained={model_dir}", model_args) if a),
-               "--output_path", str(tmp), *eval_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "eval",
+            "--model",
+            model,
+            "--model_args",
+            ",".join(a for a in (f"pretrained={model_dir}", model_args) if a),
+            "--output_path",
+            str(tmp),
+            *eval_args,
+        ]
         print("[sweep] " + " ".join(cmd), flush=True)
         rc = subprocess.run(cmd).returncode
         if rc != 0:
@@ -356,8 +431,14 @@ def _evaluate(model_dir: str, out: Path, eval_args: list[str], recipe_file: Path
                 shutil.copy(summary, tmp / "train_summary.json")
 
 
-def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, allow_leakage: bool = False,
-        model: str = "hf", model_args: str = "") -> int:
+def run(
+    sweep_dir: Path,
+    eval_args: list[str],
+    only: list[str] | None = None,
+    allow_leakage: bool = False,
+    model: str = "hf",
+    model_args: str = "",
+) -> int:
     """Execute the plan here; returns the number of runs completed now (finished ones are skipped).
 
     finbench.finetune.executors calls it once per run (`only=[name]`) as the unit of work of a cluster engine."""
@@ -381,7 +462,9 @@ def run(sweep_dir: Path, eval_args: list[str], only: list[str] | None = None, al
             _evaluate(base, run_dir / "eval", args, None, model, model_args)
         else:
             r = load(sweep_dir / e["recipe"])
-            trained = (run_dir / "train_summary.json").exists() and (run_dir / "adapter" / "adapter_config.json").exists()
+            trained = (run_dir / "train_summary.json").exists() and (
+                run_dir / "adapter" / "adapter_config.json"
+            ).exists()
             if trained and not (run_dir / "merged" / "config.json").exists():  # killed between training and export
                 from .export import export
 
@@ -403,4 +486,3 @@ def template_from(path: str | None) -> Recipe:
     if default.is_file():
         return load(default)
     raise RecipeError("--template: give a recipe to derive the grid from (e.g. finetune/recipes/cocktail.yaml)")
-

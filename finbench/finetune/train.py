@@ -47,8 +47,10 @@ def resolve_base(name: str) -> str:
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise RecipeError(f"base_model: {name!r} is neither a local model directory nor a loadable hub model "
-                          f"({str(exc).splitlines()[0]}); use {DEFAULT_BASE!r} for the embedded SmolLM2") from None
+        raise RecipeError(
+            f"base_model: {name!r} is neither a local model directory nor a loadable hub model "
+            f"({str(exc).splitlines()[0]}); use {DEFAULT_BASE!r} for the embedded SmolLM2"
+        ) from None
     return name
 
 
@@ -101,15 +103,19 @@ def _check_run_dir(recipe: Recipe) -> None:
     others = sorted(p.name for p in recipe.out.iterdir() if p.name != STATE) if recipe.out.is_dir() else []
     if others and not stored.exists():
         shown = ", ".join(others[:5])
-        raise RecipeError(f"output_dir {recipe.out} is not empty and holds no finbench run (no recipe.yaml; it has "
-                          f"{shown}…); set output_dir to a new or empty directory, so nothing there is overwritten")
+        raise RecipeError(
+            f"output_dir {recipe.out} is not empty and holds no finbench run (no recipe.yaml; it has "
+            f"{shown}…); set output_dir to a new or empty directory, so nothing there is overwritten"
+        )
     if stored.exists():
         from .recipe import load
 
         old = load(stored)
         if old.fingerprint() != recipe.fingerprint():
-            raise RecipeError(f"{recipe.out} holds a run of a different recipe (fingerprint {old.fingerprint()} vs "
-                              f"{recipe.fingerprint()}); set another output_dir or delete {recipe.out}")
+            raise RecipeError(
+                f"{recipe.out} holds a run of a different recipe (fingerprint {old.fingerprint()} vs "
+                f"{recipe.fingerprint()}); set another output_dir or delete {recipe.out}"
+            )
 
 
 def _prepare_run_dir(recipe: Recipe, mixture: mix.Mixture, report: leakage.Report) -> None:
@@ -160,8 +166,9 @@ def write_curve(out: Path, log_history: list[dict]) -> None:
     os.replace(tmp, out / "loss.png")
 
 
-def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None = None,
-          export_merged: bool = True) -> Path:
+def train(
+    recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None = None, export_merged: bool = True
+) -> Path:
     """Train (or resume) the recipe's LoRA adapter, select it on dev loss, export it; returns the run dir.
 
     Everything that can be checked is checked before the run dir is written: the base model, the data (train and
@@ -174,10 +181,10 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     _check_run_dir(recipe)
 
     import torch
+    from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-    from datasets import Dataset
+    from trl import SFTTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     if not tokenizer.chat_template:
@@ -188,13 +195,17 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
     dev_rows, dev_dropped = _to_prompt_completion(dev.records, tokenizer, max_length)
     if not train_rows or not dev_rows:
         which = "training" if not train_rows else "dev (checkpoint-selection)"
-        raise DataError(f"every {which} example is longer than training.max_length={max_length} tokens; "
-                        "raise max_length or add shorter tasks")
+        raise DataError(
+            f"every {which} example is longer than training.max_length={max_length} tokens; "
+            "raise max_length or add shorter tasks"
+        )
 
     bf16 = use_bf16(recipe.precision)
     if t.get("packing") and not torch.cuda.is_available():
-        print("[finetune] note: packing gives TRL padding-free batches, made for FlashAttention on GPUs; on CPU they "
-              "trained at about half the speed of padded batches (docs/BENCHMARKS.md)")
+        print(
+            "[finetune] note: packing gives TRL padding-free batches, made for FlashAttention on GPUs; on CPU they "
+            "trained at about half the speed of padded batches (docs/BENCHMARKS.md)"
+        )
     overrides = {"max_steps": max_steps} if max_steps is not None else {}
     args = recipe.sft_config(recipe.out / CHECKPOINTS, bf16=bf16, use_cpu=not torch.cuda.is_available(), **overrides)
     # under `accelerate launch` (several processes) only the main process writes; the others wait for it
@@ -214,17 +225,28 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
         print(f"[finetune] resuming from {resume}")
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    lora = LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
-                      target_modules=list(recipe.lora.target_modules), task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=list(recipe.lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
 
     class Curve(TrainerCallback):
         def on_save(self, args, state, control, **kw):
             if state.is_world_process_zero:
                 write_curve(out, state.log_history)
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
-                         eval_dataset=Dataset.from_list(dev_rows), processing_class=tokenizer, peft_config=lora,
-                         callbacks=[Curve()])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(dev_rows),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[Curve()],
+    )
     tokens_before = 0
     if resume:
         tokens_before = json.loads((Path(resume) / "trainer_state.json").read_text()).get("num_input_tokens_seen", 0)
@@ -242,10 +264,17 @@ def train(recipe: Recipe, *, allow_leakage: bool = False, max_steps: int | None 
         tokenizer.save_pretrained(tmp)
     evals = [r for r in trainer.state.log_history if "eval_loss" in r]
     summary = {
-        "recipe": recipe.name, "fingerprint": recipe.fingerprint(), "base_model": base,
-        "examples": len(train_rows), "dropped_too_long": dropped, "dev_examples": len(dev_rows),
-        "dev_dropped_too_long": dev_dropped, "bf16": bf16, "packing": bool(t.get("packing")),
-        "global_steps": trainer.state.global_step, "resumed_from": resume,
+        "recipe": recipe.name,
+        "fingerprint": recipe.fingerprint(),
+        "base_model": base,
+        "examples": len(train_rows),
+        "dropped_too_long": dropped,
+        "dev_examples": len(dev_rows),
+        "dev_dropped_too_long": dev_dropped,
+        "bf16": bf16,
+        "packing": bool(t.get("packing")),
+        "global_steps": trainer.state.global_step,
+        "resumed_from": resume,
         "train_seconds_this_session": round(seconds, 1),
         "train_tokens_this_session": tokens,
         "train_tokens_per_second": round(tokens / seconds, 1) if seconds else None,

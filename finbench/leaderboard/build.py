@@ -22,8 +22,10 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SiteError(f"--out {out} is a file; choose a directory path for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise SiteError(f"--out {out} is a non-empty directory that this command did not build; "
-                        "choose a new or empty directory (it is replaced as a whole on every build)")
+        raise SiteError(
+            f"--out {out} is a non-empty directory that this command did not build; "
+            "choose a new or empty directory (it is replaced as a whole on every build)"
+        )
     with artifacts.staged_dir(out) as tmp:
         for rel, data in sorted(files.items()):
             path = tmp / rel
@@ -31,8 +33,14 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
             path.write_bytes(data)
 
 
-def build(paths: list[Path], out: Path, n_boot: int = results.N_BOOT, seed: int = results.SEED,
-          title: str = "finbench leaderboard", err=None) -> int:
+def build(
+    paths: list[Path],
+    out: Path,
+    n_boot: int = results.N_BOOT,
+    seed: int = results.SEED,
+    title: str = "finbench leaderboard",
+    err=None,
+) -> int:
     """Exit status: 0 built (warnings printed for what was skipped), 2 nothing usable or bad arguments."""
     err = err or sys.stderr
     if n_boot < 1:
@@ -42,13 +50,20 @@ def build(paths: list[Path], out: Path, n_boot: int = results.N_BOOT, seed: int 
     for f, why in warnings:
         print(f"finbench leaderboard: warning: {f}: {why}", file=err)
     if not entries:
-        print("finbench leaderboard: nothing usable in " + ", ".join(str(p) for p in paths)
-              + " (need lm-eval results_*.json with --log_samples files beside them); no site written", file=err)
+        print(
+            "finbench leaderboard: nothing usable in "
+            + ", ".join(str(p) for p in paths)
+            + " (need lm-eval results_*.json with --log_samples files beside them); no site written",
+            file=err,
+        )
         return 2
     table = build_table(entries, n_boot, seed)
     for flag in table.flags:
         print(f"finbench leaderboard: flag: {flag}", file=err)
     write_site(render(table, warnings, title), out)
-    print(f"{out}: {len(table.rows)} runs x {len(table.columns)} task columns"
-          f"{f', {len(warnings)} input(s) skipped' if warnings else ''}", file=err)
+    print(
+        f"{out}: {len(table.rows)} runs x {len(table.columns)} task columns"
+        f"{f', {len(warnings)} input(s) skipped' if warnings else ''}",
+        file=err,
+    )
     return 0

@@ -39,11 +39,31 @@ def bar_chart(bars: list[dict], signed: bool = False) -> dict | None:
     for i, b in enumerate(finite):
         y = TOP + i * (BAR_H + GAP)
         x0, x1 = sorted((x(0.0), x(b["value"])))
-        out.append({"label": b["label"], "cls": b.get("cls", ""), "y": _fmt(y), "x": _fmt(x0),
-                    "w": _fmt(max(x1 - x0, 0.5)), "h": _fmt(BAR_H), "cy": _fmt(y + BAR_H / 2),
-                    "ty": _fmt(y + BAR_H / 2 + 4), "c1": _fmt(y + 4), "c2": _fmt(y + BAR_H - 4), "lo": _fmt(x(b["lo"])), "hi": _fmt(x(b["hi"])),
-                    "text": f"{b['value']:+.3f}" if signed else f"{b['value']:.3f}",
-                    "title": f"{b['label']}: {b['value']:.3f} (95% CI {b['lo']:.3f} to {b['hi']:.3f})"})
+        out.append(
+            {
+                "label": b["label"],
+                "cls": b.get("cls", ""),
+                "y": _fmt(y),
+                "x": _fmt(x0),
+                "w": _fmt(max(x1 - x0, 0.5)),
+                "h": _fmt(BAR_H),
+                "cy": _fmt(y + BAR_H / 2),
+                "ty": _fmt(y + BAR_H / 2 + 4),
+                "c1": _fmt(y + 4),
+                "c2": _fmt(y + BAR_H - 4),
+                "lo": _fmt(x(b["lo"])),
+                "hi": _fmt(x(b["hi"])),
+                "text": f"{b['value']:+.3f}" if signed else f"{b['value']:.3f}",
+                "title": f"{b['label']}: {b['value']:.3f} (95% CI {b['lo']:.3f} to {b['hi']:.3f})",
+            }
+        )
     ticks = [{"x": _fmt(x(v)), "text": f"{v:.2f}"} for v in (lo, (lo + hi) / 2, hi)]
-    return {"width": WIDTH, "height": _fmt(TOP + len(out) * (BAR_H + GAP) + 10), "zero": _fmt(x(0.0)),
-            "top": TOP - 6, "label_x": LEFT - 8, "ticks": ticks, "bars": out}
+    return {
+        "width": WIDTH,
+        "height": _fmt(TOP + len(out) * (BAR_H + GAP) + 10),
+        "zero": _fmt(x(0.0)),
+        "top": TOP - 6,
+        "label_x": LEFT - 8,
+        "ticks": ticks,
+        "bars": out,
+    }

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
 from .. import compare, results, stats
 
 N_EXAMPLES = 3  # sample outputs shown per task on a model page
@@ -123,8 +124,12 @@ def recipe_meta(recipe: compare.RunRecipe | None) -> dict[str, str]:
         return {}
     extras = [f"{k}: {v:g}" for k, v in (("general", recipe.general), ("math", recipe.math)) if v]
     seed = {} if recipe.seed is None else {"training seed": str(recipe.seed)}
-    return {"recipe": public(recipe.name), "base model": public(recipe.base_model),
-            "mixture": " · ".join([", ".join(recipe.tasks), *extras]), **seed}
+    return {
+        "recipe": public(recipe.name),
+        "base model": public(recipe.base_model),
+        "mixture": " · ".join([", ".join(recipe.tasks), *extras]),
+        **seed,
+    }
 
 
 def _examples(samples: list[dict]) -> list[dict[str, str]]:
@@ -136,8 +141,14 @@ def _examples(samples: list[dict]) -> list[dict[str, str]]:
         resp = results.sample_field(s, "filtered_resps", results.sample_field(s, "resps", ""))
         if isinstance(resp, list) and len(resp) == 1:
             resp = resp[0]
-        out.append({"doc_id": str(s["doc_id"]), "prompt": _short(prompt, 600), "target": _short(results.sample_field(s, "target", ""), 200),
-                    "response": _short(resp, 400)})
+        out.append(
+            {
+                "doc_id": str(s["doc_id"]),
+                "prompt": _short(prompt, 600),
+                "target": _short(results.sample_field(s, "target", ""), 200),
+                "response": _short(resp, 400),
+            }
+        )
     return out
 
 
@@ -184,9 +195,18 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
             continue
         lo, hi = stats.percentile_ci(boot)
         metrics = {i.metric: i for i in results.metric_items(run, task) if i.filter == items.filter}
-        cells[task] = Cell(items, value, lo, hi, boot, str(res.get("versions", {}).get(task, "")),
-                           str(res.get("n-shot", {}).get(task, "")), results.sample_text(res, task), metrics,
-                           res["configs"])
+        cells[task] = Cell(
+            items,
+            value,
+            lo,
+            hi,
+            boot,
+            str(res.get("versions", {}).get(task, "")),
+            str(res.get("n-shot", {}).get(task, "")),
+            results.sample_text(res, task),
+            metrics,
+            res["configs"],
+        )
     if not cells:
         warn(results_file, "no task with usable samples; run skipped")
         return None
@@ -210,10 +230,16 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
     meta = {k: v for k, v in meta.items() if v not in ("", "None", "{}")}
     name = public(recipe.name) if recipe else _model_name(res)
     groups = _innermost_groups(res)
-    return Entry(name=name, label=_label(root, results_file, res), cells=cells,
-                 categories={t: groups.get(t, "") for t in cells}, meta=meta, recipe=recipe,
-                 examples={t: _examples(run.samples[t]) for t in cells},
-                 answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()})
+    return Entry(
+        name=name,
+        label=_label(root, results_file, res),
+        cells=cells,
+        categories={t: groups.get(t, "") for t in cells},
+        meta=meta,
+        recipe=recipe,
+        examples={t: _examples(run.samples[t]) for t in cells},
+        answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()},
+    )
 
 
 def _slug(entry: Entry) -> str:

@@ -26,9 +26,14 @@ def templates_dir() -> Path:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["num"] = lambda x, d=3: "" if x is None or not math.isfinite(x) else f"{x:.{d}f}"
     env.filters["sortkey"] = lambda s: "" if s is None or not math.isfinite(s.value) else f"{s.value:.9f}"
     return env
@@ -48,27 +53,67 @@ def _score_json(s: Score | None) -> dict | None:
 def table_json(table: Table, warnings: list[tuple[str, str]]) -> dict:
     return {
         "bootstrap": {"resamples": table.n_boot, "seed": table.seed, "ci": "95% percentile bootstrap over samples"},
-        "columns": [{"key": c.key, "task": c.task, "metric": c.metric, "filter": c.filter, "version": c.version,
-                     "n_shot": c.n_shot, "category": c.category, "higher_is_better": c.higher_is_better}
-                    for c in table.columns],
+        "columns": [
+            {
+                "key": c.key,
+                "task": c.task,
+                "metric": c.metric,
+                "filter": c.filter,
+                "version": c.version,
+                "n_shot": c.n_shot,
+                "category": c.category,
+                "higher_is_better": c.higher_is_better,
+            }
+            for c in table.columns
+        ],
         "averages": table.averaged,
-        "rows": [{"model": r.entry.name, "run": r.entry.label, "page": f"models/{r.entry.slug}.html",
-                  "overall": _score_json(r.overall),
-                  "categories": {k: _score_json(v) for k, v in r.categories.items()},
-                  "tasks": {k: _score_json(v) for k, v in r.tasks.items()},
-                  "delta_vs_single_task": [{"task": d.task, "reference": d.reference.name, "delta": finite(d.value),
-                                            "ci95": [finite(d.lo), finite(d.hi)], "n_paired": d.n,
-                                            "verdict": d.verdict} for d in r.deltas]}
-                 for r in table.rows],
-        "references": [{"model": x.published.model, "task": x.published.task, "column": x.column.key,
-                        "metric": x.published.metric, "value": x.published.value, "split": x.published.split,
-                        "source": x.published.source, "note": NOTE,
-                        "runs": [{"model": r.entry.name, "run": r.entry.label, "value": finite(v.value),
-                                  "ci95": [finite(v.lo), finite(v.hi)], "n": v.n, "verdict": v.verdict,
-                                  **({"sample": r.tasks[x.column.key].sample} if r.tasks[x.column.key].sample
-                                     else {})}
-                                 for r, v in x.runs]}
-                       for x in table.references],
+        "rows": [
+            {
+                "model": r.entry.name,
+                "run": r.entry.label,
+                "page": f"models/{r.entry.slug}.html",
+                "overall": _score_json(r.overall),
+                "categories": {k: _score_json(v) for k, v in r.categories.items()},
+                "tasks": {k: _score_json(v) for k, v in r.tasks.items()},
+                "delta_vs_single_task": [
+                    {
+                        "task": d.task,
+                        "reference": d.reference.name,
+                        "delta": finite(d.value),
+                        "ci95": [finite(d.lo), finite(d.hi)],
+                        "n_paired": d.n,
+                        "verdict": d.verdict,
+                    }
+                    for d in r.deltas
+                ],
+            }
+            for r in table.rows
+        ],
+        "references": [
+            {
+                "model": x.published.model,
+                "task": x.published.task,
+                "column": x.column.key,
+                "metric": x.published.metric,
+                "value": x.published.value,
+                "split": x.published.split,
+                "source": x.published.source,
+                "note": NOTE,
+                "runs": [
+                    {
+                        "model": r.entry.name,
+                        "run": r.entry.label,
+                        "value": finite(v.value),
+                        "ci95": [finite(v.lo), finite(v.hi)],
+                        "n": v.n,
+                        "verdict": v.verdict,
+                        **({"sample": r.tasks[x.column.key].sample} if r.tasks[x.column.key].sample else {}),
+                    }
+                    for r, v in x.runs
+                ],
+            }
+            for x in table.references
+        ],
         "flags": table.flags,
         "skipped": [{"file": f, "reason": why} for f, why in warnings],
     }
@@ -112,14 +157,33 @@ def render(table: Table, warnings: list[tuple[str, str]], title: str) -> dict[st
     common = {"title": title, "table": table, "n_boot": table.n_boot, "seed": table.seed, "published_note": NOTE}
     files = {"index.html": env.get_template("index.html.j2").render(warnings=warnings, **common)}
     for r in table.rows:
-        bars = [{"label": c.label, "value": r.tasks[c.key].value, "lo": r.tasks[c.key].lo, "hi": r.tasks[c.key].hi,
-                 "cls": "best" if r.tasks[c.key].best else ""} for c in table.columns if r.tasks[c.key] is not None]
-        deltas = [{"label": d.task, "value": d.value, "lo": d.lo, "hi": d.hi,
-                   "cls": {"helps": "up", "hurts": "down"}.get(d.verdict, "")} for d in r.deltas]
+        bars = [
+            {
+                "label": c.label,
+                "value": r.tasks[c.key].value,
+                "lo": r.tasks[c.key].lo,
+                "hi": r.tasks[c.key].hi,
+                "cls": "best" if r.tasks[c.key].best else "",
+            }
+            for c in table.columns
+            if r.tasks[c.key] is not None
+        ]
+        deltas = [
+            {
+                "label": d.task,
+                "value": d.value,
+                "lo": d.lo,
+                "hi": d.hi,
+                "cls": {"helps": "up", "hurts": "down"}.get(d.verdict, ""),
+            }
+            for d in r.deltas
+        ]
         files[f"models/{r.entry.slug}.html"] = env.get_template("model.html.j2").render(
-            row=r, score_chart=bar_chart(bars), delta_chart=bar_chart(deltas, signed=True), **common)
-    files["leaderboard.json"] = json.dumps(table_json(table, warnings), indent=1, sort_keys=True,
-                                           allow_nan=False) + "\n"
+            row=r, score_chart=bar_chart(bars), delta_chart=bar_chart(deltas, signed=True), **common
+        )
+    files["leaderboard.json"] = (
+        json.dumps(table_json(table, warnings), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    )
     files["leaderboard.csv"] = table_csv(table)
     files[MARKER] = "built by `finbench leaderboard build`; this directory is replaced as a whole on rebuild\n"
     return {k: v.encode("utf-8") for k, v in files.items()}

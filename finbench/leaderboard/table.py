@@ -70,8 +70,9 @@ class Delta:
 
     @property
     def verdict(self) -> str:
-        return {"better": "helps", "worse": "hurts"}.get(compare.direction(self.lo, self.hi, self.higher_is_better),
-                                                         "no clear difference")
+        return {"better": "helps", "worse": "hurts"}.get(
+            compare.direction(self.lo, self.hi, self.higher_is_better), "no clear difference"
+        )
 
 
 @dataclass
@@ -117,8 +118,10 @@ def _columns(entries: list[Entry]) -> tuple[list[Column], list[str], list[str]]:
         several = len(kinds) > 1
         if several:
             desc = "; ".join(f"{m},{f} v{v} {s}-shot: {len(es)} run(s)" for (m, f, v, s), es in sorted(kinds.items()))
-            flags.append(f"{task}: runs differ in task version, n-shot or metric ({desc}); shown as separate "
-                         "columns and left out of every average, never compared.")
+            flags.append(
+                f"{task}: runs differ in task version, n-shot or metric ({desc}); shown as separate "
+                "columns and left out of every average, never compared."
+            )
         for (metric, filt, version, n_shot), es in sorted(kinds.items()):
             hib = es[0].cells[task].items.higher_is_better
             key = f"{task}@v{version},{n_shot}-shot,{metric},{filt}" if several else task
@@ -129,14 +132,17 @@ def _columns(entries: list[Entry]) -> tuple[list[Column], list[str], list[str]]:
 
 def _cell_for(entry: Entry, col: Column) -> Cell | None:
     cell = entry.cells.get(col.task)
-    return cell if cell is not None and _variant_key(cell) == (col.metric, col.filter, col.version, col.n_shot) else None
+    return (
+        cell if cell is not None and _variant_key(cell) == (col.metric, col.filter, col.version, col.n_shot) else None
+    )
 
 
 def _average(scores: list[Score]) -> Score:
     boot = np.mean(np.stack([s.boot for s in scores]), axis=0)
     lo, hi = stats.percentile_ci(boot)
-    return Score(float(np.mean([s.value for s in scores])), lo, hi, boot, _sig([s.sig for s in scores]),
-                 sum(s.n for s in scores))
+    return Score(
+        float(np.mean([s.value for s in scores])), lo, hi, boot, _sig([s.sig for s in scores]), sum(s.n for s in scores)
+    )
 
 
 def separated(top: Score, second: Score, higher_is_better: bool) -> bool:
@@ -150,8 +156,9 @@ def separated(top: Score, second: Score, higher_is_better: bool) -> bool:
 
 
 def _mark_best(scores: list[Score | None], higher_is_better: bool) -> None:
-    present = sorted((s for s in scores if s is not None and np.isfinite(s.value)),
-                     key=lambda s: s.value, reverse=higher_is_better)
+    present = sorted(
+        (s for s in scores if s is not None and np.isfinite(s.value)), key=lambda s: s.value, reverse=higher_is_better
+    )
     if len(present) >= 2 and present[0].value != present[1].value:
         present[0].best = separated(present[0], present[1], higher_is_better)
 
@@ -171,10 +178,15 @@ def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flag
             refs = [r for i, r in enumerate(scored) if i in picked]
             if len(refs) > 1:
                 seeds = len({r.entry.recipe.config for r in refs}) == 1
-                flags.append(f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
-                             f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task"
-                             + ("; they are seeds of one recipe: `finbench study report` gives the seed-aware Δ."
-                                if seeds else "."))
+                flags.append(
+                    f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
+                    f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task"
+                    + (
+                        "; they are seeds of one recipe: `finbench study report` gives the seed-aware Δ."
+                        if seeds
+                        else "."
+                    )
+                )
             if len(refs) != 1:
                 continue
             ref = refs[0]
@@ -186,8 +198,10 @@ def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flag
                 try:
                     d = compare.paired(score.cell.items, ref_cell.items, n_boot, seed)
                 except compare.CompareError:
-                    flags.append(f"{col.label}: {r.entry.name} and its single-task run {ref.entry.name} share no "
-                                 "documents; no Δ computed.")
+                    flags.append(
+                        f"{col.label}: {r.entry.name} and its single-task run {ref.entry.name} share no "
+                        "documents; no Δ computed."
+                    )
                     continue
                 r.deltas.append(Delta(col.label, ref.entry, d.delta, d.lo, d.hi, d.n, col.higher_is_better))
 
@@ -202,21 +216,24 @@ class Reference:
     runs: list[tuple[Row, published.Versus]]
 
 
-def _references(rows: list[Row], columns: list[Column], refs: list[published.Published], n_boot: int,
-                seed: int) -> list[Reference]:
+def _references(
+    rows: list[Row], columns: list[Column], refs: list[published.Published], n_boot: int, seed: int
+) -> list[Reference]:
     out = []
     for ref in refs:
         for col in columns:
             if col.task != ref.task:
                 continue
-            vs = [(r, published.versus(ref, r.tasks[col.key].cell.metrics[ref.metric], n_boot, seed)) for r in rows
-                  if r.tasks.get(col.key) is not None and ref.metric in r.tasks[col.key].cell.metrics]
+            vs = [
+                (r, published.versus(ref, r.tasks[col.key].cell.metrics[ref.metric], n_boot, seed))
+                for r in rows
+                if r.tasks.get(col.key) is not None and ref.metric in r.tasks[col.key].cell.metrics
+            ]
             out.append(Reference(ref, col, vs))
     return out
 
 
-def build_table(entries: list[Entry], n_boot: int, seed: int,
-                refs: list[published.Published] | None = None) -> Table:
+def build_table(entries: list[Entry], n_boot: int, seed: int, refs: list[published.Published] | None = None) -> Table:
     """`refs`: published numbers to show as reference rows (default: the package's published.yaml)."""
     columns, cats, flags = _columns(entries)
     rows = []
@@ -224,8 +241,11 @@ def build_table(entries: list[Entry], n_boot: int, seed: int,
         tasks = {}
         for col in columns:
             cell = _cell_for(e, col)
-            tasks[col.key] = None if cell is None else Score(cell.value, cell.lo, cell.hi, cell.boot,
-                                                               _sig(cell.items.keys), cell.n, cell=cell)
+            tasks[col.key] = (
+                None
+                if cell is None
+                else Score(cell.value, cell.lo, cell.hi, cell.boot, _sig(cell.items.keys), cell.n, cell=cell)
+            )
         rows.append(Row(e, tasks, {}, None))
     flagged = {c.task for c in columns if c.variant}
     averaged: dict[str, list[str]] = {}
@@ -251,13 +271,18 @@ def build_table(entries: list[Entry], n_boot: int, seed: int,
         if len(sigs) > 1:
             samples[col.label] = len(sigs)
     if samples:
-        flags.append("Runs scored on different samples (e.g. another --limit): "
-                     + ", ".join(f"{t} ({k} sample sets)" for t, k in sorted(samples.items()))
-                     + "; their cells are compared by CI overlap only, not paired.")
+        flags.append(
+            "Runs scored on different samples (e.g. another --limit): "
+            + ", ".join(f"{t} ({k} sample sets)" for t, k in sorted(samples.items()))
+            + "; their cells are compared by CI overlap only, not paired."
+        )
     partial = [r.entry.name for r in rows if any(s is not None and s.sample for s in r.tasks.values())]
     if partial:
-        flags.append("Partial runs, scored on a sample of the test sets (--limit), not the full test sets: "
-                     + ", ".join(partial) + "; hover a cell for its 'sample of N of M documents'.")
+        flags.append(
+            "Partial runs, scored on a sample of the test sets (--limit), not the full test sets: "
+            + ", ".join(partial)
+            + "; hover a cell for its 'sample of N of M documents'."
+        )
     _deltas(rows, columns, n_boot, seed, flags)
 
     def order(r: Row):

@@ -3,6 +3,9 @@
 # Resumable: starting it again skips finished runs (DONE.json), resumes training from the last complete checkpoint
 # and redoes an evaluation killed midway. A failed run is logged and the job moves on; a second pass retries it.
 set -u
+# setsid puts the job in its own scheduler autogroup, where `nice` only ranks it against itself: without this it takes a
+# whole core from the tests and CI beside it. The autogroup's own nice makes it yield to them.
+echo 19 > /proc/self/autogroup 2>/dev/null || true
 STUDY=${STUDY:-${FINBENCH_CACHE_DIR:-$HOME/.cache/finbench}/study}
 PY=${PY:-/work/main/.venv/bin/python}
 export PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
