@@ -13,9 +13,8 @@ fi
 rm -rf "$STUDY/code" && mkdir "$STUDY/code"
 git archive HEAD | tar -x -C "$STUDY/code"            # the code and recipes the sweep runs, outside any checkout
 git rev-parse HEAD > "$STUDY/code/COMMIT"
-# the wheel maps tasks/ and leaderboards/ into the package (pyproject package-dir); on PYTHONPATH the copy needs links
+# the wheel maps tasks/ into the package (pyproject package-dir); on PYTHONPATH the copy needs a link
 ln -s ../tasks "$STUDY/code/finbench/tasks"
-ln -s ../leaderboards "$STUDY/code/finbench/leaderboards"
 cp "$STUDY/code/finetune/recipes/study/run.sh" "$STUDY/run.sh"
 cd "$STUDY"
 if [ ! -f sweep/plan.json ]; then
