@@ -38,6 +38,22 @@ def _umask() -> int:
     return mask
 
 
+def new_stage(final: Path) -> Path:
+    """A fresh temporary dir beside `final` (`.<name>.<random>.tmp`, the umask's mode), after removing what a killed
+    earlier writer of `final` left there. staged_dir uses it; a caller that publishes the stage itself
+    (`finbench eval` merges it into an existing output dir) calls it directly."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(final.parent, final.name)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output it becomes should not be
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
 @contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
     """Yield a fresh temporary dir beside `final`; on success it replaces `final` as a whole (the old version is
@@ -45,11 +61,8 @@ def staged_dir(final: Path) -> Iterator[Path]:
     it was. What a killed earlier writer of `final` left beside it is removed first: one writer per `final` at a time
     (callers that may race hold a lock, as default_model does)."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(final.parent, final.name)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    tmp = new_stage(final)
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output it becomes should not be
         yield tmp
         old = None
         if final.exists():

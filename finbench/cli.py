@@ -10,11 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, data, leaderboard, registry, regress
+from . import __version__, artifacts, data, leaderboard, registry, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 from .preflight import ServingError, check_eval_args
@@ -109,13 +108,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
             f"--output_path {out}: give a directory (finbench writes lm-eval's files and its own "
             "finbench_run.json into it)"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # a killed earlier run of this output path
-        shutil.rmtree(stale, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output dir it becomes should not be
+    stage = artifacts.new_stage(out)  # also removes what a killed earlier run of this output path left
     cmd = [
         sys.executable,
         "-m",
