@@ -48,7 +48,7 @@ def _restore_data_env(monkeypatch):
 
 
 def _env(base: Path, **extra) -> dict:
-    return env(None, FINBENCH_CACHE_DIR=str(base / "cache"), OPENAI_API_KEY=KEY, **extra)
+    return env(None, **{"FINBENCH_CACHE_DIR": str(base / "cache"), "OPENAI_API_KEY": KEY, **extra})
 
 
 def _eval_cmd(api: FakeAPI, out: Path, *extra: str) -> list[str]:
