@@ -17,9 +17,18 @@ git rev-parse HEAD > "$STUDY/code/COMMIT"
 ln -s ../tasks "$STUDY/code/finbench/tasks"
 cp "$STUDY/code/finetune/recipes/study/run.sh" "$STUDY/run.sh"
 cd "$STUDY"
-if [ ! -f sweep/plan.json ]; then
-  PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
-    "$PY" -m finbench.cli sweep plan --study "$STUDY/code/finetune/recipes/study/plan.yaml" -o "$STUDY/sweep"
-fi
+# (re-)plan from the committed plan.yaml, so a re-ordered or extended plan takes effect on resume; finished runs are
+# kept, and a run trained under a recipe that the plan no longer has would mix two designs: refuse it
+PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
+  "$PY" -m finbench.cli sweep plan --study "$STUDY/code/finetune/recipes/study/plan.yaml" -o "$STUDY/sweep" > /dev/null
+for run in sweep/runs/*/; do
+  name=$(basename "$run")
+  [ -f "$run/recipe.yaml" ] || continue
+  if ! cmp -s "$run/recipe.yaml" "sweep/recipes/$name.yaml"; then
+    echo "sweep/runs/$name was trained from a recipe the plan no longer has (sweep/recipes/$name.yaml differs or is" \
+      "gone): move that run dir away (or restore its recipe) and launch again" >&2
+    exit 1
+  fi
+done
 PY="$PY" STUDY="$STUDY" setsid nohup nice -n 19 bash "$STUDY/run.sh" >> "$STUDY/sweep.log" 2>&1 < /dev/null &
 echo "launched: pid $! ; log $STUDY/sweep.log"
