@@ -6,9 +6,13 @@ same run.
         .venv/bin/python benchmarks/full_suite.py --out ~/.cache/finbench/bench/full_suite --json out/full_suite.json
 
 Configurations (each one real CLI process per task, so every task has its own wall time):
-- `vllm lm_eval auto`: `lm_eval --model vllm --batch_size auto` (the documented command);
+- `vllm lm_eval auto`: `lm_eval --model vllm --batch_size auto` (the documented command), on every test document:
+  the reference run;
 - `vllm finbench eval`: `finbench eval --backend vllm` (batches `auto` by default; its wall time includes the CI table);
 - `vllm lm_eval default` (with --vllm-default): `lm_eval --model vllm` at lm-eval's CLI default `--batch_size 1`;
+  these and the --vllm-env configurations run the first --sample documents of each task (the seeded,
+  label-stratified order, so a sample, not a prefix of the file) and are extrapolated per task like hf: the same
+  engine as the reference run, whose full-suite cost on this CPU is hours, so a full run each would say little more;
 - `hf lm_eval default`: `lm_eval --model hf` at lm-eval's defaults (batch size 1), and `hf lm_eval best`: the fastest of
   --hf-batch-sizes. hf runs on the first --hf-limit documents of each task (the seeded, label-stratified sample) and
   is extrapolated per task to the full test set by document count (stated in the table).
@@ -16,7 +20,7 @@ Configurations (each one real CLI process per task, so every task has its own wa
 
 Each configuration's fixed cost (process start, model load, one document) is measured by one `--limit 1` run of
 finbench_ner and subtracted: per-task "net" seconds; the suite estimate is one fixed cost plus the sum of the nets.
-Prefill: vLLM on the vLLM run's own prompts with max_tokens=1 and prefix caching off (compute, not cache hits);
+Prefill: vLLM on the first --prefill-docs prompts per task of the reference run, with max_tokens=1 and prefix caching off (compute, not cache hits);
 TFLOP/s counts 2 x non-embedding parameters per prompt token, against the CPU's matmul ceiling in the run's dtype
 (2048^3, the machine's torch threads) measured in the same run (on a GPU machine the ceiling is still the CPU's). Agreement: identical greedy replies, vLLM vs hf, on the documents both ran.
 
@@ -188,6 +192,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="documents per task everywhere (default: every one)")
     ap.add_argument("--hf-limit", type=int, default=40, help="documents per task for hf (extrapolated per task)")
+    ap.add_argument(
+        "--sample",
+        type=int,
+        default=200,
+        help="documents per task for the vLLM configurations other than the reference (extrapolated per task)",
+    )
+    ap.add_argument("--prefill-docs", type=int, default=100, help="prompts per task for the prefill-only run")
     ap.add_argument("--hf-batch-sizes", default="1,8,32", help="hf's best is the fastest of these (1 = default)")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--vllm-default", action="store_true", help="also lm_eval --model vllm at --batch_size 1")
@@ -220,6 +231,7 @@ def main() -> None:
     if cpu:
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     hf_limit = args.hf_limit if args.limit is None else min(args.hf_limit, args.limit)
+    sample = args.sample if args.limit is None else min(args.sample, args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     tok = AutoTokenizer.from_pretrained(model)
     args.dtype = args.dtype or ("bfloat16" if has_bf16(cpu) else "float32")
@@ -229,13 +241,13 @@ def main() -> None:
     vargs = vllm_model_args(model, cpu, args.dtype)
     configs = [
         ("vllm lm_eval auto", "vllm", vargs, "auto", env, args.limit),
-        ("vllm finbench eval", "finbench", vargs, None, env, args.limit),
+        ("vllm finbench eval", "finbench", vargs, None, env, sample),
     ]
     if args.vllm_default:
-        configs.append(("vllm lm_eval default", "vllm", vargs, None, env, args.limit))
+        configs.append(("vllm lm_eval default", "vllm", vargs, None, env, sample))
     if args.vllm_env:
         extra = dict(kv.split("=", 1) for kv in args.vllm_env.split(","))
-        configs.append((f"vllm lm_eval auto {args.vllm_env}", "vllm", vargs, "auto", {**env, **extra}, args.limit))
+        configs.append((f"vllm lm_eval auto {args.vllm_env}", "vllm", vargs, "auto", {**env, **extra}, sample))
     hf_sizes = [b for b in args.hf_batch_sizes.split(",") if b]
     configs += [
         (
@@ -282,9 +294,12 @@ def main() -> None:
         }
 
     ref = runs["vllm lm_eval auto"]
-    pre = prefill(model, cpu, args.dtype, {t: ref["tasks"][t]["prompts"] for t in tasks}, args.out, env)
+    pre = prefill(
+        model, cpu, args.dtype, {t: ref["tasks"][t]["prompts"][: args.prefill_docs] for t in tasks}, args.out, env
+    )
     n_params = non_embedding_params(model)
     hf_names = [n for n in runs if runs[n]["backend"] == "hf"]
+    others = [n for n in runs if n != "vllm lm_eval auto"]
 
     def suite(name: str) -> float:
         """Estimated wall time of the suite: one fixed cost + the per-task nets (hf: extrapolated per task)."""
@@ -294,14 +309,14 @@ def main() -> None:
     best_hf = min(hf_names, key=suite, default=None)
     default_hf = next((n for n in hf_names if runs[n]["batch_size"].startswith("1 ")), None)
     agreement = {}
-    for hf in hf_names:
+    for other in others:
         same = total = 0
         for t in tasks:
-            a, b = ref["tasks"][t]["replies"], runs[hf]["tasks"][t]["replies"]
+            a, b = ref["tasks"][t]["replies"], runs[other]["tasks"][t]["replies"]
             common = set(a) & set(b)
             same += sum(a[k] == b[k] for k in common)
             total += len(common)
-        agreement[hf] = [same, total]
+        agreement[other] = [same, total]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}",
@@ -311,6 +326,8 @@ def main() -> None:
         "dtype": args.dtype,
         "limit": args.limit,
         "hf_limit": hf_limit,
+        "sample": sample,
+        "prefill_docs": args.prefill_docs,
         "suite_s": {n: suite(n) for n in runs},
         "hf_default": default_hf,
         "hf_best": best_hf,
@@ -342,11 +359,12 @@ def markdown(r: dict) -> str:
     )
     lines = [
         f"Machine: {r['machine']}. Model: {r['model']} ({r['non_embedding_params'] / 1e6:.1f}M non-embedding "
-        f"params, {r['dtype']} on both backends). Scope: {scope}; hf on the first {r['hf_limit']} documents "
-        f"per task, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
+        f"params, {r['dtype']} on both backends). Scope: {scope} for `vllm lm_eval auto`; the other vLLM "
+        f"configurations on the first {r.get('sample')} and hf on the first {r['hf_limit']} documents per task of "
+        "the seeded sample order, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
         f"same run (2048^3, median of 10): {ceiling:.3f} TFLOP/s.",
         "",
-        "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best | same replies as vLLM |",
+        "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best | same replies as the reference |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     hd, hb = r["hf_default"], r["hf_best"]
@@ -378,7 +396,7 @@ def markdown(r: dict) -> str:
     lines += [
         "",
         "Per task, `vllm lm_eval auto` (net = wall - the configuration's fixed cost); prefill alone: "
-        "max_tokens=1, prefix cache off:",
+        f"max_tokens=1, prefix cache off, the first {r.get('prefill_docs')} prompts of each task:",
         "",
         "| task | docs | wall s | net s | prompt tok | gen tok | prompt tok/s | gen tok/s | prefill tok/s "
         "| prefill TFLOP/s | / matmul ceiling |",
