@@ -49,21 +49,13 @@ def _check_limit(limit: float | None) -> None:
 
 
 def _publish(stage: Path, out: Path) -> list[Path]:
-    """Move a finished evaluation from its staging dir to `out`: the whole dir when `out` is new, else file by
-    file (earlier runs in `out` are kept, as lm-eval keeps them), each results_*.json after its samples files, so a
-    reader never sees a results file without them. Returns the new results files at their final place."""
+    """Move a finished evaluation from its staging dir to `out` (artifacts.merge_stage: the whole dir when `out` is
+    new, else file by file, earlier runs in `out` kept as lm-eval keeps them), each results_*.json after its samples
+    files, so a reader never sees a results file without them. Returns the new results files at their final place."""
     from . import results
 
     new = [out / f.relative_to(stage) for f in results.results_files(stage)]
-    if not out.exists():
-        os.replace(stage, out)
-        return new
-    files = sorted((f for f in stage.rglob("*") if f.is_file()), key=lambda f: f.name.startswith("results_"))
-    for f in files:
-        target = out / f.relative_to(stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(f, target)
-    shutil.rmtree(stage, ignore_errors=True)
+    artifacts.merge_stage(stage, out, last=lambda f: f.name.startswith("results_"))
     return new
 
 
