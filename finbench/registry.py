@@ -15,6 +15,7 @@ prompts, parsers, metrics, loaders and reports can all read it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -122,7 +123,7 @@ def _classification(labels: str) -> tuple[Metric, ...]:
     )
 
 
-_HEADLINE = _scored(
+_HEADLINE_METRICS = _scored(
     "avg_f1",
     Metric("acc", "label_acc"),
     Metric("avg_f1", "headline_item", "headline_avg_f1"),
@@ -140,15 +141,15 @@ _MMLU = (
 )
 
 
-def _sentiment(data: str, text_kind: str, mc: bool = False) -> Task:
+def _sentiment(data: str, text_kind: str) -> Task:
     return Task(
-        name=f"finbench_{data}{'_mc' if mc else ''}",
+        name=f"finbench_{data}",
         data=data,
         category="sentiment",
         suite=SUITE,
         prompt="sentiment",
         target="label",
-        answer=None if mc else "sentiment",
+        answer="sentiment",
         labels=SENTIMENT_LABELS,
         metrics=_classification("sentiment"),
         primary="macro_f1",
@@ -157,36 +158,10 @@ def _sentiment(data: str, text_kind: str, mc: bool = False) -> Task:
     )
 
 
-def _headline(mc: bool = False) -> Task:
-    return Task(
-        name=f"finbench_headline{'_mc' if mc else ''}",
-        data="headline",
-        category="classification",
-        suite=SUITE,
-        prompt="headline",
-        target="label",
-        answer=None if mc else "yes_no",
-        labels=YES_NO,
-        metrics=_HEADLINE,
-        primary="avg_f1",
-        document="headline",
-    )
-
-
-def _ner_cls(mc: bool = False) -> Task:
-    return Task(
-        name=f"finbench_ner_cls{'_mc' if mc else ''}",
-        data="ner_cls",
-        category="classification",
-        suite=SUITE,
-        prompt="ner_cls",
-        target="label",
-        answer=None if mc else "entity_type",
-        labels=ENTITY_TYPE_LABELS,
-        metrics=_classification("entity_type"),
-        primary="macro_f1",
-        document="text",
-    )
+def _mc(task: Task) -> Task:
+    """The multiple-choice variant of a classification task: its data, prompt, labels and metrics, each label
+    continuation scored by loglikelihood instead of a generated answer."""
+    return dataclasses.replace(task, name=f"{task.name}_mc", answer=None)
 
 
 def _numeric_qa(data: str, suite: str = SUITE) -> Task:
@@ -206,11 +181,41 @@ def _numeric_qa(data: str, suite: str = SUITE) -> Task:
     )
 
 
+_FPB = _sentiment("fpb", "financial news sentence")
+_FIQA_SA = _sentiment("fiqa_sa", "financial text")
+_TFNS = _sentiment("tfns", "financial tweet")
+_HEADLINE = Task(
+    name="finbench_headline",
+    data="headline",
+    category="classification",
+    suite=SUITE,
+    prompt="headline",
+    target="label",
+    answer="yes_no",
+    labels=YES_NO,
+    metrics=_HEADLINE_METRICS,
+    primary="avg_f1",
+    document="headline",
+)
+_NER_CLS = Task(
+    name="finbench_ner_cls",
+    data="ner_cls",
+    category="classification",
+    suite=SUITE,
+    prompt="ner_cls",
+    target="label",
+    answer="entity_type",
+    labels=ENTITY_TYPE_LABELS,
+    metrics=_classification("entity_type"),
+    primary="macro_f1",
+    document="text",
+)
+
 _ALL = [
-    _sentiment("fpb", "financial news sentence"),
-    _sentiment("fiqa_sa", "financial text"),
-    _sentiment("tfns", "financial tweet"),
-    _headline(),
+    _FPB,
+    _FIQA_SA,
+    _TFNS,
+    _HEADLINE,
     Task(
         name="finbench_ner",
         data="ner",
@@ -230,7 +235,7 @@ _ALL = [
         primary="entity_f1",
         document="text",
     ),
-    _ner_cls(),
+    _NER_CLS,
     _numeric_qa("convfinqa"),
     Task(
         name="finbench_tatqa",
@@ -247,11 +252,7 @@ _ALL = [
         report=("table", "doc_id"),
     ),
     _numeric_qa("finqa", suite="finbench_extended"),
-    _sentiment("fpb", "financial news sentence", mc=True),
-    _sentiment("fiqa_sa", "financial text", mc=True),
-    _sentiment("tfns", "financial tweet", mc=True),
-    _headline(mc=True),
-    _ner_cls(mc=True),
+    *map(_mc, [_FPB, _FIQA_SA, _TFNS, _HEADLINE, _NER_CLS]),
     Task(
         name="finbench_mmlu_finance",
         data="mmlu_finance",
