@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, artifacts, data, leaderboard, registry, regress
+from . import __version__, artifacts, data, leaderboard, lmeval, registry, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 from .preflight import ServingError, check_eval_args
@@ -101,23 +101,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
             "finbench_run.json into it)"
         )
     stage = artifacts.new_stage(out)  # also removes what a killed earlier run of this output path left
-    cmd = [
-        sys.executable,
-        "-m",
-        "finbench.lmeval",
-        "run",
-        "--model",
-        args.model,
-        "--model_args",
-        model_args,
-        "--tasks",
-        args.tasks,
-        "--include_path",
-        str(tasks_dir()),
-        "--output_path",
-        str(stage),
-        "--log_samples",
-    ]
+    cmd = lmeval.command(args.model, model_args, args.tasks, stage)
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:
