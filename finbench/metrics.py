@@ -1,4 +1,8 @@
-"""Per-sample scoring and corpus aggregations for finbench tasks (sklearn/seqeval-backed; missing predictions score wrong)."""
+"""Per-sample scoring and corpus aggregations for finbench tasks (sklearn/seqeval-backed; missing predictions score wrong).
+
+Two registries, which finbench.registry's metrics name: SAMPLES, the per-sample functions (score_results, every
+task's process_results, runs them), and AGGREGATIONS, the corpus aggregations with their vectorised bootstrap forms.
+"""
 
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ def test_extract_letter(reply, letter):
 def test_mmlu_gold_scores_perfectly_and_constant_d_is_the_majority_baseline():
     test = data.load_splits("mmlu_finance").splits["test"]
     gold = [
-        knowledge.results_mmlu_finance_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))]) for d in test
+        knowledge.results_mmlu_finance_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))])
+        for d in test
     ]
     assert all(g["acc"] == 1 for g in gold) and utils.macro_f1_letters([g["macro_f1"] for g in gold]) == 1.0
     # loglikelihood path: the gold letter's continuation is the most likely one
