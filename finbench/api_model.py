@@ -117,11 +117,24 @@ def _mask_key_in_logs(secret: str) -> None:
 
 
 class _FinbenchChatMixin:
-    """Cache by model identity, usage and cost accounting, pre-flight checks: shared by both registered models."""
+    """Cache by model identity, usage and cost accounting, pre-flight checks: shared by both registered models, whose
+    constructor this is (the lm-eval base class after it in the MRO builds the requests). Extra model_args:
+    `response_cache` (path, or `none`; default $FINBENCH_CACHE_DIR/api_responses.sqlite), `model_revision` (part of
+    the cache key: change it when a new checkpoint is served under the same name), `check_endpoint` (default true)."""
 
     _registered_as = ""
 
-    def _finbench_init(self, response_cache, model_revision, check_endpoint) -> None:
+    def __init__(
+        self,
+        response_cache: str | None = None,
+        model_revision: str | None = None,
+        check_endpoint: bool = True,
+        max_retries: int = 5,
+        **kwargs,
+    ):
+        preflight.refuse_secrets(kwargs, KEY_ENV)
+        self._require(kwargs)
+        super().__init__(max_retries=max_retries, **kwargs)
         self._identity = json.dumps(
             {
                 "api": self._registered_as,
@@ -149,7 +162,7 @@ class _FinbenchChatMixin:
         self._window = None
         self.set_cache_hook(None)
         _mask_key_in_logs(os.environ.get(KEY_ENV, ""))
-        if check_endpoint:
+        if _truthy(check_endpoint):
             info = preflight.check_endpoint(self.base_url, self.header)
             self._window = info.get("max_model_len")
             self._tokenizer_dir = info.get("root")
@@ -259,53 +272,31 @@ class _FinbenchChatMixin:
         return {**info, "finbench_api": summary}
 
 
-def _check_model_args(kwargs: dict) -> None:
-    preflight.refuse_secrets(kwargs, KEY_ENV)
-
-
 @register_model("finbench-chat-completions")
 class FinbenchChatCompletion(_FinbenchChatMixin, LocalChatCompletion):
-    """lm-eval's `local-chat-completions` with finbench's cache, usage accounting and checks. Extra model_args:
-    `response_cache` (path, or `none`; default $FINBENCH_CACHE_DIR/api_responses.sqlite), `model_revision` (part of
-    the cache key: change it when a new checkpoint is served under the same name), `check_endpoint` (default true)."""
+    """lm-eval's `local-chat-completions` with finbench's cache, usage accounting and checks (model_args: see
+    _FinbenchChatMixin); `base_url` is required."""
 
     _registered_as = "finbench-chat-completions"
 
-    def __init__(
-        self,
-        response_cache: str | None = None,
-        model_revision: str | None = None,
-        check_endpoint: bool = True,
-        max_retries: int = 5,
-        **kwargs,
-    ):
-        _check_model_args(kwargs)
+    @staticmethod
+    def _require(kwargs: dict) -> None:
         if not kwargs.get("base_url"):
             raise preflight.ServingError(
                 "finbench-chat-completions needs base_url=http://HOST:PORT/v1/chat/completions in --model_args."
             )
-        super().__init__(max_retries=max_retries, **kwargs)
-        self._finbench_init(response_cache, model_revision, _truthy(check_endpoint))
 
 
 @register_model("finbench-openai-chat-completions")
 class FinbenchOpenAIChatCompletion(_FinbenchChatMixin, OpenAIChatCompletion):
-    """lm-eval's `openai-chat-completions` (GPT-4o etc.) with finbench's cache, usage and cost, and checks."""
+    """lm-eval's `openai-chat-completions` (GPT-4o etc.) with finbench's cache, usage and cost, and checks; the key
+    comes from $OPENAI_API_KEY."""
 
     _registered_as = "finbench-openai-chat-completions"
 
-    def __init__(
-        self,
-        response_cache: str | None = None,
-        model_revision: str | None = None,
-        check_endpoint: bool = True,
-        max_retries: int = 5,
-        **kwargs,
-    ):
-        _check_model_args(kwargs)
+    @staticmethod
+    def _require(kwargs: dict) -> None:
         preflight.require_api_key(KEY_ENV)
-        super().__init__(max_retries=max_retries, **kwargs)
-        self._finbench_init(response_cache, model_revision, _truthy(check_endpoint))
 
     def _create_payload(self, messages, generate=False, gen_kwargs=None, seed=1234, eos="<|endoftext|>", **kwargs):
         gen_kwargs = dict(gen_kwargs or {})

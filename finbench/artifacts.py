@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,6 +74,22 @@ def staged_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def merge_stage(stage: Path, final: Path, last: Callable[[Path], bool] = lambda f: False) -> None:
+    """Publish a stage from new_stage into `final`: the whole dir in one rename when `final` does not exist, else file
+    by file into it (what `final` already holds stays, unless the stage has a file at the same path), the files that
+    `last` picks after all the others, so a reader that looks for those finds the rest in place; the stage is
+    removed. (`finbench eval` adds a run to an output dir that may hold earlier runs, as lm-eval does.)"""
+    stage, final = Path(stage), Path(final)
+    if not final.exists():
+        os.replace(stage, final)
+        return
+    for f in sorted((f for f in stage.rglob("*") if f.is_file()), key=last):
+        target = final / f.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, target)
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def _remove(p: Path) -> None:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, artifacts, data, leaderboard, registry, regress
+from . import __version__, artifacts, data, leaderboard, lmeval, registry, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 from .preflight import ServingError, check_eval_args
@@ -49,21 +49,13 @@ def _check_limit(limit: float | None) -> None:
 
 
 def _publish(stage: Path, out: Path) -> list[Path]:
-    """Move a finished evaluation from its staging dir to `out`: the whole dir when `out` is new, else file by
-    file (earlier runs in `out` are kept, as lm-eval keeps them), each results_*.json after its samples files, so a
-    reader never sees a results file without them. Returns the new results files at their final place."""
+    """Move a finished evaluation from its staging dir to `out` (artifacts.merge_stage: the whole dir when `out` is
+    new, else file by file, earlier runs in `out` kept as lm-eval keeps them), each results_*.json after its samples
+    files, so a reader never sees a results file without them. Returns the new results files at their final place."""
     from . import results
 
     new = [out / f.relative_to(stage) for f in results.results_files(stage)]
-    if not out.exists():
-        os.replace(stage, out)
-        return new
-    files = sorted((f for f in stage.rglob("*") if f.is_file()), key=lambda f: f.name.startswith("results_"))
-    for f in files:
-        target = out / f.relative_to(stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(f, target)
-    shutil.rmtree(stage, ignore_errors=True)
+    artifacts.merge_stage(stage, out, last=lambda f: f.name.startswith("results_"))
     return new
 
 
@@ -109,23 +101,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
             "finbench_run.json into it)"
         )
     stage = artifacts.new_stage(out)  # also removes what a killed earlier run of this output path left
-    cmd = [
-        sys.executable,
-        "-m",
-        "finbench.lmeval",
-        "run",
-        "--model",
-        args.model,
-        "--model_args",
-        model_args,
-        "--tasks",
-        args.tasks,
-        "--include_path",
-        str(tasks_dir()),
-        "--output_path",
-        str(stage),
-        "--log_samples",
-    ]
+    cmd = lmeval.command(args.model, model_args, args.tasks, stage)
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:

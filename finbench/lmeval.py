@@ -5,6 +5,8 @@ and `--include_path` only indexes task YAMLs before the model is built, so the r
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 
 METADATA_NOTICE = "Custom kwargs can be passed to `--metadata`"
 
@@ -24,6 +26,30 @@ def quiet_lm_eval_notices() -> None:
     logger = logging.getLogger("lm_eval.api.task")
     if not any(isinstance(f, _NoMetadataNotice) for f in logger.filters):
         logger.addFilter(_NoMetadataNotice())
+
+
+def command(model: str, model_args: str, tasks: str, output_path: str | Path) -> list[str]:
+    """The command line of one lm-eval run of finbench tasks through this CLI, logging samples into `output_path`
+    (what `finbench eval` and `finbench verify-serving` start; each adds its own flags)."""
+    from finbench.config import tasks_dir
+
+    return [
+        sys.executable,
+        "-m",
+        "finbench.lmeval",
+        "run",
+        "--model",
+        model,
+        "--model_args",
+        model_args,
+        "--tasks",
+        tasks,
+        "--include_path",
+        str(tasks_dir()),
+        "--log_samples",
+        "--output_path",
+        str(output_path),
+    ]
 
 
 def _refuse_keys_in_model_args(argv: list[str]) -> None:
@@ -46,8 +72,6 @@ def _refuse_keys_in_model_args(argv: list[str]) -> None:
 
 
 def main() -> None:
-    import sys
-
     from finbench.preflight import ServingError
 
     try:

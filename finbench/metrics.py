@@ -1,7 +1,12 @@
-"""Per-sample scoring and corpus aggregations for finbench tasks (sklearn/seqeval-backed; missing predictions score wrong)."""
+"""Per-sample scoring and corpus aggregations for finbench tasks (sklearn/seqeval-backed; missing predictions score wrong).
+
+Two registries, which finbench.registry's metrics name: SAMPLES, the per-sample functions (score_results, every
+task's process_results, runs them), and AGGREGATIONS, the corpus aggregations with their vectorised bootstrap forms.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
@@ -12,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .registry import ENTITY_TYPE_LABELS, MMLU_LETTERS, SENTIMENT_LABELS
 
 # sklearn, seqeval and scipy are imported where they are used: importing them costs ~0.7 s, and reading results
@@ -43,6 +49,10 @@ __all__ = [
     "AGGREGATIONS",
     "MEAN",
     "aggregation",
+    "Sample",
+    "SAMPLES",
+    "mc_choice",
+    "score_results",
 ]
 
 # A missing prediction (None) becomes this label. It is never in a task's label set, so it can never be a true
@@ -941,3 +951,186 @@ AGGREGATIONS: dict[str, Aggregation] = {a.name: a for a in _ALL_AGGREGATIONS}
 def aggregation(name: str) -> Aggregation | None:
     """finbench's aggregation called `name` (as results files record it), or None."""
     return AGGREGATIONS.get(name)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The per-sample registry (lighteval-style sample-level functions): what each metric of a task logs for one document,
+# named by its registry record (finbench.registry.Metric.sample). score_results is every task's process_results.
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Sample:
+    """One scored document as the per-sample functions see it: `doc` the finbench.data record (JSON fields decoded),
+    `pred` the parsed answer (the `extracted` filter's output, or the most likely choice of a multiple-choice task;
+    None when the reply could not be read), `judge` FinanceBench's grader for open questions (None: not judged).
+    What several metrics of a document share (placed NER tags, the TAT-QA scores, the judge's verdict) is computed
+    once, on first use."""
+
+    def __init__(self, doc: dict, pred: Any, judge: Any = None):
+        self.doc, self.pred, self.judge = doc, pred, judge
+
+    @functools.cached_property
+    def ner(self) -> tuple[list[str], list[str], int]:
+        """(gold tags, predicted tags, unplaced entity lines): the 7 MISC tokens of FIN3 are scored as O (the prompt
+        asks for person/organization/location)."""
+        gold = ["O" if t.endswith("MISC") else t for t in self.doc["tags"]]
+        pred, unplaced = entities_to_tags(self.doc["tokens"], [tuple(e) for e in self.pred or []])
+        return gold, pred, unplaced
+
+    @functools.cached_property
+    def numeric(self) -> tuple[bool, bool]:
+        """(strict, executed) of a ConvFinQA/FinQA answer: strict_match against the annotated string, exec_match
+        against the executed answer; the few yes/no turns are matched as text by both."""
+        gold = self.doc["answer"]
+        if isinstance(gold, (int, float)):
+            return strict_match(self.pred, self.doc["answer_str"]), exec_match(self.pred, float(gold))
+        same = self.pred is not None and match_text(str(self.pred), str(gold))
+        return same, same
+
+    @functools.cached_property
+    def tatqa(self) -> tuple[float, float]:
+        return tatqa_em_f1(self.pred, self.doc["answer"], self.doc["answer_type"], self.doc.get("scale") or "")
+
+    @functools.cached_property
+    def verdict(self) -> dict | None:
+        """The judge's verdict on an open FinanceBench question (its raw reply and identity included), None when the
+        question is numeric or no judge is set."""
+        if self.doc["numeric"] or self.judge is None:
+            return None
+        return self.judge.grade(self.doc["question"], self.doc["answer"], self.pred)
+
+
+SAMPLES: dict[str, Callable[[Sample], Any]] = {}
+
+
+def _sample(name: str):
+    def register(fn: Callable[[Sample], Any]) -> Callable[[Sample], Any]:
+        SAMPLES[name] = fn
+        return fn
+
+    return register
+
+
+@_sample("missing")
+def _missing(s: Sample) -> int:
+    """1 when the reply could not be parsed (scored wrong by every other metric), else 0."""
+    return int(s.pred is None)
+
+
+@_sample("label_acc")
+def _label_acc(s: Sample) -> int:
+    return int(s.pred == s.doc["label"])
+
+
+@_sample("label_pair")
+def _label_pair(s: Sample) -> list:
+    """[gold, pred]: the item of the label-set F1/MCC aggregations."""
+    return [s.doc["label"], s.pred]
+
+
+@_sample("headline_item")
+def _headline_item(s: Sample) -> list:
+    """[question type, gold, pred]: the item of the per-question-type headline F1s."""
+    return [s.doc["question_type"], s.doc["label"], s.pred]
+
+
+@_sample("ner_tags")
+def _ner_tags(s: Sample) -> list:
+    """[gold IO tags, predicted IO tags]: the item of seqeval's corpus entity F1."""
+    gold, pred, _ = s.ner
+    return [gold, pred]
+
+
+@_sample("ner_doc_f1")
+def _ner_doc_f1(s: Sample) -> float:
+    gold, pred, _ = s.ner
+    return ner_doc_f1(gold, pred)
+
+
+@_sample("ner_unplaced")
+def _ner_unplaced(s: Sample) -> int:
+    return s.ner[2]
+
+
+@_sample("numeric_em")
+def _numeric_em(s: Sample) -> int:
+    return int(s.numeric[0])
+
+
+@_sample("exec_acc")
+def _exec_acc(s: Sample) -> int:
+    """PoT-style execution accuracy (exec_match)."""
+    return int(s.numeric[1])
+
+
+@_sample("tatqa_em")
+def _tatqa_em(s: Sample) -> float:
+    return s.tatqa[0]
+
+
+@_sample("tatqa_f1")
+def _tatqa_f1(s: Sample) -> float:
+    return s.tatqa[1]
+
+
+def _subject_acc(subject: str) -> Callable[[Sample], int | None]:
+    def acc(s: Sample) -> int | None:
+        return int(s.pred == s.doc["label"]) if s.doc["subject"] == subject else None
+
+    acc.__doc__ = f"accuracy on the {subject} questions (not logged for the others)"
+    return acc
+
+
+for _subject in ("professional_accounting", "econometrics", "high_school_macroeconomics", "high_school_microeconomics"):
+    SAMPLES[f"acc_{_subject}"] = _subject_acc(_subject)
+
+
+@_sample("financemath_acc")
+def _financemath_acc(s: Sample) -> int:
+    return int(financemath_match(s.pred, s.doc["answer"]))
+
+
+@_sample("financemath_strict")
+def _financemath_strict(s: Sample) -> int:
+    return int(financemath_strict(s.pred, s.doc["answer"]))
+
+
+@_sample("financebench_numeric")
+def _financebench_numeric(s: Sample) -> int | None:
+    """A numeric FinanceBench question by the numeric-QA rule (exec_match); not logged for open questions."""
+    return int(exec_match(s.pred, parse_number(s.doc["answer"]))) if s.doc["numeric"] else None
+
+
+@_sample("judge_verdict")
+def _judge_verdict(s: Sample) -> dict | None:
+    return s.verdict
+
+
+@_sample("financebench_score")
+def _financebench_score(s: Sample) -> Any:
+    """The numeric rule for numeric questions, the judge's verdict for open ones; with no judge an open question has
+    no score item (only the numeric subset counts)."""
+    if s.doc["numeric"]:
+        return _financebench_numeric(s)
+    return None if s.verdict is None else s.verdict["verdict"]
+
+
+def mc_choice(results: Sequence[tuple[float, bool]], choices: Sequence[str]) -> str:
+    """The choice whose continuation has the highest loglikelihood (the first on a tie), from lm-eval's
+    multiple_choice results [(loglikelihood, is_greedy), ...]."""
+    lls = [ll for ll, _ in results]
+    return choices[max(range(len(lls)), key=lls.__getitem__)]
+
+
+def score_results(task: registry.Task, doc: dict, results: list, judge: Any = None) -> dict:
+    """lm-eval's process_results for `task`: {metric: its per-sample item} over the registry's metrics, from the
+    document's record and lm-eval's results (the filtered answer, or the choices' loglikelihoods). A per-sample
+    function returning None does not apply to the document: the metric logs nothing for it."""
+    pred = mc_choice(results, task.labels) if task.multiple_choice else results[0]
+    sample = Sample(doc, pred, judge)
+    out = {}
+    for m in task.metrics:
+        value = SAMPLES[m.sample](sample)
+        if value is not None:
+            out[m.name] = value
+    return out

@@ -2,8 +2,9 @@
 
 Every per-task fact finbench's code needs is a field here: the data it loads (`finbench.data` loader key, the task
 YAML's `dataset_kwargs.task`), the prompt and target formats (`finbench.prompts`), the answer parser
-(`finbench.extract`), the label set, the metrics in `metric_list` order with their aggregations
-(`finbench.metrics.AGGREGATIONS`) and the primary one (`score` equals it), the record fields that identify a test
+(`finbench.extract`), the label set, the metrics in `metric_list` order, each with its per-sample function
+(`finbench.metrics.SAMPLES`: what process_results logs), its corpus aggregation (`finbench.metrics.AGGREGATIONS`)
+and its direction, the primary one (`score` equals it), the record fields that identify a test
 document for the leakage guard, and its category (the innermost lm-eval group listing it). The task YAMLs are what
 lm-eval reads; tests/test_registry.py checks each against its record through lm-eval's own YAML loader.
 
@@ -14,6 +15,7 @@ prompts, parsers, metrics, loaders and reports can all read it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ __all__ = [
     "YES_NO",
     "MMLU_LETTERS",
     "Metric",
+    "MISSING_RATE",
     "Task",
     "TASKS",
     "get",
@@ -48,10 +51,12 @@ KNOWLEDGE = "finbench_knowledge"  # opt-in, not in finbench_all
 
 @dataclass(frozen=True)
 class Metric:
-    """One entry of a task's lm-eval `metric_list`: the per-sample key, its aggregation (a name in
-    finbench.metrics.AGGREGATIONS), and its direction."""
+    """One entry of a task's lm-eval `metric_list` (lighteval-style): the per-sample key, the per-sample function that
+    computes its item from a document and the parsed answer (a name in finbench.metrics.SAMPLES), the corpus
+    aggregation over those items (a name in finbench.metrics.AGGREGATIONS) and its direction."""
 
     name: str
+    sample: str
     aggregation: str = "mean"
     higher_is_better: bool = True
 
@@ -68,7 +73,7 @@ class Task:
     target    reference-answer format (the training target), a key of finbench.prompts.TARGETS
     answer    answer parser, a key of finbench.extract.PARSERS; None for loglikelihood (multiple-choice) tasks
     labels    the label set a classification is scored over / the choices of a multiple-choice task
-    metrics   the YAML's metric_list, in order (the per-sample keys process_results logs)
+    metrics   the YAML's metric_list, in order: what process_results logs per sample and how it is aggregated
     primary   the metric `score` equals: the one papers report for the dataset
     document  the record field holding the document text (leakage guard text hash, decontam n-grams)
     report    (key prefix, record field) naming the source document of a QA record (a report page, a table), or None
@@ -98,203 +103,215 @@ class Task:
         return {m.name: m.higher_is_better for m in self.metrics}
 
 
-def _m(*spec) -> tuple[Metric, ...]:
-    """Metrics from `name` (mean, higher is better), `-name` (mean, lower is better) or (name, aggregation)."""
-    out = []
-    for s in spec:
-        if isinstance(s, tuple):
-            out.append(Metric(*s))
-        elif s.startswith("-"):
-            out.append(Metric(s[1:], "mean", False))
-        else:
-            out.append(Metric(s))
-    return tuple(out)
+MISSING_RATE = Metric("missing", "missing", higher_is_better=False)  # share of replies the parser could not read
 
 
-def _classification(labels_name: str) -> tuple[Metric, ...]:
-    return _m(
-        "acc",
-        ("macro_f1", f"macro_f1_{labels_name}"),
-        ("weighted_f1", f"weighted_f1_{labels_name}"),
-        ("mcc", f"mcc_{labels_name}"),
-        "-missing",
-        ("score", f"macro_f1_{labels_name}"),
+def _scored(primary: str, *metrics: Metric) -> tuple[Metric, ...]:
+    """`metrics` and, last, `score`: the primary metric again (the common key lm-eval's group averages read)."""
+    main = next(m for m in metrics if m.name == primary)
+    return (*metrics, Metric("score", main.sample, main.aggregation))
+
+
+def _classification(labels: str) -> tuple[Metric, ...]:
+    return _scored(
+        "macro_f1",
+        Metric("acc", "label_acc"),
+        Metric("macro_f1", "label_pair", f"macro_f1_{labels}"),
+        Metric("weighted_f1", "label_pair", f"weighted_f1_{labels}"),
+        Metric("mcc", "label_pair", f"mcc_{labels}"),
+        MISSING_RATE,
     )
 
 
-_HEADLINE = _m(
-    "acc", ("avg_f1", "headline_avg_f1"), ("yes_f1", "headline_yes_f1"), "-missing", ("score", "headline_avg_f1")
+_HEADLINE_METRICS = _scored(
+    "avg_f1",
+    Metric("acc", "label_acc"),
+    Metric("avg_f1", "headline_item", "headline_avg_f1"),
+    Metric("yes_f1", "headline_item", "headline_yes_f1"),
+    MISSING_RATE,
 )
-_NUMERIC = _m("em", "exec_acc", "-missing", "score")
-_MMLU = _m("acc", ("macro_f1", "macro_f1_letters"), "acc_accounting", "acc_econometrics", "acc_macro", "acc_micro")
+_NUMERIC = _scored("exec_acc", Metric("em", "numeric_em"), Metric("exec_acc", "exec_acc"), MISSING_RATE)
+_MMLU = (
+    Metric("acc", "label_acc"),
+    Metric("macro_f1", "label_pair", "macro_f1_letters"),
+    Metric("acc_accounting", "acc_professional_accounting"),
+    Metric("acc_econometrics", "acc_econometrics"),
+    Metric("acc_macro", "acc_high_school_macroeconomics"),
+    Metric("acc_micro", "acc_high_school_microeconomics"),
+)
 
 
-def _sentiment(data: str, text_kind: str, mc: bool = False) -> Task:
+def _sentiment(data: str, text_kind: str) -> Task:
     return Task(
-        f"finbench_{data}{'_mc' if mc else ''}",
-        data,
-        "sentiment",
-        SUITE,
-        "sentiment",
-        "label",
-        None if mc else "sentiment",
-        SENTIMENT_LABELS,
-        _classification("sentiment"),
-        "macro_f1",
-        "text",
+        name=f"finbench_{data}",
+        data=data,
+        category="sentiment",
+        suite=SUITE,
+        prompt="sentiment",
+        target="label",
+        answer="sentiment",
+        labels=SENTIMENT_LABELS,
+        metrics=_classification("sentiment"),
+        primary="macro_f1",
+        document="text",
         text_kind=text_kind,
     )
 
 
-def _headline(mc: bool = False) -> Task:
+def _mc(task: Task) -> Task:
+    """The multiple-choice variant of a classification task: its data, prompt, labels and metrics, each label
+    continuation scored by loglikelihood instead of a generated answer."""
+    return dataclasses.replace(task, name=f"{task.name}_mc", answer=None)
+
+
+def _numeric_qa(data: str, suite: str = SUITE) -> Task:
     return Task(
-        f"finbench_headline{'_mc' if mc else ''}",
-        "headline",
-        "classification",
-        SUITE,
-        "headline",
-        "label",
-        None if mc else "yes_no",
-        YES_NO,
-        _HEADLINE,
-        "avg_f1",
-        "headline",
+        name=f"finbench_{data}",
+        data=data,
+        category="numeric_qa",
+        suite=suite,
+        prompt="numeric_qa",
+        target="numeric",
+        answer="number",
+        labels=None,
+        metrics=_NUMERIC,
+        primary="exec_acc",
+        document="context",
+        report=("page", "doc_id"),
     )
 
 
-def _ner_cls(mc: bool = False) -> Task:
-    return Task(
-        f"finbench_ner_cls{'_mc' if mc else ''}",
-        "ner_cls",
-        "classification",
-        SUITE,
-        "ner_cls",
-        "label",
-        None if mc else "entity_type",
-        ENTITY_TYPE_LABELS,
-        _classification("entity_type"),
-        "macro_f1",
-        "text",
-    )
-
+_FPB = _sentiment("fpb", "financial news sentence")
+_FIQA_SA = _sentiment("fiqa_sa", "financial text")
+_TFNS = _sentiment("tfns", "financial tweet")
+_HEADLINE = Task(
+    name="finbench_headline",
+    data="headline",
+    category="classification",
+    suite=SUITE,
+    prompt="headline",
+    target="label",
+    answer="yes_no",
+    labels=YES_NO,
+    metrics=_HEADLINE_METRICS,
+    primary="avg_f1",
+    document="headline",
+)
+_NER_CLS = Task(
+    name="finbench_ner_cls",
+    data="ner_cls",
+    category="classification",
+    suite=SUITE,
+    prompt="ner_cls",
+    target="label",
+    answer="entity_type",
+    labels=ENTITY_TYPE_LABELS,
+    metrics=_classification("entity_type"),
+    primary="macro_f1",
+    document="text",
+)
 
 _ALL = [
-    _sentiment("fpb", "financial news sentence"),
-    _sentiment("fiqa_sa", "financial text"),
-    _sentiment("tfns", "financial tweet"),
-    _headline(),
+    _FPB,
+    _FIQA_SA,
+    _TFNS,
+    _HEADLINE,
     Task(
-        "finbench_ner",
-        "ner",
-        "extraction",
-        SUITE,
-        "ner",
-        "ner",
-        "entities",
-        None,
-        _m(("entity_f1", "ner_entity_f1"), "doc_f1", "-missing", "-unplaced", ("score", "ner_entity_f1")),
-        "entity_f1",
-        "text",
+        name="finbench_ner",
+        data="ner",
+        category="extraction",
+        suite=SUITE,
+        prompt="ner",
+        target="ner",
+        answer="entities",
+        labels=None,
+        metrics=_scored(
+            "entity_f1",
+            Metric("entity_f1", "ner_tags", "ner_entity_f1"),
+            Metric("doc_f1", "ner_doc_f1"),
+            MISSING_RATE,
+            Metric("unplaced", "ner_unplaced", higher_is_better=False),
+        ),
+        primary="entity_f1",
+        document="text",
     ),
-    _ner_cls(),
+    _NER_CLS,
+    _numeric_qa("convfinqa"),
     Task(
-        "finbench_convfinqa",
-        "convfinqa",
-        "numeric_qa",
-        SUITE,
-        "numeric_qa",
-        "numeric",
-        "number",
-        None,
-        _NUMERIC,
-        "exec_acc",
-        "context",
-        ("page", "doc_id"),
+        name="finbench_tatqa",
+        data="tatqa",
+        category="numeric_qa",
+        suite=SUITE,
+        prompt="tatqa",
+        target="tatqa",
+        answer="text",
+        labels=None,
+        metrics=_scored("f1", Metric("em", "tatqa_em"), Metric("f1", "tatqa_f1"), MISSING_RATE),
+        primary="f1",
+        document="context",
+        report=("table", "doc_id"),
     ),
+    _numeric_qa("finqa", suite="finbench_extended"),
+    *map(_mc, [_FPB, _FIQA_SA, _TFNS, _HEADLINE, _NER_CLS]),
     Task(
-        "finbench_tatqa",
-        "tatqa",
-        "numeric_qa",
-        SUITE,
-        "tatqa",
-        "tatqa",
-        "text",
-        None,
-        _m("em", "f1", "-missing", "score"),
-        "f1",
-        "context",
-        ("table", "doc_id"),
-    ),
-    Task(
-        "finbench_finqa",
-        "finqa",
-        "numeric_qa",
-        "finbench_extended",
-        "numeric_qa",
-        "numeric",
-        "number",
-        None,
-        _NUMERIC,
-        "exec_acc",
-        "context",
-        ("page", "doc_id"),
-    ),
-    _sentiment("fpb", "financial news sentence", mc=True),
-    _sentiment("fiqa_sa", "financial text", mc=True),
-    _sentiment("tfns", "financial tweet", mc=True),
-    _headline(mc=True),
-    _ner_cls(mc=True),
-    Task(
-        "finbench_mmlu_finance",
-        "mmlu_finance",
-        "knowledge",
-        KNOWLEDGE,
-        "mmlu",
-        "label",
-        None,
-        MMLU_LETTERS,
-        _MMLU + _m("score"),
-        "acc",
-        "question",
+        name="finbench_mmlu_finance",
+        data="mmlu_finance",
+        category="knowledge",
+        suite=KNOWLEDGE,
+        prompt="mmlu",
+        target="label",
+        answer=None,
+        labels=MMLU_LETTERS,
+        metrics=_scored("acc", *_MMLU),
+        primary="acc",
+        document="question",
     ),
     Task(
-        "finbench_mmlu_finance_gen",
-        "mmlu_finance",
-        "knowledge",
-        KNOWLEDGE,
-        "mmlu_gen",
-        "label",
-        "letter",
-        MMLU_LETTERS,
-        _MMLU + _m("-missing", "score"),
-        "acc",
-        "question",
+        name="finbench_mmlu_finance_gen",
+        data="mmlu_finance",
+        category="knowledge",
+        suite=KNOWLEDGE,
+        prompt="mmlu_gen",
+        target="label",
+        answer="letter",
+        labels=MMLU_LETTERS,
+        metrics=_scored("acc", *_MMLU, MISSING_RATE),
+        primary="acc",
+        document="question",
     ),
     Task(
-        "finbench_financemath",
-        "financemath",
-        "knowledge",
-        KNOWLEDGE,
-        "financemath",
-        "financemath",
-        "number",
-        None,
-        _m("acc", "acc_strict", "-missing", "score"),
-        "acc",
-        "question",
+        name="finbench_financemath",
+        data="financemath",
+        category="knowledge",
+        suite=KNOWLEDGE,
+        prompt="financemath",
+        target="financemath",
+        answer="number",
+        labels=None,
+        metrics=_scored(
+            "acc", Metric("acc", "financemath_acc"), Metric("acc_strict", "financemath_strict"), MISSING_RATE
+        ),
+        primary="acc",
+        document="question",
     ),
     Task(
-        "finbench_financebench",
-        "financebench",
-        "knowledge",
-        KNOWLEDGE,
-        "financebench",
-        "financebench",
-        "number_or_reply",
-        None,
-        _m("numeric_acc", ("judge_acc", "judge_mean"), "-missing", "score"),
-        "score",
-        "question",
+        name="finbench_financebench",
+        data="financebench",
+        category="knowledge",
+        suite=KNOWLEDGE,
+        prompt="financebench",
+        target="financebench",
+        answer="number_or_reply",
+        labels=None,
+        # numeric questions score by the numeric-QA rule; open ones by the judge (--metadata), or not at all
+        metrics=(
+            Metric("numeric_acc", "financebench_numeric"),
+            Metric("judge_acc", "judge_verdict", "judge_mean"),
+            MISSING_RATE,
+            Metric("score", "financebench_score"),
+        ),
+        primary="score",
+        document="question",
     ),
 ]
 

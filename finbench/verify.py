@@ -22,8 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import artifacts
-from .config import tasks_dir
+from . import artifacts, lmeval
 from .preflight import ServingError, check_adapter
 
 REFERENCE = "hf-adapter"
@@ -83,26 +82,7 @@ def run_path(name: str, model: str, model_args: str, tasks: str, limit: int, out
     t = time.perf_counter()
     try:
         with artifacts.staged_dir(out) as tmp:
-            cmd = [
-                sys.executable,
-                "-m",
-                "finbench.lmeval",
-                "run",
-                "--model",
-                model,
-                "--model_args",
-                model_args,
-                "--tasks",
-                tasks,
-                "--include_path",
-                str(tasks_dir()),
-                "--apply_chat_template",
-                "--limit",
-                str(limit),
-                "--log_samples",
-                "--output_path",
-                str(tmp),
-            ]
+            cmd = [*lmeval.command(model, model_args, tasks, tmp), "--apply_chat_template", "--limit", str(limit)]
             if model == "hf":
                 cmd += ["--batch_size", "4"]
             print(f"[verify-serving] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)

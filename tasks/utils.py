@@ -1,8 +1,9 @@
 """lm-eval glue for the finbench tasks: data -> documents, prompts, answer-extraction filters and per-sample results.
 
 What each task is (data, prompt, parser, labels, metrics) is its record in finbench.registry; this module only adapts
-those to lm-eval's hooks. Per task `prompt_<data>` / `target_<data>` (doc_to_text, doc_to_target); per answer kind an
-`extract_<kind>` filter; per metric family a process_results; the aggregations are finbench.metrics.AGGREGATIONS.
+those to lm-eval's hooks. Per task `prompt_<task>` / `target_<task>` / `results_<task>` (doc_to_text, doc_to_target,
+process_results: the registry's per-sample functions, finbench.metrics.score_results); per answer kind an
+`extract_<kind>` filter; the aggregations are finbench.metrics.AGGREGATIONS.
 
 Every task logs, per sample, the items its aggregations need (e.g. `[gold, pred]` for F1), so any aggregate in the
 results file can be recomputed, bootstrapped and paired from the `--log_samples` file.
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from finbench import data, extract, metrics, prompts, registry
 from finbench.lmeval import quiet_lm_eval_notices
-from finbench.registry import ENTITY_TYPE_LABELS, SENTIMENT_LABELS, YES_NO
 
 if TYPE_CHECKING:  # imported where documents are built: `datasets` takes seconds to import
     import datasets
@@ -45,7 +45,7 @@ def load(task: str, **_ignored) -> datasets.DatasetDict:
     )
 
 
-# --- prompts and targets: prompt_<task>, target_<task> (finbench_<task>; the _mc variants share them) ---------------
+# --- per task (finbench_<task>): prompt_<task>, target_<task> (the _mc variants share them), results_<task> --------
 def _doc_fn(fn, task: str):
     def doc_fn(doc: dict) -> str:
         return fn(task, _from_doc(doc))
@@ -54,11 +54,21 @@ def _doc_fn(fn, task: str):
     return doc_fn
 
 
+def _results_fn(task: registry.Task):
+    def results_fn(doc: dict, results: list) -> dict:
+        return metrics.score_results(task, _from_doc(doc), results)
+
+    results_fn.__name__ = results_fn.__qualname__ = f"results_{task.name.removeprefix('finbench_')}"
+    return results_fn
+
+
 for _t in registry.TASKS.values():
-    if _t.suite != registry.KNOWLEDGE and not _t.multiple_choice:
+    if _t.suite != registry.KNOWLEDGE:
         _short = _t.name.removeprefix("finbench_")
-        globals()[f"prompt_{_short}"] = _doc_fn(prompts.prompt, _short)
-        globals()[f"target_{_short}"] = _doc_fn(prompts.target, _short)
+        globals()[f"results_{_short}"] = _results_fn(_t)
+        if not _t.multiple_choice:
+            globals()[f"prompt_{_short}"] = _doc_fn(prompts.prompt, _short)
+            globals()[f"target_{_short}"] = _doc_fn(prompts.target, _short)
 
 
 # --- answer extraction, as lm-eval `custom` filters (the parsed answer shows in `filtered_resps`) ------------------
@@ -84,93 +94,6 @@ def extract_number(resps, docs):
         kind = "yes_no" if isinstance(json.loads(doc["answer"]), str) else "number"
         out.append([extract.parse(kind, r) for r in rs])
     return out
-
-
-# --- per-sample results ---------------------------------------------------------------------------------------------
-def _classification(gold: str, pred) -> dict:
-    pair = [gold, pred]
-    return {
-        "acc": int(pred == gold),
-        "macro_f1": pair,
-        "weighted_f1": pair,
-        "mcc": pair,
-        "missing": int(pred is None),
-        "score": pair,
-    }
-
-
-def results_label(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], results[0])
-
-
-def mc_pred(results: list, labels) -> str:
-    """The label whose continuation has the highest loglikelihood."""
-    lls = [ll for ll, _ in results]
-    return labels[max(range(len(lls)), key=lls.__getitem__)]
-
-
-def results_sentiment_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], mc_pred(results, SENTIMENT_LABELS))
-
-
-def results_ner_cls_mc(doc: dict, results: list) -> dict:
-    return _classification(doc["label"], mc_pred(results, ENTITY_TYPE_LABELS))
-
-
-def _headline(doc: dict, pred) -> dict:
-    item = [doc["question_type"], doc["label"], pred]
-    return {
-        "acc": int(pred == doc["label"]),
-        "avg_f1": item,
-        "yes_f1": item,
-        "missing": int(pred is None),
-        "score": item,
-    }
-
-
-def results_headline(doc: dict, results: list) -> dict:
-    return _headline(doc, results[0])
-
-
-def results_headline_mc(doc: dict, results: list) -> dict:
-    return _headline(doc, mc_pred(results, YES_NO))
-
-
-def results_ner(doc: dict, results: list) -> dict:
-    """Entity F1 over PER/ORG/LOC (the prompt asks for those three; the 7 MISC tokens of FIN3 are scored as O)."""
-    entities = results[0]
-    gold = ["O" if t.endswith("MISC") else t for t in doc["tags"]]
-    pred, unplaced = metrics.entities_to_tags(doc["tokens"], [tuple(e) for e in entities or []])
-    pair = [gold, pred]
-    return {
-        "entity_f1": pair,
-        "doc_f1": metrics.ner_doc_f1(gold, pred),
-        "missing": int(entities is None),
-        "unplaced": unplaced,
-        "score": pair,
-    }
-
-
-def _numeric(doc: dict, pred) -> dict:
-    """`em`: the answer matches the annotated string at its written precision; `exec_acc` (= `score`): PoT-style
-    execution accuracy against the executed answer (metrics.exec_match)."""
-    gold = json.loads(doc["answer"])
-    if isinstance(gold, (int, float)):
-        strict = metrics.strict_match(pred, doc["answer_str"])
-        executed = metrics.exec_match(pred, float(gold))
-    else:  # a few ConvFinQA turns are yes/no questions
-        strict = executed = pred is not None and metrics.match_text(str(pred), str(gold))
-    return {"em": int(strict), "exec_acc": int(executed), "missing": int(pred is None), "score": int(executed)}
-
-
-def results_numeric(doc: dict, results: list) -> dict:
-    return _numeric(doc, results[0])
-
-
-def results_tatqa(doc: dict, results: list) -> dict:
-    pred = results[0]
-    em, f1 = metrics.tatqa_em_f1(pred, json.loads(doc["answer"]), doc["answer_type"], doc.get("scale") or "")
-    return {"em": em, "f1": f1, "missing": int(pred is None), "score": f1}
 
 
 # --- aggregations (lm-eval `aggregation: !function utils.<name>`): finbench.metrics' registry ------------------------

@@ -93,16 +93,17 @@ def test_extract_letter(reply, letter):
 def test_mmlu_gold_scores_perfectly_and_constant_d_is_the_majority_baseline():
     test = data.load_splits("mmlu_finance").splits["test"]
     gold = [
-        knowledge.results_mmlu_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))]) for d in test
+        knowledge.results_mmlu_finance_gen(d, [extract.extract_letter(prompts.target("mmlu_finance_gen", d))])
+        for d in test
     ]
     assert all(g["acc"] == 1 for g in gold) and utils.macro_f1_letters([g["macro_f1"] for g in gold]) == 1.0
     # loglikelihood path: the gold letter's continuation is the most likely one
     ll = [
-        knowledge.results_mmlu(d, [(-1.0 if i == knowledge.target_mmlu(d) else -2.0, False) for i in range(4)])
+        knowledge.results_mmlu_finance(d, [(-1.0 if i == knowledge.target_mmlu(d) else -2.0, False) for i in range(4)])
         for d in test
     ]
     assert all(r["acc"] == 1 for r in ll)
-    const = [knowledge.results_mmlu_gen(d, ["D"]) for d in test]
+    const = [knowledge.results_mmlu_finance_gen(d, ["D"]) for d in test]
     n_d = sum(d["label"] == "D" for d in test)
     assert n_d == 320
     assert sum(r["acc"] for r in const) / len(test) == pytest.approx(320 / 1024)

@@ -34,6 +34,8 @@ def test_yaml_states_what_the_record_says(name):
     score = next(m for m in cfg["metric_list"] if m["metric"] == "score")
     primary = next(m for m in cfg["metric_list"] if m["metric"] == task.primary)
     assert str(score["aggregation"]) == str(primary["aggregation"])  # score is the primary metric
+    # process_results is the glue's per-task function over the record's per-sample functions
+    assert cfg["process_results"].__name__ == f"results_{name.removeprefix('finbench_')}"
     if task.multiple_choice:
         assert tuple(cfg["doc_to_choice"]) == task.labels
         assert "filter_fn" not in str(cfg.get("filter_list"))
@@ -42,6 +44,26 @@ def test_yaml_states_what_the_record_says(name):
         assert cfg["filter_list"][0]["name"] == "extracted"
     assert task.prompt in prompts.PROMPTS and task.target in prompts.TARGETS
     assert cfg["metadata"]["version"] == (1.0 if task.suite == registry.KNOWLEDGE else 2.0)
+
+
+@pytest.mark.parametrize("name", sorted(registry.TASKS))
+def test_every_metric_names_a_per_sample_function_and_an_aggregation(name):
+    task = registry.TASKS[name]
+    for m in task.metrics:
+        assert m.sample in metrics.SAMPLES and m.aggregation in metrics.AGGREGATIONS, m
+    primary = next(m for m in task.metrics if m.name == task.primary)
+    score = next(m for m in task.metrics if m.name == "score")
+    assert (score.sample, score.aggregation, score.higher_is_better) == (
+        primary.sample,
+        primary.aggregation,
+        primary.higher_is_better,
+    )
+    assert len({m.name for m in task.metrics}) == len(task.metrics)
+
+
+def test_every_per_sample_function_is_used():
+    used = {m.sample for t in registry.TASKS.values() for m in t.metrics}
+    assert used == set(metrics.SAMPLES)
 
 
 def test_groups_list_registry_tasks_under_their_category():

@@ -33,7 +33,7 @@ def test_numeric_filter_reads_yes_no_turns_as_text():
 
 
 def test_classification_results_log_pairs_and_count_missing():
-    out = utils.results_label({"label": "neutral"}, [None])
+    out = utils.results_fpb({"label": "neutral"}, [None])
     assert out == {
         "acc": 0,
         "macro_f1": ["neutral", None],
@@ -45,19 +45,19 @@ def test_classification_results_log_pairs_and_count_missing():
 
 
 def test_mc_picks_the_highest_loglikelihood():
-    out = utils.results_sentiment_mc({"label": "positive"}, [(-3.0, False), (-2.5, False), (-0.1, True)])
+    out = utils.results_fpb_mc({"label": "positive"}, [(-3.0, False), (-2.5, False), (-0.1, True)])
     assert out["acc"] == 1 and out["missing"] == 0 and out["score"] == ["positive", "positive"]
 
 
 def test_numeric_results_strict_and_execution_accuracy():
     doc = {"answer": json.dumps(0.14240), "answer_str": "14.2%"}
-    assert utils.results_numeric(doc, [14.2]) == {"em": 1, "exec_acc": 1, "missing": 0, "score": 1}
-    assert utils.results_numeric(doc, [0.1424])["em"] == 0  # fraction instead of the written percent
-    assert utils.results_numeric(doc, [0.1424])["exec_acc"] == 1
-    assert utils.results_numeric(doc, [14200.0])["score"] == 0  # a x1000 scale slip
-    assert utils.results_numeric(doc, [None]) == {"em": 0, "exec_acc": 0, "missing": 1, "score": 0}
+    assert utils.results_convfinqa(doc, [14.2]) == {"em": 1, "exec_acc": 1, "missing": 0, "score": 1}
+    assert utils.results_convfinqa(doc, [0.1424])["em"] == 0  # fraction instead of the written percent
+    assert utils.results_convfinqa(doc, [0.1424])["exec_acc"] == 1
+    assert utils.results_convfinqa(doc, [14200.0])["score"] == 0  # a x1000 scale slip
+    assert utils.results_convfinqa(doc, [None]) == {"em": 0, "exec_acc": 0, "missing": 1, "score": 0}
     yes = {"answer": json.dumps("yes"), "answer_str": "yes"}
-    assert utils.results_numeric(yes, ["yes"])["exec_acc"] == 1
+    assert utils.results_convfinqa(yes, ["yes"])["exec_acc"] == 1
 
 
 def test_ner_results_score_misc_as_outside():

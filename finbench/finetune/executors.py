@@ -26,10 +26,10 @@ from finbench import artifacts
 
 from . import sweep
 from .recipe import RecipeError, Resources, load
+from .rundir import DONE, STATE
 
 EXECUTORS = ("local", "ray", "slurm")
 EVAL_BACKENDS = ("auto", "hf", "vllm")
-STATE = "STATE.json"
 SUBMISSIONS = "submissions.jsonl"
 RAY_SLOT = "finbench_run"  # custom Ray resource: a node started with --resources='{"finbench_run": K}' runs K
 # environment the units need, passed to Ray workers on an existing cluster (never tokens or keys)
@@ -200,7 +200,7 @@ def submit(sweep_dir: Path, eval_args: list[str], opts: Options) -> int:
     for e in plan["runs"]:
         if opts.only and e["name"] not in opts.only:
             continue
-        if (sweep_dir / "runs" / e["name"] / "DONE.json").exists():
+        if (sweep_dir / "runs" / e["name"] / DONE).exists():
             print(f"[sweep] {e['name']}: done, skipped", flush=True)
             continue
         r = resources_for(sweep_dir, plan, e, opts.resources)
@@ -421,7 +421,7 @@ def status(sweep_dir: Path) -> list[dict]:
             "detail": "",
         }
         st = json.loads((run_dir / STATE).read_text()) if (run_dir / STATE).exists() else None
-        if (run_dir / "DONE.json").exists():
+        if (run_dir / DONE).exists():
             row["state"] = "done"
         elif st and st.get("time", "") >= sub.get("time", ""):
             row["state"], row["log"] = st["state"], st.get("log") or row["log"]

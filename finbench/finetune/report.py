@@ -29,6 +29,7 @@ from pathlib import Path
 from finbench import artifacts, compare, results, stats
 
 from .recipe import RecipeError
+from .rundir import DONE
 
 BASE_RUN = "zero-shot"  # = finbench.finetune.sweep.BASE_RUN (imported lazily there: sweep pulls in training code)
 FIGURE = "delta_vs_single.png"
@@ -430,7 +431,7 @@ def markdown(sweep_dir: Path) -> str:
 
     sweep_dir = Path(sweep_dir)
     plan = read_plan(sweep_dir)
-    names = [e["name"] for e in plan["runs"] if (sweep_dir / "runs" / e["name"] / "DONE.json").exists()]
+    names = [e["name"] for e in plan["runs"] if (sweep_dir / "runs" / e["name"] / DONE).exists()]
     if not names:
         raise FileNotFoundError(f"{sweep_dir}: no finished runs")
     runs, notes = [], []

@@ -28,6 +28,7 @@ from finbench.config import cache_dir
 
 from . import mix
 from .recipe import Part, Recipe, RecipeError, load
+from .rundir import DONE
 
 VARIANTS = {"base": (False, False), "general": (True, False), "math": (False, True), "general_math": (True, True)}
 BASE_RUN = "zero-shot"
@@ -302,7 +303,7 @@ def measured_eval_rate(sweep_dir: Path, tokens_of) -> tuple[float | None, str]:
     """Evaluation throughput in prompt tokens/s (generation included): this sweep's finished evaluations (median), else
     the figure `finbench`'s pre-launch smoke recorded in the cache (EVAL_THROUGHPUT_FILE)."""
     rates = []
-    for done in Path(sweep_dir).glob("runs/*/DONE.json"):
+    for done in Path(sweep_dir).glob(f"runs/*/{DONE}"):
         args = json.loads(done.read_text()).get("eval_args", [])
         results = sorted(done.parent.glob("eval/**/results_*.json"))
         if "--tasks" not in args or not results:
@@ -350,7 +351,7 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
     total_train = total_eval = 0.0
     train_tokens = 0
     for e in p["runs"]:
-        status = "done" if (sweep_dir / "runs" / e["name"] / "DONE.json").exists() else "pending"
+        status = "done" if (sweep_dir / "runs" / e["name"] / DONE).exists() else "pending"
         docs, etoks = eval_tokens(e["eval_tasks"]) if e.get("eval_tasks") else (None, None)
         est_eval = etoks / eval_rate if etoks and eval_rate else None
         eval_cols = (
@@ -451,7 +452,7 @@ def run(
         if only and e["name"] not in only:
             continue
         run_dir = sweep_dir / "runs" / e["name"]
-        done = run_dir / "DONE.json"
+        done = run_dir / DONE
         if done.exists():
             print(f"[sweep] {e['name']}: done, skipped", flush=True)
             continue

@@ -27,6 +27,7 @@ from finbench.config import DataError
 
 from . import leakage, mix
 from .recipe import DEFAULT_BASE, Recipe, RecipeError
+from .rundir import STATE
 
 CHECKPOINTS = "checkpoints"
 
@@ -98,8 +99,6 @@ def _check_run_dir(recipe: Recipe) -> None:
     stored = recipe.out / "recipe.yaml"
     if recipe.out.exists() and not recipe.out.is_dir():
         raise RecipeError(f"output_dir {recipe.out} is a file; set output_dir to a new or empty directory")
-    from .executors import STATE  # a sweep unit records its state in the run dir before training starts
-
     others = sorted(p.name for p in recipe.out.iterdir() if p.name != STATE) if recipe.out.is_dir() else []
     if others and not stored.exists():
         shown = ", ".join(others[:5])
