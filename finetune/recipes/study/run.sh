@@ -20,12 +20,31 @@ dev_check() {  # dev_check RUN TASK: the run's model on TASK's dev split (the bu
     --tasks "$2" --include_path "$STUDY/code/finetune/recipes/study/dev_tasks" --apply_chat_template --batch_size auto \
     --output_path "$out.tmp" --log_samples && mv "$out.tmp" "$out" || echo "==== dev check of $1 failed"
 }
+knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (issue 16: does task fine-tuning move
+  # domain knowledge?), every question, judge off (FinanceBench's numeric subset; a 135M judge is not a judge).
+  # PART mmlu: MMLU finance by loglikelihood on the hf backend (vLLM's prompt logprobs cost ~1 minute per request
+  # here); PART gen: FinanceMath and FinanceBench, generative, on vLLM (512 and 256 new tokens: the expensive part)
+  local model="$STUDY/sweep/runs/$1/merged" out="$STUDY/knowledge/$1/$2" args
+  [ "$1" = zero-shot ] && model=$("$PY" -c "from finbench.default_model import prepare; print(prepare())")
+  [ -d "$out" ] && return 0
+  [ "$1" = zero-shot ] || [ -f "$STUDY/sweep/runs/$1/DONE.json" ] || return 0
+  if [ "$2" = mmlu ]; then
+    args=(--model hf --model_args "pretrained=$model,dtype=float32" --tasks finbench_mmlu_finance --batch_size 16)
+  else
+    args=(--model vllm --model_args "pretrained=$model,max_model_len=4096,dtype=float32,enforce_eager=True"
+          --tasks finbench_financemath,finbench_financebench)
+  fi
+  mkdir -p "$STUDY/knowledge/$1"; rm -rf "$out.tmp"
+  "$PY" -m finbench.cli eval "${args[@]}" --output_path "$out.tmp" && mv "$out.tmp" "$out" \
+    || echo "==== knowledge ($2) of $1 failed"
+}
 echo $$ > "$STUDY/job.pid"
 echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
 # 1. the first single-task run (its training rate is the first measured one) and the dev-split check of its budget
 # (zero-shot base vs the run on FPB dev), 2. the training benchmark (today's configuration vs length-grouped batches,
 # once), 3. the estimate, 4. every run in plan order, twice over failures (the other sentiment singles' first seeds
-# are checked on their dev splits as they finish)
+# are checked on their dev splits as they finish; the base, the FPB single and the cocktail variants on the knowledge
+# tasks, `knowledge` above), 5. the knowledge tasks' generative part for the rest
 sweep --only single_fpb-seed1 "${EVAL[@]}" || echo "==== single_fpb-seed1 failed"
 dev_check zero-shot dev_fpb,dev_fiqa_sa,dev_tfns
 [ -f "$STUDY/sweep/runs/single_fpb-seed1/DONE.json" ] && dev_check single_fpb-seed1 dev_fpb
@@ -38,14 +57,22 @@ sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
 for pass in 1 2; do
   for name in $("$PY" -c "import json,sys; print(' '.join(e['name'] for e in json.load(open(sys.argv[1]))['runs']))" \
                 "$STUDY/sweep/plan.json"); do
-    [ -f "$STUDY/sweep/runs/$name/DONE.json" ] && continue
-    echo "==== $(date -u '+%F %T') UTC $name (pass $pass)"
-    sweep --only "$name" "${EVAL[@]}" || echo "==== $(date -u '+%F %T') UTC $name FAILED (pass $pass)"
+    if [ ! -f "$STUDY/sweep/runs/$name/DONE.json" ]; then
+      echo "==== $(date -u '+%F %T') UTC $name (pass $pass)"
+      sweep --only "$name" "${EVAL[@]}" || echo "==== $(date -u '+%F %T') UTC $name FAILED (pass $pass)"
+    fi  # the checks below skip what is done, so a job killed between a run and its checks does them on resume
+    case "$name" in  # knowledge: MMLU for the base, the FPB single and each cocktail variant (seed 1); the
+      # generative part for the base and the cocktail now, for the others at the end
+      cocktail-seed1) for r in zero-shot single_fpb-seed1 "$name"; do knowledge "$r" mmlu; done
+                      knowledge zero-shot gen; knowledge "$name" gen ;;
+      cocktail_general-seed1|cocktail_general_math-seed1) knowledge "$name" mmlu ;;
+    esac
     case "$name" in  # the sentiment singles' first seeds, on their dev splits
       single_fiqa_sa-seed1|single_tfns-seed1)
         t=${name#single_}; [ -f "$STUDY/sweep/runs/$name/DONE.json" ] && dev_check "$name" "dev_${t%-seed1}" ;;
     esac
   done
 done
+for r in single_fpb-seed1 cocktail_general-seed1 cocktail_general_math-seed1; do knowledge "$r" gen; done
 sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
 echo "==== $(date -u '+%F %T') UTC end"
