@@ -2,8 +2,8 @@
 # The test suite. Real-data tests run when FINBENCH_DATA_DIR points at the real data (this script uses
 # ../shared/data when it exists) and skip otherwise. Extra arguments go to pytest.
 #   bash scripts/test.sh --fast   the fast tier: ruff (lint, format check) and every unit test (-m "not slow") on
-#                                 every core (pytest-xdist -n auto, each module on one worker); no set-up when .venv is ready (else
-#                                 scripts/setup.sh), nothing else installed
+#                                 every core (pytest-xdist -n auto, each module on one worker); no set-up when
+#                                 .venv is ready (else scripts/setup.sh), nothing else installed
 #   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, ruff, then the unit tests on every
 #                                 core as above and the slow tier (-m slow) in one process, one test at a time (its
 #                                 tests share one default model, one `vllm serve`, and each uses every core itself)
