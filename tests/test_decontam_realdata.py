@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import unicodedata
 
 import pytest
 
 from finbench import data
 from finbench.finetune import leakage, mix, recipe
-from helpers import ROOT, real_data_dir
+from helpers import ROOT, cli, real_data_dir
 
 pytestmark = [
     pytest.mark.realdata,
     pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data"),
 ]
 COCKTAIL = ROOT / "finetune" / "recipes" / "cocktail.yaml"
-CLI = [sys.executable, "-m", "finbench.cli", "finetune"]
 
 
 def _norm(text: str) -> str:
@@ -59,7 +56,7 @@ def _contained(records: list[dict]) -> list[str]:
 @pytest.mark.slow  # builds the 22k-record cocktail on the real data and checks it against every test split (minutes)
 def test_mix_of_the_shipped_cocktail_contains_no_test_text(tmp_path):
     out = tmp_path / "cocktail.jsonl"
-    proc = subprocess.run(CLI + ["mix", str(COCKTAIL), "-o", str(out)], capture_output=True, text=True)
+    proc = cli("finetune", "mix", COCKTAIL, "-o", out)  # in this process: the leakage index is built once here
     assert proc.returncode == 0, proc.stderr
     assert "no overlap" in proc.stdout
     records = mix.read(out)
@@ -72,7 +69,7 @@ def test_mix_of_the_shipped_cocktail_contains_no_test_text(tmp_path):
     assert manifest["sources"]["tfns"]["near_duplicates_dropped"] > 0
 
 
-@pytest.mark.slow  # the same mixture again, and the leakage check over it in a subprocess (minutes)
+@pytest.mark.slow  # the same mixture again, and the leakage check over it (minutes)
 def test_check_leakage_on_a_mixture_written_before_near_duplicates_names_them(tmp_path, monkeypatch):
     """The mixture the exact-hash guard wrote (this build with near-duplicates switched off: byte-identical to main's
     output before the change, sha256 402d0b1a… on this data) fails, and every test tweet, sentence and paragraph the
@@ -85,7 +82,7 @@ def test_check_leakage_on_a_mixture_written_before_near_duplicates_names_them(tm
     assert sum(f.startswith("tfns/") for f in found) >= 14 and any(f.startswith("fpb/") for f in found)
     path = tmp_path / "old.jsonl"
     path.write_text(mix.dumps(old))
-    proc = subprocess.run(CLI + ["check-leakage", "--mixture", str(path)], capture_output=True, text=True)
+    proc = cli("finetune", "check-leakage", "--mixture", path)
     assert proc.returncode == 1, proc.stdout
     lines = proc.stderr.splitlines()
     named = {}

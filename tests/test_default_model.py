@@ -35,6 +35,7 @@ def test_prepare_is_idempotent_and_cli_prints_the_path(default_model):
     assert out.returncode == 0 and out.stdout.strip() == str(default_model)
 
 
+@pytest.mark.slow  # loads the default model and generates with it (~20 s of CPU): the slow tier's real-model tests
 def test_greedy_generation_answers_a_sentiment_prompt(default_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

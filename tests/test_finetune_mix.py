@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, real_data_dir
+from conftest import ROOT, cli, real_data_dir
 from finbench import data, prompts
 from finbench.config import SAMPLE_DIR, DataError
 from finbench.finetune import leakage, mix, recipe
@@ -139,25 +139,21 @@ def test_decontaminate_drops_leaked_train_documents(tmp_path, monkeypatch):
     assert report.overlaps[("general", "fpb")] == 1
 
 
-def test_cli_mix_and_check_leakage(tmp_path):
+def test_cli_mix_and_check_leakage(tmp_path, monkeypatch):
+    """`finbench finetune mix` and `check-leakage` in this process (the console entry point is covered elsewhere;
+    a subprocess here would re-import trl and transformers for each command)."""
+    monkeypatch.setenv("FINBENCH_DATA_DIR", "sample")  # restored after the test; --data-dir sets it
     out = tmp_path / "mix.jsonl"
-    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
-    proc = subprocess.run(
-        cmd + ["mix", str(SMOKE), "-o", str(out), "--data-dir", "sample"], capture_output=True, text=True
-    )
+    proc = cli("finetune", "mix", SMOKE, "-o", out, "--data-dir", "sample")
     assert proc.returncode == 0, proc.stderr
     records = mix.read(out)
     assert len(records) == json.loads(proc.stdout[: proc.stdout.index("\n}") + 2])["examples"]
-    ok = subprocess.run(
-        cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"], capture_output=True, text=True
-    )
+    ok = cli("finetune", "check-leakage", "--mixture", out, "--data-dir", "sample")
     assert ok.returncode == 0 and "no overlap" in ok.stdout
     test_doc = data.load_splits("fpb", SAMPLE_DIR).splits["test"][0]
     records.append({"id": f"fpb/{test_doc['id']}", "source": "fpb", "messages": records[0]["messages"]})
     out.write_text(mix.dumps(records))
-    bad = subprocess.run(
-        cmd + ["check-leakage", "--mixture", str(out), "--data-dir", "sample"], capture_output=True, text=True
-    )
+    bad = cli("finetune", "check-leakage", "--mixture", out, "--data-dir", "sample")
     assert bad.returncode == 1 and "share a document with the fpb test split" in bad.stderr
 
 
@@ -165,14 +161,16 @@ def test_cli_mix_and_check_leakage(tmp_path):
 @pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
 @pytest.mark.slow
 def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
-    """`finbench finetune mix` on the shipped cocktail recipe: paper caps, decontaminated, the guard passes."""
-    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
+    """`finbench finetune mix` on the shipped cocktail recipe: paper caps, decontaminated, the guard passes. Built
+    twice, by the console entry point in a subprocess and in this process (where the leakage index is then built
+    once for the build and the check): the two files are byte-identical."""
     cocktail = ROOT / "finetune" / "recipes" / "cocktail_general_math.yaml"
-    outs = []
-    for name in ("a.jsonl", "b.jsonl"):
-        proc = subprocess.run(cmd + ["mix", str(cocktail), "-o", str(tmp_path / name)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        outs.append((tmp_path / name).read_bytes())
+    cmd = [sys.executable, "-m", "finbench.cli", "finetune", "mix", str(cocktail), "-o", str(tmp_path / "a.jsonl")]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    proc = cli("finetune", "mix", cocktail, "-o", tmp_path / "b.jsonl")
+    assert proc.returncode == 0, proc.stderr
+    outs = [(tmp_path / name).read_bytes() for name in ("a.jsonl", "b.jsonl")]
     assert outs[0] == outs[1]
     manifest = json.loads(proc.stdout[: proc.stdout.index("\n}") + 2])
     src = manifest["sources"]
@@ -190,9 +188,7 @@ def test_shipped_cocktail_on_real_data_is_clean_and_reproducible(tmp_path):
     assert src["math"]["asked"] == round(0.5 * finance)
     assert src["math"]["taken"] == min(src["math"]["asked"], src["math"]["available"])
     assert "no overlap" in proc.stdout
-    check = subprocess.run(
-        cmd + ["check-leakage", "--mixture", str(tmp_path / "a.jsonl")], capture_output=True, text=True
-    )
+    check = cli("finetune", "check-leakage", "--mixture", tmp_path / "a.jsonl")
     assert check.returncode == 0 and "no overlap" in check.stdout
 
 
@@ -266,22 +262,21 @@ def test_mix_drops_near_duplicates_and_lists_them(near_dup_data):
 
 
 def test_cli_check_leakage_names_near_duplicates_side_by_side(near_dup_data, tmp_path):
-    cmd = [sys.executable, "-m", "finbench.cli", "finetune"]
     r = tmp_path / "r.yaml"
     r.write_text("name: t\nmixture:\n  tasks:\n  - {task: tfns, cap: 100}\n  - {task: fpb, cap: 100}\n")
     out = tmp_path / "m" / "mix.jsonl"
-    proc = subprocess.run(cmd + ["mix", str(r), "-o", str(out)], capture_output=True, text=True)
+    proc = cli("finetune", "mix", r, "-o", out)
     assert proc.returncode == 0, proc.stderr
     dropped = [json.loads(line) for line in (tmp_path / "m" / "mix.dropped.jsonl").read_text().splitlines()]
     assert {d["source"] for d in dropped} == {"tfns", "fpb"}
-    ok = subprocess.run(cmd + ["check-leakage", "--mixture", str(out)], capture_output=True, text=True)
+    ok = cli("finetune", "check-leakage", "--mixture", out)
     assert ok.returncode == 0 and "no overlap" in ok.stdout
     # the mixture a guard without near-duplicates wrote: the dropped examples back in
     records = mix.read(out)
     train = {f"tfns/{d['id']}": d for d in data.load_splits("tfns").splits["train"]}
     records += [mix._record("tfns", train[d["id"]]) for d in dropped if d["source"] == "tfns"]
     out.write_text(mix.dumps(records))
-    bad = subprocess.run(cmd + ["check-leakage", "--mixture", str(out)], capture_output=True, text=True)
+    bad = cli("finetune", "check-leakage", "--mixture", out)
     assert bad.returncode == 1, bad.stdout
     test_line = next(ln for ln in bad.stderr.splitlines() if ln.strip().startswith("test  tfns/"))
     train_line = bad.stderr.splitlines()[bad.stderr.splitlines().index(test_line) + 1]
@@ -310,6 +305,7 @@ def test_data_check_counts_test_records_with_a_near_duplicate_in_train(near_dup_
 
 @pytest.mark.realdata
 @pytest.mark.skipif(real_data_dir() is None, reason="needs FINBENCH_DATA_DIR pointing at the real data dir")
+@pytest.mark.slow  # builds the leakage index over every real test split (~25 s, as long as the rest of this module)
 def test_the_knowledge_sets_test_splits_are_in_the_leakage_index():
     """FinanceBench evidence (10-K pages), FinanceMath and MMLU finance questions: a training example that repeats one
     is caught, exactly (same text) or as a near-duplicate (a filing page inside a longer report context)."""

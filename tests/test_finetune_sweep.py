@@ -13,7 +13,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, cli
 from finbench.finetune import recipe, sweep
 from finbench.finetune.recipe import RecipeError
 
@@ -65,12 +65,7 @@ def test_plan_rejects_bad_input(tmp_path):
 @pytest.mark.slow
 def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, default_model):
     cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
-    plan = subprocess.run(
-        cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb,ner_cls", "-o", str(tmp_path)],
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
+    plan = cli("sweep", "plan", "--template", SMOKE, "--tasks", "fpb,ner_cls", "-o", tmp_path)  # in-process
     assert plan.returncode == 0, plan.stderr
     names = [e["name"] for e in json.loads((tmp_path / "plan.json").read_text())["runs"]]
     assert names == ["zero-shot", "single-fpb", "single-ner_cls", "pair-fpb+ner_cls"]

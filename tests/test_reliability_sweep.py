@@ -11,18 +11,13 @@ import sys
 
 import pytest
 
-from helpers import SMOKE, env
+from helpers import SMOKE, cli, env
 
 
 @pytest.mark.slow
 def test_sweep_killed_between_train_and_eval_resumes_without_retraining(tmp_path, default_model):
     cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
-    plan = subprocess.run(
-        cmd + ["plan", "--template", str(SMOKE), "--tasks", "fpb", "-o", str(tmp_path)],
-        env=env(),
-        capture_output=True,
-        text=True,
-    )
+    plan = cli("sweep", "plan", "--template", SMOKE, "--tasks", "fpb", "-o", tmp_path)  # in-process: no trl re-import
     assert plan.returncode == 0, plan.stderr
     args = ["run", str(tmp_path), "--only", "single-fpb", "--tasks", "finbench_fpb", "--limit", "2"]
     proc = subprocess.Popen(

@@ -108,7 +108,7 @@ def test_bootstrap_with_a_corpus_metric_and_json_items():
     def metric(xs):
         return M.macro_f1(xs, labels)
 
-    point, lo, hi = S.bootstrap_ci(items, metric, n_boot=200)
+    point, lo, hi = S.bootstrap_ci(items, metric, n_boot=50)
     assert point == pytest.approx(M.macro_f1(base, labels))
     assert lo <= point <= hi
 
@@ -128,10 +128,10 @@ def test_nan_resamples_are_ignored():
 
 def test_paired_identical_systems_zero():
     values = bernoulli(100)
-    assert S.paired_bootstrap_delta(values, list(values), mean, n_boot=200) == (0.0, 0.0, 0.0)
+    assert S.paired_bootstrap_delta(values, list(values), mean, n_boot=50) == (0.0, 0.0, 0.0)
     assert S.paired_bootstrap_mean_delta(values, list(values)) == (0.0, 0.0, 0.0)
     items = [("positive", "positive"), ("neutral", None), ("negative", "neutral")] * 10
-    assert S.paired_bootstrap_delta(items, items, M.accuracy, n_boot=200) == (0.0, 0.0, 0.0)
+    assert S.paired_bootstrap_delta(items, items, M.accuracy, n_boot=50) == (0.0, 0.0, 0.0)
 
 
 def test_paired_delta_sign_and_interval():

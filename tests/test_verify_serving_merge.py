@@ -9,16 +9,18 @@ import pytest
 from conftest import cli
 
 
-@pytest.fixture
-def tiny_checkpoint(tmp_path, default_model):
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, default_model):
     """(base, adapter): a 2-layer Llama with the default model's tokenizer (so the probes' chat template applies) and
-    a LoRA adapter with random (non-zero) weights, i.e. one that changes the model's logits."""
+    a LoRA adapter with random (non-zero) weights, i.e. one that changes the model's logits. Built once for both
+    tests (read-only: each merges into its own tmp_path)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(default_model)
     torch.manual_seed(0)
+    tmp_path = tmp_path_factory.mktemp("tiny_checkpoint")
     base = tmp_path / "base"
     LlamaForCausalLM(
         LlamaConfig(
