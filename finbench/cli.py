@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, artifacts, data, leaderboard, lmeval, registry, regress
+from . import __version__, artifacts, child, data, leaderboard, lmeval, registry, regress
 from .config import DATA_ENV, DataError, data_dir, is_sample, tasks_dir
 from .default_model import ModelError
 from .preflight import ServingError, check_eval_args
@@ -113,12 +113,15 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     print("[finbench] " + results.redact(" ".join(cmd)), file=sys.stderr, flush=True)
     try:
         try:
-            rc = subprocess.run(cmd).returncode
+            rc = child.run(cmd).returncode
         except KeyboardInterrupt:
             rc = 130
         if rc in (130, -2):
             print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}", file=sys.stderr)
             return 130
+        if rc < 0:  # stopped by a signal (finbench passes SIGTERM/SIGHUP on to lm-eval's whole process group)
+            print(f"[finbench] stopped by signal {-rc}: nothing was written to {out}", file=sys.stderr)
+            return 128 - rc
         if rc != 0:
             print(f"[finbench] lm_eval exited with {rc}; nothing was written to {out}", file=sys.stderr)
             return rc

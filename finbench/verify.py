@@ -16,13 +16,12 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import artifacts, lmeval
+from . import artifacts, child, lmeval
 from .preflight import ServingError, check_adapter
 
 REFERENCE = "hf-adapter"
@@ -86,7 +85,7 @@ def run_path(name: str, model: str, model_args: str, tasks: str, limit: int, out
             if model == "hf":
                 cmd += ["--batch_size", "4"]
             print(f"[verify-serving] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            proc = child.run(cmd, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t
             artifacts.write_text(out.parent / f"{name}.log", proc.stdout + proc.stderr)
             runs = results.find_runs(tmp) if proc.returncode == 0 else []

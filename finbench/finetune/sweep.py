@@ -17,13 +17,12 @@ import json
 import math
 import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from finbench import artifacts
+from finbench import artifacts, child
 from finbench.config import cache_dir
 
 from . import mix
@@ -422,7 +421,7 @@ def _evaluate(
             *eval_args,
         ]
         print("[sweep] " + " ".join(cmd), flush=True)
-        rc = subprocess.run(cmd).returncode
+        rc = child.run(cmd).returncode
         if rc != 0:
             raise RuntimeError(f"evaluation of {model_dir} failed (exit {rc}); see the output above")
         if recipe_file is not None:  # the recipe beside lm-eval's output, for the leaderboard and for provenance
