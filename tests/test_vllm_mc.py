@@ -150,3 +150,13 @@ def test_every_finbench_mc_task_is_one_request_per_document_for_the_default_mode
         assert rest == [] and len(groups) == 4, (task.name, chat, [r[2] for r in requests])
         assert {g.prefix for g in groups} == {tuple(tok("\n").input_ids) if chat else ()}
         assert all(len(set(g.tokens)) == len(task.labels) for g in groups)
+
+
+def test_finbench_eval_backend_vllm_runs_finbench_vllm_when_a_task_is_multiple_choice():
+    from finbench.cli import lm_eval_model
+
+    assert lm_eval_model("vllm", ["finbench_all_mc"]) == vllm_mc.MODEL_NAME
+    assert lm_eval_model("vllm", ["finbench_fpb", "finbench_headline_mc"]) == vllm_mc.MODEL_NAME
+    assert lm_eval_model("vllm", ["finbench_all"]) == "vllm"  # generative only: lm-eval's own, unchanged
+    assert lm_eval_model("vllm", ["hellaswag"]) == "vllm"  # not a finbench task
+    assert lm_eval_model("hf", ["finbench_all_mc"]) == "hf"
