@@ -25,7 +25,7 @@ from pathlib import Path
 GROUP = "finbench_all_mc"
 
 
-def run_once(lm, stock: bool, limit: int, task_manager) -> dict:
+def run_once(lm, stock: bool, limit: int, task_manager, tasks: list[str], chat: bool) -> dict:
     """One lm-eval run of finbench_all_mc on `lm`, by the stock path or finbench's; wall times and the output."""
     import lm_eval
     from lm_eval.models.vllm_causallms import VLLM
@@ -52,9 +52,9 @@ def run_once(lm, stock: bool, limit: int, task_manager) -> dict:
     try:
         out = lm_eval.simple_evaluate(
             model=lm,
-            tasks=[GROUP],
+            tasks=tasks,
             limit=limit,
-            apply_chat_template=True,
+            apply_chat_template=chat,
             log_samples=True,
             task_manager=task_manager,
             bootstrap_iters=0,
@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dtype", default="float32", help="float32 here: this CPU has no native bf16")
     ap.add_argument("--max-model-len", type=int, default=2048)
+    ap.add_argument("--tasks", default=GROUP, help="comma-separated lm-eval tasks/groups (default: %(default)s)")
+    ap.add_argument("--no-chat-template", action="store_true", help="plain prompts: each label is one token")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -127,7 +129,7 @@ def main() -> None:
     for i in range(args.repeats):
         order = ("stock", "finbench") if i % 2 == 0 else ("finbench", "stock")  # interleaved, alternating first
         for name in order:
-            r = run_once(lm, name == "stock", args.limit, tm)
+            r = run_once(lm, name == "stock", args.limit, tm, args.tasks.split(","), not args.no_chat_template)
             runs[name].append(r)
             print(
                 f"repeat {i + 1}: {name} {r['wall_s']:.1f} s (loglikelihood {r['loglikelihood_s']:.1f} s, "
@@ -140,6 +142,8 @@ def main() -> None:
 
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "tasks": args.tasks,
+        "chat_template": not args.no_chat_template,
         "dtype": args.dtype,
         "limit": args.limit,
         "repeats": args.repeats,
@@ -170,8 +174,9 @@ def markdown(r: dict) -> str:
     a = r["agreement"]
     loads = [x for name in ("stock", "finbench") for pair in r[name]["load_1min"] for x in pair]
     lines = [
-        f"Machine: {r['machine']}. `{GROUP}`, {r['limit']} documents per task ({a['documents']} documents, "
-        f"{a['choices']} choices), {r['dtype']}, chat template; one engine, prefix cache reset before each run; "
+        f"Machine: {r['machine']}. `{r['tasks']}`, {r['limit']} documents per task ({a['documents']} documents, "
+        f"{a['choices']} choices), {r['dtype']}, {'chat template' if r['chat_template'] else 'no chat template'}; "
+        "one engine, prefix cache reset before each run; "
         f"median of {r['repeats']} runs each, interleaved. 1-minute load average during the runs: "
         f"{min(loads):.1f}–{max(loads):.1f}.",
         "",
