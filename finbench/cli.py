@@ -73,6 +73,17 @@ def default_batch_size(model: str) -> str | None:
     return "auto" if model == "vllm" else None
 
 
+def lm_eval_model(model: str, tasks: list[str]) -> str:
+    """The lm-eval model `finbench eval --backend MODEL` runs: `finbench-vllm` (finbench.vllm_mc: one request per
+    multiple-choice document instead of one per choice, same scores) for vllm when a task is multiple-choice."""
+    leaves = [registry.TASKS[t] for t in registry.leaves(tasks) if t in registry.TASKS]
+    if model == "vllm" and any(t.multiple_choice for t in leaves):
+        from .vllm_mc import MODEL_NAME
+
+        return MODEL_NAME
+    return model
+
+
 def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     """lm-eval runs into a hidden staging dir beside the output path (`.<name>.<random>.tmp`, which every finbench
     reader skips); only a finished run, with finbench_run.json, is moved into place. An interrupted or failed run
@@ -101,7 +112,8 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
             "finbench_run.json into it)"
         )
     stage = artifacts.new_stage(out)  # also removes what a killed earlier run of this output path left
-    cmd = lmeval.command(args.model, model_args, args.tasks, stage)
+    model = lm_eval_model(args.model, tasks)
+    cmd = lmeval.command(model, model_args, args.tasks, stage)
     if args.limit is not None:
         cmd += ["--limit", f"{args.limit:g}"]  # 20 documents, or 0.1 of each test set
     if args.apply_chat_template:
@@ -130,7 +142,7 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
             "git_hash": _git_hash(),
             "data_dir": str(ddir),
             "sample_data": is_sample(ddir),
-            "model": args.model,
+            "model": model,
             "tasks": args.tasks,
             "limit": args.limit,
             "apply_chat_template": args.apply_chat_template,

@@ -1,5 +1,6 @@
-"""`python -m finbench.lmeval …` is lm-eval's own CLI (`lm_eval …`, same arguments) with finbench's API models
-(`finbench-chat-completions`, `finbench-openai-chat-completions`) registered. lm-eval has no plugin hook for models,
+"""`python -m finbench.lmeval …` is lm-eval's own CLI (`lm_eval …`, same arguments) with finbench's models
+registered: the API models (`finbench-chat-completions`, `finbench-openai-chat-completions`) and `finbench-vllm`
+(lm-eval's vllm with one request per multiple-choice document, finbench.vllm_mc). lm-eval has no plugin hook for models,
 and `--include_path` only indexes task YAMLs before the model is built, so the registration is an import here."""
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def main() -> None:
         from lm_eval.__main__ import cli_evaluate
 
         import finbench.api_model  # noqa: F401  (registers the models)
+        from finbench import vllm_mc
+
+        vllm_mc.register()
 
         cli_evaluate()
     except ServingError as exc:
