@@ -177,7 +177,7 @@ def test_unit_passes_vllm_parallelism_to_the_evaluation_and_records_failure(tmp_
         seen.append(cmd)
         return subprocess.CompletedProcess(cmd, 3)
 
-    monkeypatch.setattr(sweep.subprocess, "run", fake_eval)
+    monkeypatch.setattr(sweep.child, "run", fake_eval)
     opts = executors.Options(only=["zero-shot"], tensor_parallel_size=2)
     with pytest.raises(RuntimeError, match="evaluation of .* failed"):
         executors.submit(d, EVAL, opts)

@@ -82,3 +82,77 @@ def test_finbench_eval_backend_vllm_and_plain_lm_eval_model_vllm_agree_with_hf(d
     assert runs["finbench-eval-vllm"].results["config"]["batch_size"] == "auto"  # finbench's default for vllm
     assert str(runs["finbench-eval-hf"].results["config"]["batch_size"]) == "1"  # lm-eval's, kept for hf
     assert outputs(runs["finbench-eval-vllm"]) == outputs(runs["lm_eval-vllm"]) == outputs(runs["finbench-eval-hf"])
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> name of every live process below `root` (from /proc; lm-eval's group has its own session)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if rest[0] == "Z":
+            continue
+        names[int(d)] = name
+        children.setdefault(int(rest[1]), []).append(int(d))
+    out, todo = {}, [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out[c] = names[c]
+            todo.append(c)
+    return out
+
+
+def test_a_stopped_finbench_eval_leaves_no_vllm_process(default_model, tmp_path):
+    """SIGTERM (timeout, kill, scancel) to `finbench eval --backend vllm` mid-run: it exits 143, writes nothing, and
+    no process of lm-eval's tree (vLLM's EngineCore and workers) is left computing (finbench.child)."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "finbench.cli",
+            "eval",
+            "--backend",
+            "vllm",
+            "--model_args",
+            f"pretrained={default_model},{VLLM_ARGS}",
+            "--tasks",
+            "finbench_tfns",
+            "--output_path",
+            str(out),
+        ],
+        env=env(VLLM_CPU_KVCACHE_SPACE="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not any("EngineCore" in n for n in seen.values()):
+        seen.update(_descendants(proc.pid))
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.5)
+    assert any("EngineCore" in n for n in seen.values()), f"vLLM's engine never started: {seen}"
+    time.sleep(5)  # generating
+    seen.update(_descendants(proc.pid))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by signal 15" in err and not out.exists()
+    time.sleep(1)
+    live = _descendants(os.getpid()) | _descendants(1)  # orphans are re-parented to init
+    left = {pid: name for pid, name in seen.items() if live.get(pid) == name}
+    assert not left, f"still running after finbench eval was stopped: {left}"

@@ -35,8 +35,9 @@ knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (iss
           --tasks finbench_financemath,finbench_financebench)
   fi
   mkdir -p "$STUDY/knowledge/$1"; rm -rf "$out.tmp"
-  "$PY" -m finbench.cli eval "${args[@]}" --output_path "$out.tmp" && mv "$out.tmp" "$out" \
-    || echo "==== knowledge ($2) of $1 failed"
+  "$PY" -m finbench.cli eval "${args[@]}" --output_path "$out.tmp" \
+    && { [ "$1" = zero-shot ] || cp "$STUDY/sweep/runs/$1/recipe.yaml" "$out.tmp/"; } \
+    && mv "$out.tmp" "$out" || echo "==== knowledge ($2) of $1 failed"  # the recipe beside it, as in eval/
 }
 echo $$ > "$STUDY/job.pid"
 echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
