@@ -23,21 +23,25 @@ TASKS = "finbench_fpb,finbench_ner_cls"
 VLLM_ARGS = "max_model_len=2048,dtype=float32,enforce_eager=True"
 
 
+def _finbench_eval_vllm(model: str, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "finbench.cli",
+        "eval",
+        "--backend",
+        "vllm",
+        "--model_args",
+        f"pretrained={model},{VLLM_ARGS}",
+        *args,
+    ]
+
+
 def test_finbench_eval_backend_vllm_and_plain_lm_eval_model_vllm_agree_with_hf(default_model, tmp_path):
     common = ["--tasks", TASKS, "--limit", "3", "--gen_kwargs", "max_gen_toks=16"]
     runs = {}
     for name, cmd in {
-        "finbench-eval-vllm": [
-            sys.executable,
-            "-m",
-            "finbench.cli",
-            "eval",
-            "--backend",
-            "vllm",
-            "--model_args",
-            f"pretrained={default_model},{VLLM_ARGS}",
-            *common,
-        ],
+        "finbench-eval-vllm": _finbench_eval_vllm(default_model, *common),
         "lm_eval-vllm": [
             sys.executable,
             "-m",
@@ -120,20 +124,7 @@ def test_a_stopped_finbench_eval_leaves_no_vllm_process(default_model, tmp_path)
 
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "finbench.cli",
-            "eval",
-            "--backend",
-            "vllm",
-            "--model_args",
-            f"pretrained={default_model},{VLLM_ARGS}",
-            "--tasks",
-            "finbench_tfns",
-            "--output_path",
-            str(out),
-        ],
+        _finbench_eval_vllm(default_model, "--tasks", "finbench_tfns", "--output_path", str(out)),
         env=env(VLLM_CPU_KVCACHE_SPACE="1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
