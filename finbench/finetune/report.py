@@ -15,6 +15,11 @@ docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.c
 - Reference rows: published numbers (finbench.leaderboard.published) on the same task and metric, against each
   configuration's value of that metric with its CI; never part of any Δ.
 - Answer distributions per run and task (extracted answers and gold), so a model that collapses to one label shows.
+- Domain knowledge (the finbench_knowledge tasks, e.g. the study's `$STUDY/knowledge/<run>/{mmlu,gen}`): every metric
+  of each (MMLU's per-subject accuracies, FinanceMath's acc, FinanceBench's numeric subset when no judge was used)
+  per configuration, the MMLU majority letter, and Δ vs the zero-shot base per metric.
+- A run's tasks may come from several output dirs (RUN_DIR/mmlu and RUN_DIR/gen): one model's results files with
+  disjoint tasks are one run (load_runs).
 Every seed counts; nothing is selected on test.
 """
 
@@ -84,8 +89,10 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
 
     A run whose tasks were evaluated in several output dirs is one run: results files of one recipe (its name), or
     without a recipe the files of one model under one RUN_DIR (named by their common folder, else RUN_DIR's name),
-    whose tasks are disjoint (e.g. `<run>/mmlu` and `<run>/gen` of the study's knowledge tasks). Files whose tasks
-    overlap stay separate runs (and two runs of one name are refused by compare.configurations)."""
+    whose tasks are disjoint (e.g. `<run>/mmlu` and `<run>/gen` of the study's knowledge tasks). A RUN_DIR holding
+    only such files is that run, named by RUN_DIR (`knowledge/zero-shot` is `zero-shot`; with one output dir in it,
+    a run is named by that dir, as before). Files whose tasks overlap stay separate runs (and two runs of one name
+    are refused by compare.configurations)."""
     loaded = []  # (name, run, recipe)
     for root in map(Path, paths):
         files = results.results_files(root)
@@ -104,12 +111,14 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
         for entry in mine:
             if entry[2] is None:
                 by_model.setdefault(_model(entry[1].results), []).append(entry)
+        only = len(by_model) == 1 and all(e[2] is None for e in mine)  # RUN_DIR is one recipe-less run
         for group in by_model.values():
-            if len(group) > 1 and _disjoint([e[1] for e in group]):
-                names = [e[0].split("/") for e in group]
-                common = [p[0] for p in zip(*names) if len(set(p)) == 1]
-                for e in group:
-                    e[0] = "/".join(common) or base.name
+            if len(group) < 2 or not _disjoint([e[1] for e in group]):
+                continue
+            names = [e[0].split("/") for e in group]
+            common = [] if only else [p[0] for p in zip(*names) if len(set(p)) == 1]
+            for e in group:
+                e[0] = "/".join(common) or base.name
         loaded += mine
     runs, notes = [], []
     by_name: dict[str, list] = {}
