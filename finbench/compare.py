@@ -279,6 +279,7 @@ class StudyScore:
     hi: float
     boot: np.ndarray = field(repr=False)
     items: results.Items | None = field(default=None, repr=False)  # the first seed's, on the shared documents
+    label: str | None = None  # a constant answer's label (majority_score)
 
     @property
     def n_seeds(self) -> int:
@@ -288,22 +289,41 @@ class StudyScore:
 MAJORITY = "majority class"
 
 
-def majority_score(like: StudyScore, seed: int = results.SEED, alpha: float = stats.ALPHA) -> StudyScore | None:
+def _label_pairs(items: list) -> bool:
+    return bool(items) and all(isinstance(i, (list, tuple)) and len(i) == 2 and isinstance(i[0], str) for i in items)
+
+
+def gold_labels(run: results.Run, task: str, keys: list[str]) -> list[str] | None:
+    """The gold label of each document `keys` names, from a metric of `run`'s `task` whose per-sample items are
+    (gold, prediction) label pairs (e.g. MMLU's macro_f1 beside its 0/1 acc); None if the task logs none or lacks a
+    document."""
+    for i in results.metric_items(run, task):
+        if _label_pairs(i.items):
+            gold = {k: g for k, (g, _) in zip(i.keys, i.items)}
+            return [gold[k] for k in keys] if all(k in gold for k in keys) else None
+    return None
+
+
+def majority_score(
+    like: StudyScore, seed: int = results.SEED, alpha: float = stats.ALPHA, golds: list[str] | None = None
+) -> StudyScore | None:
     """The constant answer that scores best on a classification task, scored like a run on the same documents and
     with the same document draws (so a Δ against it is paired): the most common gold label of those documents
     (accuracy, macro-F1 and weighted-F1 of a constant all grow with its class's share). It is the strongest constant
-    baseline, so "beats the majority class" is never flattered. None for metrics whose per-sample items are not
-    (gold, prediction) label pairs."""
+    baseline, so "beats the majority class" is never flattered. Items that are (gold, prediction) label pairs are
+    scored directly; 0/1 accuracy items (MMLU's acc) need `golds`, the gold label per document of `like.items`
+    (gold_labels), and score int(gold == the constant). None otherwise."""
     items = like.items
-    pairs = (
-        items is not None
-        and items.items
-        and all(isinstance(i, (list, tuple)) and len(i) == 2 and isinstance(i[0], str) for i in items.items)
-    )
-    if not pairs:
+    if items is None or not items.items:
         return None
-    label = Counter(g for g, _ in items.items).most_common(1)[0][0]
-    const = replace(items, items=[[g, label] for g, _ in items.items])
+    if _label_pairs(items.items):
+        label = Counter(g for g, _ in items.items).most_common(1)[0][0]
+        const = replace(items, items=[[g, label] for g, _ in items.items])
+    elif golds is not None and len(golds) == len(items.items) and all(i in (0, 1) for i in items.items):
+        label = Counter(golds).most_common(1)[0][0]
+        const = replace(items, items=[int(g == label) for g in golds])
+    else:
+        return None
     boot = results.draws(const.items, const.fn, len(like.boot), results.task_seed(items.task, seed))
     lo, hi = stats.percentile_ci(boot, alpha)
     value = float(const.fn(const.items))
@@ -320,6 +340,7 @@ def majority_score(like: StudyScore, seed: int = results.SEED, alpha: float = st
         hi,
         boot,
         const,
+        label,
     )
 
 
@@ -433,13 +454,20 @@ def _first(value):
 
 def answer_distribution(run: results.Run, task: str, filt: str | None = None) -> tuple[Counter, Counter]:
     """(answers, golds): how often each extracted answer (lm-eval's filtered_resps under filter `filt`; default the
-    primary metric's) and each gold target occurs in a run's samples of `task`."""
+    primary metric's) and each gold target occurs in a run's samples of `task`, over the documents its primary
+    metric scored (FinanceBench without a judge: the numeric questions). A multiple-choice task's answer is the
+    chosen option of its (gold, prediction) items (its filtered_resps are loglikelihoods)."""
+    prim = results.primary_items(run, task)
     if filt is None:
-        prim = results.primary_items(run, task)
         filt = prim.filter if prim else "none"
+    if (run.results["configs"].get(task) or {}).get("output_type") == "multiple_choice":
+        pairs = next((i for i in results.metric_items(run, task) if i.filter == filt and _label_pairs(i.items)), None)
+        if pairs is not None:
+            return Counter(p for _, p in pairs.items), Counter(g for g, _ in pairs.items)
+    scored = set(prim.keys) if prim is not None and prim.filter == filt else None
     answers, golds = Counter(), Counter()
     for s in run.samples.get(task, []):
-        if s.get("filter", "none") != filt:
+        if s.get("filter", "none") != filt or (scored is not None and results.sample_key(s) not in scored):
             continue
         answers[str(_first(results.sample_field(s, "filtered_resps", "")))] += 1
         golds[str(_first(results.sample_field(s, "target", "")))] += 1

@@ -15,6 +15,11 @@ docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.c
 - Reference rows: published numbers (finbench.leaderboard.published) on the same task and metric, against each
   configuration's value of that metric with its CI; never part of any Δ.
 - Answer distributions per run and task (extracted answers and gold), so a model that collapses to one label shows.
+- Domain knowledge (the finbench_knowledge tasks, e.g. the study's `$STUDY/knowledge/<run>/{mmlu,gen}`): every metric
+  of each (MMLU's per-subject accuracies, FinanceMath's acc, FinanceBench's numeric subset when no judge was used)
+  per configuration, the MMLU majority letter, and Δ vs the zero-shot base per metric.
+- A run's tasks may come from several output dirs (RUN_DIR/mmlu and RUN_DIR/gen): one model's results files with
+  disjoint tasks are one run (load_runs).
 Every seed counts; nothing is selected on test.
 """
 
@@ -53,26 +58,85 @@ def _run_name(root: Path, results_file: Path, res: dict) -> str:
     return "/".join(parts) or root.name
 
 
+def _leaf_tasks(run: results.Run) -> set[str]:
+    return set(run.results["configs"]) - set(run.results.get("group_subtasks") or {})
+
+
+def _disjoint(runs: list[results.Run]) -> bool:
+    tasks = [_leaf_tasks(r) for r in runs]
+    return sum(map(len, tasks)) == len(set().union(*tasks))
+
+
+def merge_parts(parts: list[results.Run]) -> results.Run:
+    """One run from the results files of one model whose tasks are disjoint (e.g. a run's knowledge tasks,
+    evaluated in two output dirs): the per-task entries of each results file side by side, the first one's
+    settings; `finbench_parts` lists the files."""
+    if len(parts) == 1:
+        return parts[0]
+    res = dict(parts[0].results)
+    for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "group_subtasks"):
+        res[key] = {k: v for p in parts for k, v in (p.results.get(key) or {}).items()}
+    res["finbench_parts"] = [str(p.results_file) for p in parts]
+    return results.Run(parts[0].results_file, res, {t: s for p in parts for t, s in p.samples.items()})
+
+
+def _model(res: dict) -> str:
+    return str(res.get("model_name_sanitized") or (res.get("config") or {}).get("model_args"))
+
+
 def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
-    """Every run under `paths` with its recipe; tasks that cannot be scored in full are dropped, with a note."""
-    runs, notes = [], []
+    """Every run under `paths` with its recipe; tasks that cannot be scored in full are dropped, with a note.
+
+    A run whose tasks were evaluated in several output dirs is one run: results files of one recipe (its name), or
+    without a recipe the files of one model under one RUN_DIR (named by their common folder, else RUN_DIR's name),
+    whose tasks are disjoint (e.g. `<run>/mmlu` and `<run>/gen` of the study's knowledge tasks). A RUN_DIR holding
+    only such files is that run, named by RUN_DIR (`knowledge/zero-shot` is `zero-shot`; with one output dir in it,
+    a run is named by that dir, as before). Files whose tasks overlap stay separate runs (and two runs of one name
+    are refused by compare.configurations)."""
+    loaded = []  # (name, run, recipe)
     for root in map(Path, paths):
         files = results.results_files(root)
         if not files:
             raise compare.CompareError(f"{root}: no lm-eval results_*.json under it")
+        base = root if root.is_dir() else root.parent
+        mine = []
         for f in files:
             run = results.load_run(f, lazy=True)
             try:
                 recipe = compare.run_recipe(run)
             except RecipeError as exc:
                 raise compare.CompareError(f"{f}: its recipe is invalid ({exc})") from None
-            name = recipe.name if recipe else _run_name(root if root.is_dir() else root.parent, f, run.results)
-            groups = set(run.results.get("group_subtasks") or {})
-            for task, why in sorted(results.incomplete_tasks(run).items()):
-                if task not in groups:
-                    notes.append(f"{name}: {task} left out ({why})")
-                run.samples.pop(task, None)
-            runs.append(compare.NamedRun(name, run, recipe))
+            mine.append([recipe.name if recipe else _run_name(base, f, run.results), run, recipe])
+        by_model: dict[str, list] = {}
+        for entry in mine:
+            if entry[2] is None:
+                by_model.setdefault(_model(entry[1].results), []).append(entry)
+        only = len(by_model) == 1 and all(e[2] is None for e in mine)  # RUN_DIR is one recipe-less run
+        for group in by_model.values():
+            if len(group) < 2 or not _disjoint([e[1] for e in group]):
+                continue
+            names = [e[0].split("/") for e in group]
+            common = [] if only else [p[0] for p in zip(*names) if len(set(p)) == 1]
+            for e in group:
+                e[0] = "/".join(common) or base.name
+        loaded += mine
+    runs, notes = [], []
+    by_name: dict[str, list] = {}
+    for entry in loaded:
+        by_name.setdefault(entry[0], []).append(entry)
+    for name, group in by_name.items():
+        recipes = {e[2] for e in group}
+        parts = [[e] for e in group]
+        if len(group) > 1 and len(recipes) == 1 and _disjoint([e[1] for e in group]):
+            parts = [group]
+        for part in parts:
+            for _, run, _ in part:
+                groups = set(run.results.get("group_subtasks") or {})
+                for task, why in sorted(results.incomplete_tasks(run).items()):
+                    if task not in groups:
+                        notes.append(f"{name}: {task} left out ({why})")
+                    run.samples.pop(task, None)
+            runs.append(compare.NamedRun(name, merge_parts([e[1] for e in part]), part[0][2]))
     return runs, notes
 
 
@@ -173,6 +237,108 @@ def share_pairs(st: Study) -> list[tuple[str, compare.Configuration, compare.Con
     return out
 
 
+def majority_of(st: Study, task: str, like: compare.StudyScore) -> compare.StudyScore | None:
+    """compare.majority_score of `like` (a configuration's score of `task`, any metric), the gold labels of 0/1
+    accuracy items taken from the task's label-pair metric."""
+    run = next(r.run for c in st.configs for r in c.runs if task in r.run.samples)
+    golds = compare.gold_labels(run, task, like.items.keys) if like.items is not None else None
+    return compare.majority_score(like, st.seed, golds=golds)
+
+
+def knowledge_tasks(st: Study) -> list[str]:
+    from finbench import registry
+
+    return [t for t in st.tasks if t in registry.TASKS and registry.TASKS[t].suite == registry.KNOWLEDGE]
+
+
+def knowledge_scores(st: Study) -> list[tuple[str, str, dict[str, compare.StudyScore]]]:
+    """(task, metric, configuration -> score) for every metric but `score` (the primary again) of each knowledge
+    task that every run scoring the task logged (FinanceBench's judge_acc only with a judge), registry order."""
+    from finbench import registry
+
+    out = []
+    for t in knowledge_tasks(st):
+        for m in dict.fromkeys(m.name for m in registry.TASKS[t].metrics if m.name != "score"):
+            try:
+                found = compare.study_scores(st.configs, t, m, st.n_boot, st.seed)
+            except compare.CompareError:
+                continue
+            if found:
+                out.append((t, m, found))
+    return out
+
+
+def _judge_line(st: Study, task: str) -> str:
+    runs = [r.run for c in st.configs for r in c.runs if task in r.run.samples]
+    judges = sorted(
+        {str(((r.results["configs"].get(task) or {}).get("metadata") or {}).get("judge") or "none") for r in runs}
+    )
+    scored = [i for i in results.metric_items(runs[0], task) if i.metric == "score"]
+    n_all = len({s["doc_id"] for s in runs[0].samples[task]})
+    n_scored = len(scored[0].keys) if scored else 0
+    if judges == ["none"]:
+        return (
+            f"{_short(task)}, judge off (`judge: none`, every run): its score is the numeric subset only, "
+            f"{n_scored} of the {n_all} questions evaluated, by the numeric-QA rule (numeric_acc); the open "
+            "questions are not scored without an LLM judge (`--metadata '{\"judge\": ...}'`), so this is not "
+            "the FinanceBench score of the judged benchmark."
+        )
+    return f"{_short(task)}: judge {', '.join(judges)}; score = numeric questions by the numeric-QA rule and open ones by the judge."
+
+
+def knowledge_section(st: Study) -> list[str]:
+    """The knowledge tasks' every metric per configuration (MMLU's per-subject accuracies included), the majority
+    constant beside them, and Δ vs the zero-shot base per metric."""
+    rows = knowledge_scores(st)
+    if not rows:
+        return []
+    base = base_config(st)
+    out = [
+        "",
+        "Domain knowledge (finbench_knowledge: does task fine-tuning move it?): every metric of each knowledge "
+        "task, per configuration, on the documents every run scored (n), 95 % CI (seeds × documents). "
+        "acc_accounting / acc_econometrics / acc_macro / acc_micro: MMLU accuracy on that subject's questions only "
+        "(professional accounting, econometrics, high-school macro- and microeconomics); majority: the most common "
+        "gold letter of those documents as a constant answer (compare.majority_score), same document draws.",
+    ]
+    out += [f"{_judge_line(st, t)}" for t in knowledge_tasks(st) if t == "finbench_financebench"]
+    out += [""]
+    names = [c.name for c in st.configs]
+    table = []
+    for t, m, sc in rows:
+        first = next(iter(sc.values()))
+        maj = majority_of(st, t, first)
+        table.append(
+            [
+                _short(t),
+                m,
+                str(first.n),
+                *(_cell(sc.get(n)) for n in names),
+                f"{_cell(maj)} (`{maj.label}`)" if maj else "–",
+            ]
+        )
+    out += _table(["task", "metric", "n", *names, "majority"], table)
+    if base is not None:
+        others = [n for n in names if n != base.name]
+        out += ["", f"Domain knowledge: Δ(configuration − {base.name}) per metric, paired by document, 95 % CI.", ""]
+        out += _table(
+            ["task", "metric", "n", *others],
+            [
+                [
+                    _short(t),
+                    m,
+                    str(next(iter(sc.values())).n),
+                    *(
+                        _delta_cell(compare.config_delta(sc[n], sc[base.name])) if n in sc and base.name in sc else "–"
+                        for n in others
+                    ),
+                ]
+                for t, m, sc in rows
+            ],
+        )
+    return out
+
+
 def _answers_line(counts, total: int) -> str:
     top = counts.most_common(TOP_ANSWERS)
     shown = ", ".join(f"`{a[:24]}` {n}" for a, n in top)
@@ -210,6 +376,15 @@ def render(st: Study) -> str:
             for c in st.configs
         ],
     )
+    parts = [
+        (r.name, r.run.results["finbench_parts"])
+        for c in st.configs
+        for r in c.runs
+        if "finbench_parts" in r.run.results
+    ]
+    if parts:
+        out += ["", "Runs whose tasks come from several lm-eval results files (one run, tasks side by side):", ""]
+        out += [f"- {name}: " + ", ".join(f"`{Path(f).parent.parent.name}/`" for f in files) for name, files in parts]
     n_docs = {t: next(iter(s.n for s in _configs_on(st, t).values()), 0) for t in st.tasks}
     metric = {t: next(iter(s.metric for s in _configs_on(st, t).values()), "") for t in st.tasks}
     partial = {
@@ -240,11 +415,7 @@ def render(st: Study) -> str:
         ["configuration", *map(_short, st.tasks)],
         [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs],
     )
-    majority = {
-        t: compare.majority_score(next(iter(_configs_on(st, t).values())), st.seed)
-        for t in st.tasks
-        if _configs_on(st, t)
-    }
+    majority = {t: majority_of(st, t, next(iter(_configs_on(st, t).values()))) for t in st.tasks if _configs_on(st, t)}
     if any(majority.values()):
         out += [
             "",
@@ -257,7 +428,7 @@ def render(st: Study) -> str:
             [
                 [
                     "majority class",
-                    *(f"{_cell(m)} (`{m.items.items[0][1]}`)" if (m := majority.get(t)) else "–" for t in st.tasks),
+                    *(f"{_cell(m)} (`{m.label}`)" if (m := majority.get(t)) else "–" for t in st.tasks),
                 ]
             ]
             + [
@@ -281,6 +452,7 @@ def render(st: Study) -> str:
             ["configuration", *map(_short, st.tasks)],
             [[c.name, *(_delta_cell(deltas(st, c.name, base.name).get(t)) for t in st.tasks)] for c in others],
         )
+    out += knowledge_section(st)
     singles = vs_single(st)
     cols = [t for t in st.tasks if single_for(st, t) is not None]
     negative = []
