@@ -24,7 +24,7 @@ knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (iss
   # domain knowledge?), every question, judge off (FinanceBench's numeric subset; a 135M judge is not a judge).
   # PART mmlu: MMLU finance by loglikelihood on the hf backend (vLLM's prompt logprobs cost ~1 minute per request
   # here); PART gen: FinanceMath and FinanceBench, generative, on vLLM (512 and 256 new tokens: the expensive part)
-  local model="$STUDY/sweep/runs/$1/merged" out="$STUDY/knowledge/$1/$2" args
+  local model="$STUDY/sweep/runs/$1/merged" out="$STUDY/knowledge/$1/$2" tmp="$STUDY/knowledge/$1/.$2.tmp" args
   [ "$1" = zero-shot ] && model=$("$PY" -c "from finbench.default_model import prepare; print(prepare())")
   [ -d "$out" ] && return 0
   [ "$1" = zero-shot ] || [ -f "$STUDY/sweep/runs/$1/DONE.json" ] || return 0
@@ -34,10 +34,10 @@ knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (iss
     args=(--model vllm --model_args "pretrained=$model,max_model_len=4096,dtype=float32,enforce_eager=True"
           --tasks finbench_financemath,finbench_financebench)
   fi
-  mkdir -p "$STUDY/knowledge/$1"; rm -rf "$out.tmp"
-  "$PY" -m finbench.cli eval "${args[@]}" --output_path "$out.tmp" \
-    && { [ "$1" = zero-shot ] || cp "$STUDY/sweep/runs/$1/recipe.yaml" "$out.tmp/"; } \
-    && mv "$out.tmp" "$out" || echo "==== knowledge ($2) of $1 failed"  # the recipe beside it, as in eval/
+  mkdir -p "$STUDY/knowledge/$1"; rm -rf "$tmp"  # a dot-dir: every finbench reader skips it
+  "$PY" -m finbench.cli eval "${args[@]}" --output_path "$tmp" \
+    && { [ "$1" = zero-shot ] || cp "$STUDY/sweep/runs/$1/recipe.yaml" "$tmp/"; } \
+    && mv "$tmp" "$out" || echo "==== knowledge ($2) of $1 failed"  # the recipe beside it, as in eval/
 }
 echo $$ > "$STUDY/job.pid"
 echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
