@@ -132,11 +132,11 @@ def test_a_stopped_finbench_eval_leaves_no_vllm_process(default_model, tmp_path)
     )
     seen: dict[int, str] = {}
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not any("EngineCore" in n for n in seen.values()):
+    while time.monotonic() < deadline and not any(n.startswith("VLLM::Engine") for n in seen.values()):
         seen.update(_descendants(proc.pid))
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.5)
-    assert any("EngineCore" in n for n in seen.values()), f"vLLM's engine never started: {seen}"
+    assert any(n.startswith("VLLM::Engine") for n in seen.values()), f"vLLM's engine never started: {seen}"
     time.sleep(5)  # generating
     seen.update(_descendants(proc.pid))
     proc.send_signal(signal.SIGTERM)
