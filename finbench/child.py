@@ -54,8 +54,28 @@ def run(cmd: list[str], grace_s: float = GRACE_S, **kw) -> subprocess.CompletedP
     received: list[int] = []
     if kw.pop("capture_output", False):
         kw["stdout"] = kw["stderr"] = subprocess.PIPE
-    proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+    group: list[int] = []  # the child's pgid once it exists
+
+    def forward(signum, _frame):
+        received.append(signum)
+        try:
+            if group:
+                os.killpg(group[0], signum)
+        except ProcessLookupError:
+            pass
+
+    # installed before the child starts, so a signal at any moment reaches it (or stops it as soon as it exists)
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+    except BaseException:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        raise
     pgid = proc.pid
+    group.append(pgid)
+    if received:
+        forward(received[-1], None)
     outputs = {name: [] for name in ("stdout", "stderr") if getattr(proc, name) is not None}
     readers = [
         threading.Thread(target=_drain, args=(getattr(proc, name), into), daemon=True) for name, into in outputs.items()
@@ -63,14 +83,6 @@ def run(cmd: list[str], grace_s: float = GRACE_S, **kw) -> subprocess.CompletedP
     for t in readers:
         t.start()
 
-    def forward(signum, _frame):
-        received.append(signum)
-        try:
-            os.killpg(pgid, signum)
-        except ProcessLookupError:
-            pass
-
-    previous = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
         proc.wait()
     finally:
