@@ -167,17 +167,6 @@ def prefill(model: str, cpu: bool, dtype: str, prompts: dict[str, list[str]], wo
     return json.loads(result.read_text())
 
 
-def has_bf16(cpu: bool) -> bool:
-    """A GPU, or a CPU with native bf16 matmuls (AVX512-BF16 or AMX)."""
-    if not cpu:
-        return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def non_embedding_params(model_dir: str) -> int:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -223,6 +212,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from finbench.default_model import prepare
+    from finbench.hardware import native_bf16
 
     model = str(prepare())
     cpu = not torch.cuda.is_available()
@@ -234,7 +224,7 @@ def main() -> None:
     sample = args.sample if args.limit is None else min(args.sample, args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     tok = AutoTokenizer.from_pretrained(model)
-    args.dtype = args.dtype or ("bfloat16" if has_bf16(cpu) else "float32")
+    args.dtype = args.dtype or ("bfloat16" if native_bf16() else "float32")
     ceiling = matmul_ceiling(getattr(torch, args.dtype))
     print(f"matmul ceiling ({args.dtype}, CPU): {ceiling:.3f} TFLOP/s", flush=True)
 

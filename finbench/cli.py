@@ -84,6 +84,25 @@ def lm_eval_model(model: str, tasks: list[str]) -> str:
     return model
 
 
+def vllm_model_args(model_args: str) -> str:
+    """`--backend vllm`'s model_args, with dtype=float32 added on a CPU without native bf16, where vLLM's `auto`
+    would run the float32 checkpoint in emulated bfloat16 (finbench.hardware.vllm_dtype_default); said on stderr."""
+    import torch
+    from lm_eval.utils import simple_parse_args_string
+
+    from .hardware import cpu_has_bf16, vllm_dtype_default
+
+    dtype = vllm_dtype_default(simple_parse_args_string(model_args), torch.cuda.is_available(), cpu_has_bf16())
+    if dtype is None:
+        return model_args
+    print(
+        f"[finbench] vLLM: dtype={dtype} (this CPU has no native bf16, where vLLM's dtype=auto would emulate bfloat16, "
+        "~8x slower; pass dtype=... in --model_args to choose)",
+        file=sys.stderr,
+    )
+    return f"{model_args},dtype={dtype}"
+
+
 def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     """lm-eval runs into a hidden staging dir beside the output path (`.<name>.<random>.tmp`, which every finbench
     reader skips); only a finished run, with finbench_run.json, is moved into place. An interrupted or failed run
@@ -105,6 +124,8 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
 
         model_args = f"pretrained={prepare()}"
     check_eval_args(args.model, model_args)
+    if args.model == "vllm":
+        model_args = vllm_model_args(model_args)
     out = Path(args.output_path or f"out/finbench-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.suffix == ".json" or out.is_file():
         raise DataError(

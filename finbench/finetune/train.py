@@ -57,17 +57,11 @@ def resolve_base(name: str) -> str:
 
 def use_bf16(precision: str) -> bool:
     """bf16 autocast where the hardware runs bf16 matmuls natively (measured faster: docs/BENCHMARKS.md)."""
-    import torch
+    from ..hardware import native_bf16
 
     if precision != "auto":
         return precision == "bf16"
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return native_bf16()
 
 
 def complete_checkpoints(ckpt_dir: Path) -> list[Path]:
