@@ -2,9 +2,9 @@
 MMLU's published test CSVs end without one)."""
 
 import pytest
-from helpers import cli, real_data_dir
 
 from finbench.data.check import last_record_whole
+from helpers import cli, real_data_dir
 
 ROWS = 'q1,a,b,c,d,A\r\n"two\nlines",a,b,c,d,D\r\nq3,"x, y",b,c,d,B'
 
