@@ -1,8 +1,9 @@
 """The real `lm_eval` CLI in a subprocess, on finbench's tasks, with the default model.
 
-On the sample sets (always) and, when FINBENCH_DATA_DIR points at the real data, on real data with --limit; every
-task of `finbench_all` must be reported with its metrics and the groups with a score, and every aggregate in the
-results file must equal the value recomputed from the logged samples.
+One run of `finbench_all` with --limit, on the real data when FINBENCH_DATA_DIR points at it and on the sample sets
+otherwise: every task must be reported with its metrics and the groups with a score, and every aggregate in the
+results file must equal the value recomputed from the logged samples. The loglikelihood variants run on the sample
+sets through `finbench eval`.
 """
 
 from __future__ import annotations
@@ -40,13 +41,20 @@ def run_finbench_all(model: Path, out: Path, data_dir, limit: int):
 
 
 @pytest.mark.slow
-def test_finbench_all_on_sample_data(tmp_path, default_model):
-    run = run_finbench_all(default_model, tmp_path, "sample", limit=3)
+def test_finbench_all(tmp_path, default_model):
+    """One run of finbench_all, on the real data when FINBENCH_DATA_DIR points at it (CI), else on the sample sets:
+    every task and group reported with its metrics, the documents --limit takes, versions, the parsed answer logged
+    beside the raw one, and every aggregate equal to its recomputation from the logged samples."""
+    from finbench import data
+
+    data_dir = real_data_dir() or "sample"
+    limit = 3
+    run = run_finbench_all(default_model, tmp_path, data_dir, limit=limit)
     res = run.results["results"]
     for task in ALL_TASKS:
         assert task in res, task
         assert "score,extracted" in res[task]
-        assert len(run.samples[task]) == 3
+        assert len(run.samples[task]) == limit
     for group in GROUPS:
         assert "score,extracted" in res[group], group
     for name, expected in [
@@ -57,13 +65,11 @@ def test_finbench_all_on_sample_data(tmp_path, default_model):
         ("finbench_tatqa", {"em", "f1", "missing"}),
     ]:
         assert {f"{m},extracted" for m in expected} <= set(res[name]), name
-    # every task declares a version, and the parsed answer is logged beside the raw response
     # --limit evaluates the first documents of finbench's seeded, stratified test order (a sample, not a file prefix)
-    from finbench import data
-
     for task in ALL_TASKS:
-        first = [r["id"] for r in data.load_splits(task[len("finbench_") :], "sample").splits["test"][:3]]
+        first = [r["id"] for r in data.load_splits(task[len("finbench_") :], data_dir).splits["test"][:limit]]
         assert [s["doc"]["id"] for s in sorted(run.samples[task], key=lambda s: s["doc_id"])] == first, task
+    # every task declares a version, and the parsed answer is logged beside the raw response
     for task in ALL_TASKS:
         assert run.results["versions"][task] == 2.0
         s = run.samples[task][0]
@@ -104,20 +110,6 @@ def test_finbench_eval_runs_mc_variants_and_prints_cis(tmp_path, default_model):
     # `finbench report` reprints the same table from the output dir
     again = finbench("report", out)
     assert again.returncode == 0 and "finbench_tfns_mc" in again.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.realdata
-def test_finbench_all_on_real_data(tmp_path, default_model):
-    real = real_data_dir()
-    if real is None:
-        pytest.skip("FINBENCH_DATA_DIR does not point at the real data")
-    run = run_finbench_all(default_model, tmp_path, real, limit=4)
-    for task in ALL_TASKS:
-        assert len(run.samples[task]) == 4
-    for group in GROUPS:
-        assert "score,extracted" in run.results["results"][group]
-    assert_recomputed(run)
 
 
 def test_finbench_eval_missing_data_is_a_clear_message(tmp_path):
