@@ -76,7 +76,35 @@ def vllm_port(default_model) -> int:
         yield port
 
 
+# The modules whose unit tests import transformers: directly, through peft, or through TRL's SFTConfig, which every
+# recipe load constructs. The first such import costs a process ~13 s of CPU (torch, transformers' import structure,
+# importlib.metadata.packages_distributions() over the venv), a third of the fast tier's work if every xdist worker
+# paid it, so under `--dist loadgroup` these modules are one work unit (one worker); every other module is its own.
+TRANSFORMERS_GROUP = {
+    "test_api_model.py",
+    "test_default_model.py",
+    "test_finetune_mix.py",
+    "test_finetune_recipe.py",
+    "test_finetune_sweep.py",
+    "test_finetune_train.py",
+    "test_leaderboard.py",
+    "test_reliability.py",
+    "test_study.py",
+    "test_study_knowledge.py",
+    "test_sweep_executors.py",
+    "test_verify_serving_merge.py",
+    "test_vllm_mc.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks into the node ids
 def pytest_collection_modifyitems(items):
-    """The tests on the shared `vllm serve` (vllm_port) run last, one after another, so the server is up only while
-    they run and never beside the tests that start vLLM engines of their own (the order is otherwise kept)."""
+    """Each test's xdist work unit (`--dist loadgroup`, scripts/test.sh): its module, or `transformers` for the modules
+    above (an explicit xdist_group mark wins). The tests on the shared `vllm serve` (vllm_port) run last, one after
+    another, so the server is up only while they run and never beside the tests that start vLLM engines of their own
+    (the order is otherwise kept)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            name = item.path.name
+            item.add_marker(pytest.mark.xdist_group("transformers" if name in TRANSFORMERS_GROUP else name))
     items.sort(key=lambda item: "vllm_port" in getattr(item, "fixturenames", ()))
