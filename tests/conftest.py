@@ -78,8 +78,8 @@ def vllm_port(default_model) -> int:
 
 # The modules whose unit tests import transformers: directly, through peft, or through TRL's SFTConfig, which every
 # recipe load constructs. The first such import costs a process ~13 s of CPU (torch, transformers' import structure,
-# importlib.metadata.packages_distributions() over the venv), a third of the fast tier's work if every xdist worker
-# paid it, so under `--dist loadgroup` these modules are one work unit (one worker); every other module is its own.
+# importlib.metadata.packages_distributions() over the venv), as much as all the other modules' tests together, so
+# every worker that ran one of them would pay it again: under `--dist loadfile` they are one work unit (one worker).
 TRANSFORMERS_GROUP = {
     "test_api_model.py",
     "test_default_model.py",
@@ -97,14 +97,23 @@ TRANSFORMERS_GROUP = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks into the node ids
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without xdist
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N --dist loadfile` (scripts/test.sh): each module is a work unit, except TRANSFORMERS_GROUP, one unit.
+    (xdist's own `loadgroup` cannot do this on pytest 9: it renames node ids, which pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "transformers" if Path(module).name in TRANSFORMERS_GROUP else module
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
-    """Each test's xdist work unit (`--dist loadgroup`, scripts/test.sh): its module, or `transformers` for the modules
-    above (an explicit xdist_group mark wins). The tests on the shared `vllm serve` (vllm_port) run last, one after
-    another, so the server is up only while they run and never beside the tests that start vLLM engines of their own
-    (the order is otherwise kept)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            name = item.path.name
-            item.add_marker(pytest.mark.xdist_group("transformers" if name in TRANSFORMERS_GROUP else name))
+    """The tests on the shared `vllm serve` (vllm_port) run last, one after another, so the server is up only while
+    they run and never beside the tests that start vLLM engines of their own (the order is otherwise kept)."""
     items.sort(key=lambda item: "vllm_port" in getattr(item, "fixturenames", ()))
