@@ -14,6 +14,10 @@ if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+# Bytecode caches (__pycache__/, git-ignored) are written even where the environment sets PYTHONDONTWRITEBYTECODE:
+# without them every xdist worker and every subprocess compiles finbench and re-rewrites the test modules (~3 s of
+# CPU each, measured on the 2-core machine).
+unset PYTHONDONTWRITEBYTECODE
 lint() {  # the configuration is pyproject.toml's [tool.ruff]
   echo "[test] ruff check . && ruff format --check ."
   .venv/bin/python -m ruff check --quiet .
