@@ -2,7 +2,8 @@
 # The test suite. Real-data tests run when FINBENCH_DATA_DIR points at the real data (this script uses
 # ../shared/data when it exists) and skip otherwise. Extra arguments go to pytest.
 #   bash scripts/test.sh --fast   the fast tier: ruff (lint, format check) and every unit test (-m "not slow") on
-#                                 every core (pytest-xdist -n auto, each module on one worker); no set-up when
+#                                 every core (pytest-xdist -n auto --dist loadfile: each module on one worker, those
+#                                 that import transformers together, tests/conftest.py); no set-up when
 #                                 .venv is ready (else scripts/setup.sh), nothing else installed
 #   bash scripts/test.sh          the full run (.ci/run): set-up, chromium, Slurm, ruff, then the unit tests on every
 #                                 core as above and the slow tier (-m slow) in one process, one test at a time (its
@@ -13,6 +14,10 @@ if [ -z "${FINBENCH_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export FINBENCH_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+# Bytecode caches (__pycache__/, git-ignored) are written even where the environment sets PYTHONDONTWRITEBYTECODE:
+# without them every xdist worker and every subprocess compiles finbench and re-rewrites the test modules (~3 s of
+# CPU each, measured on the 2-core machine).
+unset PYTHONDONTWRITEBYTECODE
 lint() {  # the configuration is pyproject.toml's [tool.ruff]
   echo "[test] ruff check . && ruff format --check ."
   .venv/bin/python -m ruff check --quiet .

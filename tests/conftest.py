@@ -76,6 +76,43 @@ def vllm_port(default_model) -> int:
         yield port
 
 
+# The modules whose unit tests import transformers: directly, through peft, or through TRL's SFTConfig, which every
+# recipe load constructs. The first such import costs a process ~13 s of CPU (torch, transformers' import structure,
+# importlib.metadata.packages_distributions() over the venv), as much as all the other modules' tests together, so
+# every worker that ran one of them would pay it again: under `--dist loadfile` they are one work unit (one worker).
+TRANSFORMERS_GROUP = {
+    "test_api_model.py",
+    "test_default_model.py",
+    "test_finetune_mix.py",
+    "test_finetune_recipe.py",
+    "test_finetune_sweep.py",
+    "test_finetune_train.py",
+    "test_leaderboard.py",
+    "test_reliability.py",
+    "test_study.py",
+    "test_study_knowledge.py",
+    "test_sweep_executors.py",
+    "test_verify_serving_merge.py",
+    "test_vllm_mc.py",
+}
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without xdist
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N --dist loadfile` (scripts/test.sh): each module is a work unit, except TRANSFORMERS_GROUP, one unit.
+    (xdist's own `loadgroup` cannot do this on pytest 9: it renames node ids, which pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "transformers" if Path(module).name in TRANSFORMERS_GROUP else module
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
     """The tests on the shared `vllm serve` (vllm_port) run last, one after another, so the server is up only while
     they run and never beside the tests that start vLLM engines of their own (the order is otherwise kept)."""

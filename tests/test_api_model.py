@@ -8,8 +8,7 @@ import logging
 
 import pytest
 
-from finbench import api_model, preflight, pricing
-from finbench.api_model import ResponseCache, _mask_key_in_logs
+from finbench import preflight, pricing
 from helpers import cli
 from servers import free_port
 
@@ -23,6 +22,8 @@ def test_price_table_estimates_known_models_and_refuses_to_guess():
 
 
 def test_response_cache_survives_reopening_and_counts_by_identity(tmp_path):
+    from finbench.api_model import ResponseCache  # imports lm-eval's API models: in the tests that need them
+
     db = tmp_path / "c.sqlite"
     cache = ResponseCache(db)
     cache.put("k1", "model-a", "positive", {"prompt_tokens": 3, "completion_tokens": 1})
@@ -72,6 +73,8 @@ def test_model_args_with_a_key_are_refused(tmp_path):
 @pytest.fixture
 def record_factory(monkeypatch):
     """The process's log-record factory and finbench's set of masked keys, put back after the test."""
+    from finbench import api_model
+
     saved = logging.getLogRecordFactory()
     monkeypatch.setattr(api_model, "_MASKED", set())
     yield
@@ -79,6 +82,8 @@ def record_factory(monkeypatch):
 
 
 def test_the_key_is_masked_in_every_log_record(caplog, record_factory):
+    from finbench.api_model import _mask_key_in_logs
+
     secret = "sk-mask-test-abcdef123456"
     _mask_key_in_logs(secret)
     with caplog.at_level(logging.INFO):

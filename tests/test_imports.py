@@ -5,6 +5,7 @@ name (`_x`) of one finbench module used by another, imported or read as an attri
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,11 @@ def _imports(name: str) -> tuple[set[str], list[str], dict[str, str]]:
     return deps, private, bound
 
 
-GRAPH = {name: _imports(name) for name in MODULES}
+@functools.cache
+def _graph() -> dict[str, tuple[set[str], list[str], dict[str, str]]]:
+    """Every module's `_imports`, parsed once per process when a test first asks (not at collection, where every
+    xdist worker would pay it)."""
+    return {name: _imports(name) for name in MODULES}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -134,6 +139,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_package():
     assert {"finbench.cli", "finbench.registry", "finbench.finetune.train", "finbench.tasks.utils"} <= set(MODULES)
+    GRAPH = _graph()
     assert "finbench.registry" in GRAPH["finbench.metrics"][0]  # `from .registry import ...`
     assert "finbench.registry" in GRAPH["finbench.tasks.utils"][0]  # `from finbench import ..., registry`
     assert GRAPH["finbench.tasks.utils"][2]["metrics"] == "finbench.metrics"  # names whose `_x` attributes count
@@ -141,12 +147,13 @@ def test_the_walk_sees_the_package():
 
 
 def test_no_import_cycles():
-    assert _cycles({name: deps for name, (deps, _, _) in GRAPH.items()}) == []
+    assert _cycles({name: deps for name, (deps, _, _) in _graph().items()}) == []
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_private_name_crosses_modules(name):
-    _, private, bound = GRAPH[name]
+    _, private, bound = _graph()[name]
+    private = list(private)  # the cached graph stays as parsed
     tree = ast.parse(MODULES[name].read_text())
     for node in ast.walk(tree):
         if (

@@ -5,7 +5,6 @@ registry tasks, each under its category's group."""
 from __future__ import annotations
 
 import pytest
-from lm_eval.tasks._yaml_loader import load_yaml
 
 from conftest import ROOT
 from finbench import extract, metrics, prompts, registry
@@ -14,6 +13,8 @@ TASK_FILES = sorted((ROOT / "tasks").glob("finbench_*.yaml"))
 
 
 def _config(name: str) -> dict:
+    from lm_eval.tasks._yaml_loader import load_yaml  # imports lm_eval.tasks: in this module's worker only
+
     return load_yaml(ROOT / "tasks" / f"{name}.yaml")
 
 

@@ -10,7 +10,6 @@ import shutil
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
 
 from conftest import cli
 from finbench import compare, results, slim
@@ -92,6 +91,8 @@ def test_seed_runs_group_into_configurations_and_bad_groups_are_refused():
 
 
 def test_score_is_the_mean_over_seeds_with_a_two_level_ci(study):
+    from sklearn.metrics import f1_score
+
     fpb = study.scores["finbench_fpb"]
     per_seed = []
     for seed in (1, 2, 3):
@@ -131,6 +132,8 @@ def test_identical_seeds_add_no_variance_and_a_configuration_minus_itself_is_zer
 
 
 def test_study_report_tables_and_figure(tmp_path):
+    from sklearn.metrics import f1_score
+
     proc = cli("study", "report", STUDY, "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
