@@ -351,7 +351,7 @@ def markdown(r: dict) -> str:
         f"Machine: {r['machine']}. Model: {r['model']} ({r['non_embedding_params'] / 1e6:.1f}M non-embedding "
         f"params, {r['dtype']} on both backends). Scope: {scope} for `vllm lm_eval auto`; the other vLLM "
         f"configurations on the first {r.get('sample')} and hf on the first {r['hf_limit']} documents per task of "
-        "the seeded sample order, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
+        f"the seeded sample order, extrapolated per task by document count. {r['dtype']} matmul ceiling of the CPU in the "
         f"same run (2048^3, median of 10): {ceiling:.3f} TFLOP/s.",
         "",
         "| configuration | batch size | fixed s | suite s (est.) | vs hf default | vs hf best | same replies as the reference |",
