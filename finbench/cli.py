@@ -145,9 +145,8 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     cmd += passthrough
     print("[finbench] " + results.redact(" ".join(cmd)), file=sys.stderr, flush=True)
     try:
-        rc = child.run(
-            cmd
-        ).returncode  # a Ctrl-C reaches lm-eval's group through finbench.child, not as an exception here
+        # a Ctrl-C reaches lm-eval's group through finbench.child, not as an exception here
+        rc = child.run(cmd).returncode
         if rc in (130, -2):
             print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}", file=sys.stderr)
             return 130
