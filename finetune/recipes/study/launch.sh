@@ -5,6 +5,7 @@
 set -euo pipefail
 STUDY=${FINBENCH_CACHE_DIR:-$HOME/.cache/finbench}/study
 PY=${PY:-/work/main/.venv/bin/python}
+ROOT=$PWD
 mkdir -p "$STUDY"
 if [ -f "$STUDY/job.pid" ] && kill -0 "$(cat "$STUDY/job.pid")" 2>/dev/null; then
   echo "the study's job is running (pid $(cat "$STUDY/job.pid"), log $STUDY/sweep.log); stop it first: kill -- -PID" >&2
@@ -21,6 +22,9 @@ cd "$STUDY"
 # kept, and a run trained under a recipe that the plan no longer has would mix two designs: refuse it
 PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
   "$PY" -m finbench.cli sweep plan --study "$STUDY/code/finetune/recipes/study/plan.yaml" -o "$STUDY/sweep" > /dev/null
+# what an earlier machine finished (saved.sh save, committed under results/study) back into a fresh $STUDY: the job
+# skips it
+STUDY="$STUDY" SAVED="$ROOT/results/study" bash "$ROOT/finetune/recipes/study/saved.sh" restore
 for run in sweep/runs/*/; do
   name=$(basename "$run")
   [ -f "$run/recipe.yaml" ] || continue

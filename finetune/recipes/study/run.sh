@@ -12,10 +12,15 @@ export PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/sha
   HF_DATASETS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-4} TOKENIZERS_PARALLELISM=false
 EVAL=(--eval-backend vllm --eval-model-args max_model_len=4096,dtype=float32,enforce_eager=True)
 sweep() { "$PY" -m finbench.cli sweep run "$STUDY/sweep" "$@"; }
+no_model() {  # no_model RUN MODEL WHAT: a run restored from results/study (launch.sh) has its scores, not its model
+  [ -f "$2/config.json" ] && return 1
+  echo "==== $3 of $1 skipped: no model at $2 (a run restored from results/study; train it again to evaluate it)"
+}
 dev_check() {  # dev_check RUN TASK: the run's model on TASK's dev split (the budget check; never test data)
   local model="$STUDY/sweep/runs/$1/merged" out="$STUDY/dev_check/$1"
   [ "$1" = zero-shot ] && model=$("$PY" -c "from finbench.default_model import prepare; print(prepare())")
   [ -d "$out" ] && return 0
+  no_model "$1" "$model" "dev check" && return 0
   "$PY" -m finbench.lmeval run --model vllm --model_args "pretrained=$model,max_model_len=4096,dtype=float32,enforce_eager=True" \
     --tasks "$2" --include_path "$STUDY/code/finetune/recipes/study/dev_tasks" --apply_chat_template --batch_size auto \
     --output_path "$out.tmp" --log_samples && mv "$out.tmp" "$out" || echo "==== dev check of $1 failed"
@@ -28,6 +33,7 @@ knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (iss
   [ "$1" = zero-shot ] && model=$("$PY" -c "from finbench.default_model import prepare; print(prepare())")
   [ -d "$out" ] && return 0
   [ "$1" = zero-shot ] || [ -f "$STUDY/sweep/runs/$1/DONE.json" ] || return 0
+  no_model "$1" "$model" "knowledge ($2)" && return 0
   if [ "$2" = mmlu ]; then
     args=(--model hf --model_args "pretrained=$model,dtype=float32" --tasks finbench_mmlu_finance --batch_size 16)
   else
