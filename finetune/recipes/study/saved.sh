@@ -19,19 +19,20 @@ checks() {  # the dev-check and knowledge output dirs under $1, relative to it (
 case "${1:-}" in
 save)
   mkdir -p "$SAVED"
+  trap '[ -z "${tmp:-}" ] || rm -rf "$tmp"' EXIT  # a failed export leaves no half-written run behind
   for done in "$STUDY"/sweep/runs/*/DONE.json; do
     [ -f "$done" ] || continue
     run=$(dirname "$done"); name=$(basename "$run")
     cmp -s "$done" "$SAVED/$name/DONE.json" && continue  # saved already
     tmp="$SAVED/.$name.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
     for f in DONE.json recipe.yaml train_summary.json; do [ ! -f "$run/$f" ] || cp "$run/$f" "$tmp/"; done
-    "$PY" -m finbench.cli export-slim "$run/eval" "$tmp/eval" 2> /dev/null
+    "$PY" -m finbench.cli export-slim "$run/eval" "$tmp/eval"  # says what it wrote, or why not (on stderr)
     rm -rf "${SAVED:?}/$name"; mv "$tmp" "$SAVED/$name"; echo "saved $name"
   done
   for rel in $(checks "$STUDY"); do
     rel=${rel%/}
     [ -e "$SAVED/$rel" ] && continue
-    mkdir -p "$(dirname "$SAVED/$rel")"; "$PY" -m finbench.cli export-slim "$STUDY/$rel" "$SAVED/$rel" 2> /dev/null
+    mkdir -p "$(dirname "$SAVED/$rel")"; "$PY" -m finbench.cli export-slim "$STUDY/$rel" "$SAVED/$rel"
     echo "saved $rel"
   done
   for f in "${FILES[@]}"; do
