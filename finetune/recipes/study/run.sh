@@ -49,6 +49,9 @@ knowledge() {  # knowledge RUN PART: the run's model on the knowledge tasks (iss
     && { [ "$1" = zero-shot ] || cp "$STUDY/sweep/runs/$1/recipe.yaml" "$tmp/"; } \
     && mv "$tmp" "$out" || echo "==== knowledge ($2) of $1 failed"  # the recipe beside it, as in eval/
 }
+dry_run() {  # the plan's estimate, written whole (saved.sh may copy it while the job runs)
+  sweep --dry-run > "$STUDY/dry_run.txt.tmp" 2>&1; mv "$STUDY/dry_run.txt.tmp" "$STUDY/dry_run.txt"
+}
 echo $$ > "$STUDY/job.pid"
 echo "==== $(date -u '+%F %T') UTC start, pid $$, code $(cat "$STUDY/code/COMMIT")"
 # 1. the first single-task run (its training rate is the first measured one) and the dev-split check of its budget
@@ -64,7 +67,7 @@ if [ ! -f "$STUDY/train_throughput.json" ]; then
      --json "$STUDY/train_throughput.json" > "$STUDY/train_throughput.md.tmp" && \
      mv "$STUDY/train_throughput.md.tmp" "$STUDY/train_throughput.md") || echo "==== benchmark failed"
 fi
-sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
+dry_run
 for pass in 1 2; do
   for name in $("$PY" -c "import json,sys; print(' '.join(e['name'] for e in json.load(open(sys.argv[1]))['runs']))" \
                 "$STUDY/sweep/plan.json"); do
@@ -85,5 +88,5 @@ for pass in 1 2; do
   done
 done
 for r in single_fpb-seed1 cocktail_general-seed1 cocktail_general_math-seed1; do knowledge "$r" gen; done
-sweep --dry-run > "$STUDY/dry_run.txt" 2>&1
+dry_run
 echo "==== $(date -u '+%F %T') UTC end"
