@@ -1,14 +1,21 @@
 """Shared fixtures: the default model (prepared once per session), three real lm-eval runs of it on a tiny suite,
-one real `vllm serve` of it shared by every test that needs a server, the sample data. Helpers: tests/helpers.py
+one real `vllm serve` of it shared by every test that needs a server, the smoke sweep run once (killed and resumed),
+the sample data. Helpers: tests/helpers.py
 (re-exported here for the modules that import them from conftest)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from helpers import ROOT, cli, copy_run, env, lm_eval, real_data_dir  # noqa: F401 - re-exported
+from helpers import ROOT, SMOKE, SMOKE_EVAL, cli, copy_run, env, lm_eval, real_data_dir  # noqa: F401 - re-exported
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +69,51 @@ def tiny_runs(tmp_path_factory, default_model) -> dict[str, Path]:
         name: run_tiny(variant, default_model, base / name)
         for name, variant in [("plain", "plain"), ("plain_again", "plain"), ("hint", "hint")]
     }
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(tmp_path_factory, default_model) -> SimpleNamespace:
+    """The smoke template's sweep on fpb (the zero-shot run, then single-fpb) by `finbench sweep run` on the sample
+    sets, run once per session the way a long sweep meets failures, and what each step showed:
+    `killed`: the run SIGKILLed (its process group) when single-fpb's evaluation command is printed, i.e. between
+    its training + export and its evaluation (`.killed_lines`, `.after_kill` the files under runs/ then, `.summary` its
+    train_summary.json); then single-fpb's merged model removed (as if killed during the export) and the zero-shot
+    run's DONE.json removed beside a half-written evaluation temp dir (as if killed mid-evaluation);
+    `resumed`: the same command again, to the end; `again`: once more (everything finished).
+    The resume tests assert on these steps; the engines' tests compare their outputs with `.dir` (the reference)."""
+    d = tmp_path_factory.mktemp("smoke_sweep")
+    plan = cli("sweep", "plan", "--template", SMOKE, "--tasks", "fpb", "-o", d)  # in-process: no trl re-import
+    assert plan.returncode == 0, plan.stderr
+    cmd = [sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--only", "zero-shot,single-fpb", *SMOKE_EVAL]
+    proc = subprocess.Popen(
+        cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("[sweep] ") and "finbench.cli eval" in line and "single-fpb" in line:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(60)
+    single, zero = d / "runs" / "single-fpb", d / "runs" / "zero-shot"
+    after_kill = {p.relative_to(d / "runs").as_posix() for p in (d / "runs").rglob("*")}
+    summary = (single / "train_summary.json").read_text() if (single / "train_summary.json").exists() else None
+    shutil.rmtree(single / "merged", ignore_errors=True)
+    (zero / "DONE.json").unlink(missing_ok=True)
+    stale = zero / ".eval.killed.tmp"
+    stale.mkdir()
+    (stale / "half-written.json").write_text("{")
+    resumed = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=1800)
+    again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600)
+    return SimpleNamespace(
+        dir=d,
+        killed=SimpleNamespace(returncode=proc.returncode, lines=seen),
+        after_kill=after_kill,
+        summary=summary,
+        stale=stale,
+        resumed=resumed,
+        again=again,
+    )
 
 
 @pytest.fixture(scope="session")

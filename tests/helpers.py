@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_DIR = ROOT / "tasks"
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
+# the smoke sweep's evaluation: one FPB document, a short reply (the smallest real unit of evaluation)
+SMOKE_EVAL = ["--tasks", "finbench_fpb", "--limit", "1", "--gen_kwargs", "max_gen_toks=8"]
 
 # the eight generative tasks of finbench_all and its groups
 ALL_TASKS = [

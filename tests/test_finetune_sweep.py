@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import ROOT, cli
+from conftest import ROOT, cli, env
 from finbench.finetune import recipe, sweep
 from finbench.finetune.recipe import RecipeError
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 COCKTAIL = ROOT / "finetune" / "recipes" / "cocktail.yaml"
 NINE = ["fpb", "fiqa_sa", "tfns", "headline", "ner", "ner_cls", "convfinqa", "tatqa", "finqa"]
-ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+SWEEP = [sys.executable, "-m", "finbench.cli", "sweep"]
 
 
 @pytest.mark.parametrize("n, expected", [(1, 1), (2, 3), (3, 7), (4, 4 + 6 + 4 + 1), (9, 55)])
@@ -63,59 +63,42 @@ def test_plan_rejects_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, default_model):
-    cmd = [sys.executable, "-m", "finbench.cli", "sweep"]
+def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, smoke_sweep):
     plan = cli("sweep", "plan", "--template", SMOKE, "--tasks", "fpb,ner_cls", "-o", tmp_path)  # in-process
     assert plan.returncode == 0, plan.stderr
     names = [e["name"] for e in json.loads((tmp_path / "plan.json").read_text())["runs"]]
     assert names == ["zero-shot", "single-fpb", "single-ner_cls", "pair-fpb+ner_cls"]
-
-    dry = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
+    dry = subprocess.run(SWEEP + ["run", str(tmp_path), "--dry-run"], env=env(), capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:] if line.split()[0] in names}
     assert set(rows) == set(names) and int(rows["single-fpb"][2]) > 0
     assert "training rate:" in dry.stdout and "evaluation rate:" in dry.stdout
     assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
 
-    eval_args = ["--tasks", "finbench_fpb", "--limit", "2"]
-    run = subprocess.run(
-        cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "2 run(s) completed now" in run.stdout
-    single = tmp_path / "runs" / "single-fpb"
+    # the shared smoke sweep (conftest.smoke_sweep): resumed after a kill, with the zero-shot run's evaluation
+    # killed midway (its DONE.json gone, its temp dir left behind): that evaluation is redone cleanly
+    d, resumed = smoke_sweep.dir, smoke_sweep.resumed
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "2 run(s) completed now" in resumed.stdout
+    zero, single = d / "runs" / "zero-shot", d / "runs" / "single-fpb"
+    assert not smoke_sweep.stale.exists() and (zero / "DONE.json").exists()
+    assert not list((zero / "eval").rglob("half-written.json"))
     assert (single / "DONE.json").exists() and (single / "merged" / "config.json").exists()
     stored = yaml.safe_load((single / "eval" / "recipe.yaml").read_text())
     assert stored["name"] == "single-fpb" and (single / "eval" / "train_summary.json").exists()
     assert list((single / "eval").rglob("results_*.json")) and list((single / "eval").rglob("samples_*.jsonl"))
-
-    # a finished sweep is skipped; an evaluation killed midway (its temp dir left behind) is redone cleanly
-    (tmp_path / "runs" / "zero-shot" / "DONE.json").unlink()
-    stale = tmp_path / "runs" / "zero-shot" / ".eval.killed.tmp"
-    stale.mkdir()
-    (stale / "half-written.json").write_text("{")
-    again = subprocess.run(
-        cmd + ["run", str(tmp_path), "--only", "zero-shot,single-fpb", *eval_args],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    # a finished sweep is skipped
+    again = smoke_sweep.again
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "single-fpb: done, skipped" in again.stdout and "1 run(s) completed now" in again.stdout
-    assert not stale.exists() and (tmp_path / "runs" / "zero-shot" / "DONE.json").exists()
-    assert not list((tmp_path / "runs" / "zero-shot" / "eval").rglob("half-written.json"))
+    assert "zero-shot: done, skipped" in again.stdout and "single-fpb: done, skipped" in again.stdout
+    assert "0 run(s) completed now" in again.stdout
 
-    dry2 = subprocess.run(cmd + ["run", str(tmp_path), "--dry-run"], env=ENV, capture_output=True, text=True)
+    dry2 = subprocess.run(SWEEP + ["run", str(d), "--dry-run"], env=env(), capture_output=True, text=True)
     assert "median of 1 finished run(s)" in dry2.stdout and " done" in dry2.stdout
 
     # the report: scores with CIs for both runs, the single-task run paired against the zero-shot base
     rep = subprocess.run(
-        cmd + ["report", str(tmp_path), "-o", str(tmp_path / "RESULTS.md")], env=ENV, capture_output=True, text=True
+        SWEEP + ["report", str(d), "-o", str(tmp_path / "RESULTS.md")], env=env(), capture_output=True, text=True
     )
     assert rep.returncode == 0, rep.stderr
     lines = rep.stdout.splitlines()
@@ -124,6 +107,24 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, d
     row = next(line for line in section.splitlines() if line.startswith("| single-fpb | "))
     assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", row), row
     assert (tmp_path / "RESULTS.md").read_text() == rep.stdout
+
+
+@pytest.mark.slow
+def test_sweep_killed_between_train_and_eval_resumes_without_retraining(smoke_sweep):
+    """docs/RELIABILITY.md #17: a run killed after its training (and again during its export) is exported and
+    evaluated on resume, never retrained (a retrain would overwrite its measured throughput)."""
+    killed = smoke_sweep.killed
+    assert killed.returncode == -signal.SIGKILL, "".join(killed.lines[-40:])
+    files = smoke_sweep.after_kill
+    assert "single-fpb/merged/config.json" in files and "single-fpb/train_summary.json" in files
+    assert "single-fpb/DONE.json" not in files and "single-fpb/eval" not in files
+    resumed, run = smoke_sweep.resumed, smoke_sweep.dir / "runs" / "single-fpb"
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "single-fpb: trained; exporting the merged model" in resumed.stdout
+    assert "[finetune]" not in resumed.stdout and "resuming from" not in resumed.stdout  # not retrained
+    assert (run / "train_summary.json").read_text() == smoke_sweep.summary  # its measured throughput is kept
+    assert (run / "DONE.json").exists() and list((run / "eval").rglob("results_*.json"))
+    assert json.loads((run / "DONE.json").read_text())["name"] == "single-fpb"
 
 
 STUDY = ROOT / "finetune" / "recipes" / "study" / "plan.yaml"

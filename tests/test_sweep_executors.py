@@ -20,12 +20,12 @@ import pytest
 
 from finbench.finetune import executors, recipe, sweep
 from finbench.finetune.recipe import RecipeError
-from helpers import SMOKE, cli, env
+from helpers import SMOKE, SMOKE_EVAL, cli, env
 
 # The engines' tests prove the executor on the smallest real unit of work: the base model's evaluation and one
 # training run (a few LoRA steps on the sample sets, merged, evaluated on one document with a short reply).
 RUNS = ["zero-shot", "single-fpb"]
-EVAL = ["--tasks", "finbench_fpb", "--limit", "1", "--gen_kwargs", "max_gen_toks=8"]
+EVAL = SMOKE_EVAL
 
 
 def _plan(tmp_path: Path, resources: dict | None = None) -> Path:
@@ -228,28 +228,8 @@ def _sweep_plan(d: Path) -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory, default_model):
-    """The reference: `finbench sweep run --executor local`; call it with the runs a test compares (done once)."""
-    d = tmp_path_factory.mktemp("local")
-    _sweep_plan(d)
-
-    def ensure(names: list[str]) -> Path:
-        run = subprocess.run(
-            [sys.executable, "-m", "finbench.cli", "sweep", "run", str(d), "--only", ",".join(names), *EVAL],
-            env=env(),
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        return d
-
-    return ensure
-
-
 @pytest.mark.slow
-def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep, monkeypatch):
+def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, smoke_sweep, monkeypatch):
     ray = pytest.importorskip("ray")
     for k in ("FINBENCH_DATA_DIR", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.setenv(k, env()[k])
@@ -286,13 +266,13 @@ def test_ray_sweep_matches_local_and_resumes_a_killed_run(tmp_path, local_sweep,
         assert executors.submit(d, EVAL, opts) == 0  # a finished run is never redone
     finally:
         ray.shutdown()
-    reference = local_sweep(RUNS)
+    reference = smoke_sweep.dir  # `finbench sweep run --executor local` of the same plan (conftest)
     for name in RUNS:
         assert _outputs(d, name) == _outputs(reference, name), name
 
 
 @pytest.mark.slow
-def test_slurm_code_path_on_submitits_local_executor(tmp_path, local_sweep):
+def test_slurm_code_path_on_submitits_local_executor(tmp_path, smoke_sweep):
     """submitit's local executor (not a Slurm cluster): the same pickled unit, job array and result collection.
     The zero-shot run only (evaluation); training inside an engine's unit is what the Ray and real-Slurm tests run."""
     pytest.importorskip("submitit")
@@ -324,7 +304,7 @@ def test_slurm_code_path_on_submitits_local_executor(tmp_path, local_sweep):
     (sub,) = [json.loads(line) for line in (d / executors.SUBMISSIONS).read_text().splitlines()]
     assert sub["name"] == "zero-shot" and sub["executor"] == "slurm (local)" and sub["job_id"]
     assert "[sweep] zero-shot: done" in Path(sub["log"]).read_text()  # the unit's own log
-    assert _outputs(d, "zero-shot") == _outputs(local_sweep(["zero-shot"]), "zero-shot")
+    assert _outputs(d, "zero-shot") == _outputs(smoke_sweep.dir, "zero-shot")
 
 
 def _free_port() -> int:
@@ -416,12 +396,12 @@ def _trained_copy(reference: Path, d: Path, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_sweep_on_a_real_local_slurm(tmp_path, local_sweep, slurm_cluster):
+def test_sweep_on_a_real_local_slurm(tmp_path, smoke_sweep, slurm_cluster):
     """sbatch job array on a single-node slurmctld + slurmd on 127.0.0.1; same outputs as --executor local.
     Training inside an engine's unit is the Ray test's; here single-fpb arrives trained (the local reference's
     adapter and merged model), so both array tasks are evaluations: the job array is what is tested."""
     pytest.importorskip("submitit")
-    reference = local_sweep(["zero-shot", "single-fpb"])
+    reference = smoke_sweep.dir
     d = tmp_path / "slurm"
     _sweep_plan(d)
     _trained_copy(reference, d, "single-fpb")
