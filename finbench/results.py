@@ -428,8 +428,9 @@ def partial_lines(res: dict) -> list[str]:
         return []
     lines = [
         "",
-        "PARTIAL RUN: scores on a sample of the test sets (lm-eval --limit takes the first documents of "
-        "finbench's seeded, label-stratified order); run without --limit for full-test-set scores.",
+        "PARTIAL RUN: scores on a sample of the test sets (lm-eval's --limit N, and the --samples a sweep plan "
+        "passes, take the first N documents of finbench's seeded, label-stratified order, never the file's first "
+        "lines); run without them for full-test-set scores.",
     ]
     return lines + [f"  {task}: {sample_text(res, task)}" for task in sorted(part)]
 
