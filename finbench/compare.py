@@ -68,6 +68,13 @@ class RunRecipe:
         return found.group("config") if found else self.name
 
     @property
+    def label(self) -> str:
+        """The run's name with its seed (`<recipe>-seed<N>`), which tells the seeds of one configuration apart."""
+        if self.seed is None or _SEED_SUFFIX.match(self.name):
+            return self.name
+        return f"{self.name}-seed{self.seed}"
+
+    @property
     def single_task(self) -> str | None:
         """The task of a single-task recipe (one mixture task, no general or math share), else None."""
         return self.tasks[0] if len(self.tasks) == 1 and not self.general and not self.math else None

@@ -131,6 +131,24 @@ def test_identical_seeds_add_no_variance_and_a_configuration_minus_itself_is_zer
     assert (d.value, d.lo, d.hi) == (0.0, 0.0, 0.0)
 
 
+def test_the_sweeps_layout_names_runs_by_folder_and_seed(tmp_path):
+    # a sweep's run dir is `<run>/eval`, and the recipe stored there is named without its seed (`seed:` says it),
+    # as under results/study; a cell with a newline or a pipe (an NER answer) must not break the table
+    shutil.copytree(STUDY / "zero-shot", tmp_path / "zero-shot" / "eval")
+    for seed in (1, 2):
+        run = tmp_path / f"single_fpb-seed{seed}" / "eval"
+        shutil.copytree(STUDY / f"single-fpb-seed{seed}", run)
+        text = (run / "recipe.yaml").read_text()
+        assert f"seed: {seed}" in text
+        (run / "recipe.yaml").write_text(text.replace(f"single-fpb-seed{seed}", "single_fpb"))
+    runs, _ = report.load_runs(sorted(tmp_path.glob("*/eval")))
+    text = report.render(report.study(runs))
+    assert "| zero-shot | 1 | zero-shot | – | (no recipe: not fine-tuned) |" in text
+    assert "| single_fpb | 2 | single_fpb-seed1, single_fpb-seed2 | " in text
+    assert "| fpb | single_fpb-seed2 | 12 |" in text and "| fpb | eval |" not in text
+    assert report._table(["a"], [["x\ny|z"]])[2] == "| x⏎y\\|z |"
+
+
 def test_study_report_tables_and_figure(tmp_path):
     from sklearn.metrics import f1_score
 

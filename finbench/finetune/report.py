@@ -55,7 +55,8 @@ class Study:
 def _run_name(root: Path, results_file: Path, res: dict) -> str:
     rel = results_file.parent.relative_to(root) if results_file.is_relative_to(root) else Path()
     parts = [p for p in rel.parts if p not in (res.get("model_name_sanitized"), "eval")]
-    return "/".join(parts) or root.name
+    # a sweep run's output is `<run>/eval`: the run is named by the folder above it
+    return "/".join(parts) or (root.parent.name if root.name == "eval" else root.name)
 
 
 def _leaf_tasks(run: results.Run) -> set[str]:
@@ -169,7 +170,14 @@ def _delta_cell(d: compare.StudyDelta | None) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
+    def row(cells: list[str]) -> str:  # a newline or a pipe in a cell (an answer's text) would break the table
+        return "| " + " | ".join(c.replace("\n", "⏎").replace("|", "\\|") for c in cells) + " |"
+
+    return [row(head), "|---" * len(head) + "|"] + [row(r) for r in rows]
+
+
+def _label(r: compare.NamedRun) -> str:
+    return r.recipe.label if r.recipe else r.name
 
 
 def _configs_on(st: Study, task: str) -> dict[str, compare.StudyScore]:
@@ -369,7 +377,7 @@ def render(st: Study) -> str:
             [
                 c.name,
                 str(len(c.runs)),
-                ", ".join(r.name for r in c.runs),
+                ", ".join(map(_label, c.runs)),
                 c.recipe.base_model if c.recipe else "–",
                 _mixture(c.recipe),
             ]
@@ -377,7 +385,7 @@ def render(st: Study) -> str:
         ],
     )
     parts = [
-        (r.name, r.run.results["finbench_parts"])
+        (_label(r), r.run.results["finbench_parts"])
         for c in st.configs
         for r in c.runs
         if "finbench_parts" in r.run.results
@@ -534,7 +542,7 @@ def render(st: Study) -> str:
                 rows.append(
                     [
                         _short(t),
-                        r.name,
+                        _label(r),
                         str(total),
                         str(len(answers)),
                         f"{top_share:.0%}",
