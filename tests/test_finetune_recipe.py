@@ -160,6 +160,10 @@ def test_unreadable_recipe_files(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(RecipeError, match="not valid YAML"):
         recipe.load(bad)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(yaml.safe_dump(GOOD, sort_keys=False) + "name: other\n")
+    with pytest.raises(RecipeError, match="found the key 'name' twice"):
+        recipe.load(twice)
 
 
 def test_cli_bad_recipe_is_one_line_and_writes_nothing(tmp_path):

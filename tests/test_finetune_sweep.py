@@ -190,6 +190,11 @@ def test_study_eval_args_take_the_runs_tasks_and_seeded_samples(tmp_path):
             " {recipe: cocktail.yaml, seeds: [1], eval: [finbench_tfns]}]\nzero_shot: {eval: [finbench_fpb]}\n",
             "planned twice",
         ),
+        (  # a stale block whose `samples:` lost its `#`: the later key used to win silently
+            "samples: old text\nruns: [{recipe: cocktail.yaml, seeds: [1], eval: [finbench_fpb]}]\n"
+            "zero_shot: {eval: [finbench_fpb]}\nsamples: {finbench_fpb: 10}\n",
+            "found the key 'samples' twice \\(first at line 1\\)",
+        ),
     ],
 )
 def test_bad_study_files_are_refused_before_anything_is_written(tmp_path, text, words):

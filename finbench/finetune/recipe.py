@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from finbench import yamlfile
 from finbench.data import TASKS
 
 DEFAULT_BASE = "default"  # the embedded SmolLM2-135M-Instruct (finbench default-model)
@@ -406,7 +407,7 @@ def load(path: str | Path) -> Recipe:
     if not path.is_file():
         raise RecipeError(f"{path}: no such recipe file (shipped recipes are in finetune/recipes/)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yamlfile.load(path.read_text())
     except yaml.YAMLError as exc:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
     return dataclasses.replace(from_dict(raw, str(path)), source=str(path))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from finbench import artifacts, child
+from finbench import artifacts, child, yamlfile
 from finbench.config import cache_dir
 
 from . import mix
@@ -156,7 +156,7 @@ def plan_study(path: Path, out_dir: Path) -> list[dict]:
     a seeded sample (lm-eval's `--samples`, shown as partial in every report), never a prefix of the file."""
     path, out_dir = Path(path), Path(out_dir)
     try:
-        study = yaml.safe_load(path.read_text())
+        study = yamlfile.load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise RecipeError(f"{path}: cannot read the study file ({exc})") from None
     if not isinstance(study, dict) or not isinstance(study.get("runs"), list) or not study["runs"]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import results, stats
+from .. import results, stats, yamlfile
 from ..config import DataError
 
 FILE = Path(__file__).with_name("published.yaml")
@@ -31,7 +31,7 @@ class Published:
 def load(path: Path = FILE) -> list[Published]:
     """Every entry of a reference file (default: the package's published.yaml); DataError names a bad entry."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yamlfile.load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{path}: unreadable reference file ({exc})") from None
     if not isinstance(raw, list):
