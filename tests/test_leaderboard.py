@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,20 @@ def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):
     assert "seeds of one recipe" in flag and "finbench study report" in flag
     cocktail = next(r for r in data["rows"] if r["model"] == "cocktail-seed1")
     assert [d["task"] for d in cocktail["delta_vs_single_task"]] == ["finbench_fiqa_sa"]  # its one single-task run
+
+
+def test_seeds_of_a_recipe_named_without_its_seed_are_told_apart(tmp_path):
+    # the sweep stores each seed's recipe under the recipe's own name (`seed:` says which), as results/study does
+    for seed in (1, 2):
+        run = tmp_path / "runs" / f"single_fpb-seed{seed}" / "eval"
+        shutil.copytree(STUDY / f"single-fpb-seed{seed}", run)
+        (run / "recipe.yaml").write_text(
+            (run / "recipe.yaml").read_text().replace(f"single-fpb-seed{seed}", "single_fpb")
+        )
+    proc = build_site(*sorted((tmp_path / "runs").glob("*/eval")), out=tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    assert sorted(r["model"] for r in data["rows"]) == ["single_fpb-seed1", "single_fpb-seed2"]
 
 
 def test_invalid_recipe_is_a_warning_not_a_crash(tmp_path):

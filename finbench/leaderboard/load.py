@@ -228,7 +228,7 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         "documents": "; ".join(f"{t}: {c.sample}" for t, c in cells.items() if c.sample),
     }
     meta = {k: v for k, v in meta.items() if v not in ("", "None", "{}")}
-    name = public(recipe.name) if recipe else _model_name(res)
+    name = public(recipe.label) if recipe else _model_name(res)  # seeds of one recipe apart: `<recipe>-seed<N>`
     groups = _innermost_groups(res)
     return Entry(
         name=name,

@@ -272,14 +272,14 @@ def build_table(entries: list[Entry], n_boot: int, seed: int, refs: list[publish
             samples[col.label] = len(sigs)
     if samples:
         flags.append(
-            "Runs scored on different samples (e.g. another --limit): "
+            "Runs scored on different samples (e.g. another --limit or --samples): "
             + ", ".join(f"{t} ({k} sample sets)" for t, k in sorted(samples.items()))
             + "; their cells are compared by CI overlap only, not paired."
         )
     partial = [r.entry.name for r in rows if any(s is not None and s.sample for s in r.tasks.values())]
     if partial:
         flags.append(
-            "Partial runs, scored on a sample of the test sets (--limit), not the full test sets: "
+            "Partial runs, scored on a sample of the test sets (--limit or --samples), not the full test sets: "
             + ", ".join(partial)
             + "; hover a cell for its 'sample of N of M documents'."
         )
