@@ -206,3 +206,14 @@ def test_bad_study_files_are_refused_before_anything_is_written(tmp_path, text, 
     with pytest.raises(RecipeError, match=words):
         sweep.plan_study(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluation_time_is_a_fixed_cost_plus_a_token_rate():
+    # the study's evaluations: ~67 s of engine start each, then ~820 prompt tokens/s; a 235-document run is mostly
+    # start-up, so a median of rates would put the 8-task evaluation at 1.7x its measured time
+    measured = [(t, 67 + t / 820) for t in (40_000, 90_000, 200_000, 1_900_000)]
+    fixed, rate = sweep.eval_time_model(measured)
+    assert fixed == pytest.approx(67) and rate == pytest.approx(820)
+    assert sweep.eval_time_model([(1000, 10.0), (1000, 20.0), (1000, 40.0)]) == (0.0, 50.0)  # one size: the median
+    assert sweep.eval_time_model([(1000, 100.0), (2000, 50.0)]) == (0.0, 25.0)  # a negative slope: the median rate
+    assert sweep.eval_time_model([]) is None

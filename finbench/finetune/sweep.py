@@ -32,7 +32,6 @@ from .rundir import DONE
 VARIANTS = {"base": (False, False), "general": (True, False), "math": (False, True), "general_math": (True, True)}
 BASE_RUN = "zero-shot"
 THROUGHPUT_FILE = "train_throughput.json"  # written by benchmarks/train_throughput.py into finbench's cache
-EVAL_THROUGHPUT_FILE = "eval_throughput.json"  # prompt tokens/s of a measured evaluation (finetune/README.md)
 
 
 def subsets(tasks: list[str]) -> list[tuple[str, tuple[str, ...]]]:
@@ -298,10 +297,27 @@ def _prompt_tokens(tokenizer, task: str, n: int | None) -> tuple[int, int]:
     return len(docs), sum(len(x) for x in ids["input_ids"])
 
 
-def measured_eval_rate(sweep_dir: Path, tokens_of) -> tuple[float | None, str]:
-    """Evaluation throughput in prompt tokens/s (generation included): this sweep's finished evaluations (median), else
-    the figure `finbench`'s pre-launch smoke recorded in the cache (EVAL_THROUGHPUT_FILE)."""
-    rates = []
+def eval_time_model(measured: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """(fixed seconds per evaluation, prompt tokens/s) from finished evaluations' (prompt tokens, seconds): a
+    least-squares line, since every evaluation pays an engine start that a 235-document run spends most of its time
+    on; with fewer than two sizes or a line that makes no sense (negative cost), the median rate and no fixed cost.
+    None without a measurement."""
+    if not measured:
+        return None
+    sizes = {t for t, _ in measured}
+    if len(sizes) >= 2:
+        import numpy as np
+
+        slope, fixed = np.polyfit([t for t, _ in measured], [s for _, s in measured], 1)
+        if slope > 0 and fixed >= 0:
+            return float(fixed), float(1 / slope)
+    return 0.0, statistics.median(t / s for t, s in measured)
+
+
+def measured_eval_time(sweep_dir: Path, tokens_of) -> tuple[tuple[float, float] | None, str]:
+    """The evaluation-time model (eval_time_model) of this sweep's finished evaluations (generation included), and
+    how it was measured."""
+    measured = []
     for done in Path(sweep_dir).glob(f"runs/*/{DONE}"):
         args = json.loads(done.read_text()).get("eval_args", [])
         results = sorted(done.parent.glob("eval/**/results_*.json"))
@@ -309,14 +325,15 @@ def measured_eval_rate(sweep_dir: Path, tokens_of) -> tuple[float | None, str]:
             continue
         seconds = float(json.loads(results[-1].read_text()).get("total_evaluation_time_seconds") or 0)
         if seconds > 0:
-            rates.append(tokens_of(args) / seconds)
-    if rates:
-        return statistics.median(rates), f"median of {len(rates)} finished evaluation(s) of this sweep"
-    path = cache_dir() / EVAL_THROUGHPUT_FILE
-    if path.is_file():
-        rec = json.loads(path.read_text())
-        return rec["prompt_tokens_per_second"], rec.get("how", str(path))
-    return None, f"not measured yet (no finished evaluation, no {path})"
+            measured.append((tokens_of(args), seconds))
+    model = eval_time_model(measured)
+    if model is None:
+        return None, "not measured yet (no finished evaluation of this sweep)"
+    fixed, rate = model
+    how = f"{len(measured)} finished evaluation(s) of this sweep"
+    if fixed:
+        return model, f"{fixed:.0f} s per evaluation + {rate:.0f} prompt tokens/s, a least-squares fit over {how}"
+    return model, f"{rate:.0f} prompt tokens/s, median of {how}"
 
 
 def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
@@ -324,7 +341,8 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
 
     Training: tokens (examples within max_length x epochs) plus dev-loss passes (dev tokens x evaluations, a forward
     pass costing about a third of a training step's) at the measured training rate. Evaluation: the chat-template
-    prompt tokens of the run's evaluation documents (planned samples: their first N) at the measured evaluation rate."""
+    prompt tokens of the run's evaluation documents (planned samples: their first N) by the measured evaluation-time
+    model (a fixed cost per evaluation + a prompt-token rate, measured_eval_time)."""
     from transformers import AutoTokenizer
 
     from .train import resolve_base
@@ -345,14 +363,14 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
     def tokens_of(args: list[str]) -> int:
         return eval_tokens(args[args.index("--tasks") + 1].split(","))[1]
 
-    eval_rate, eval_how = measured_eval_rate(sweep_dir, tokens_of)
+    eval_model, eval_how = measured_eval_time(sweep_dir, tokens_of)
     lines = [f"{'run':<36} {'examples':>8} {'tokens':>9} {'est. train':>10} {'eval docs':>9} {'est. eval':>9}  status"]
     total_train = total_eval = 0.0
     train_tokens = 0
     for e in p["runs"]:
         status = "done" if (sweep_dir / "runs" / e["name"] / DONE).exists() else "pending"
         docs, etoks = eval_tokens(e["eval_tasks"]) if e.get("eval_tasks") else (None, None)
-        est_eval = etoks / eval_rate if etoks and eval_rate else None
+        est_eval = eval_model[0] + etoks / eval_model[1] if etoks and eval_model else None
         eval_cols = (
             f"{docs if docs is not None else '-':>9} "
             f"{f'{est_eval / 60:.0f} min' if est_eval else ('?' if etoks else '-'):>9}"
@@ -392,11 +410,11 @@ def dry_run(sweep_dir: Path, tokenizer_source: str | None = None) -> str:
 
     lines.append(
         f"{len(p['runs'])} runs, {train_tokens} training tokens; still to run: training "
-        f"{hours(total_train, bool(rate))} + evaluation {hours(total_eval, bool(eval_rate))} = "
-        f"{hours(total_train + total_eval, bool(rate and eval_rate))}"
+        f"{hours(total_train, bool(rate))} + evaluation {hours(total_eval, bool(eval_model))} = "
+        f"{hours(total_train + total_eval, bool(rate and eval_model))}"
     )
     lines.append(f"  training rate: {f'{rate:.0f} tokens/s, ' if rate else ''}{how}")
-    lines.append(f"  evaluation rate: {f'{eval_rate:.0f} prompt tokens/s, ' if eval_rate else ''}{eval_how}")
+    lines.append(f"  evaluation time: {eval_how}")
     return "\n".join(lines)
 
 
