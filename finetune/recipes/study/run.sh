@@ -77,7 +77,8 @@ for pass in 1 2; do
     fi  # the checks below skip what is done, so a job killed between a run and its checks does them on resume
     case "$name" in  # knowledge: MMLU for the base, the FPB single and each cocktail variant (seed 1); the
       # generative part for the base and the cocktail now, for the others at the end
-      cocktail-seed1) for r in zero-shot single_fpb-seed1 "$name"; do knowledge "$r" mmlu; done
+      # (two singles: single_fpb-seed1's model was lost with its machine; knowledge skips a run without a model)
+      cocktail-seed1) for r in zero-shot single_fpb-seed1 single_tfns-seed1 "$name"; do knowledge "$r" mmlu; done
                       knowledge zero-shot gen; knowledge "$name" gen ;;
       cocktail_general-seed1|cocktail_general_math-seed1) knowledge "$name" mmlu ;;
     esac
@@ -87,6 +88,6 @@ for pass in 1 2; do
     esac
   done
 done
-for r in single_fpb-seed1 cocktail_general-seed1 cocktail_general_math-seed1; do knowledge "$r" gen; done
+for r in single_fpb-seed1 single_tfns-seed1 cocktail_general-seed1 cocktail_general_math-seed1; do knowledge "$r" gen; done
 dry_run
 echo "==== $(date -u '+%F %T') UTC end"
