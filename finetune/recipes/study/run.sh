@@ -77,9 +77,10 @@ for pass in 1 2; do
     fi  # the checks below skip what is done, so a job killed between a run and its checks does them on resume
     case "$name" in  # knowledge: MMLU for the base, the FPB single and each cocktail variant (seed 1); the
       # generative part for the base and the cocktail now, for the others at the end
-      # (two singles: single_fpb-seed1's model was lost with its machine; knowledge skips a run without a model)
-      cocktail-seed1) for r in zero-shot single_fpb-seed1 single_tfns-seed1 "$name"; do knowledge "$r" mmlu; done
-                      knowledge zero-shot gen; knowledge "$name" gen ;;
+      # (two singles: single_fpb-seed1's model was lost with its machine; knowledge skips a run without a model).
+      # The runs whose models a fresh machine would not have first, the base (always there) last.
+      cocktail-seed1) for r in "$name" single_tfns-seed1 single_fpb-seed1 zero-shot; do knowledge "$r" mmlu; done
+                      knowledge "$name" gen; knowledge zero-shot gen ;;
       cocktail_general-seed1|cocktail_general_math-seed1) knowledge "$name" mmlu ;;
     esac
     case "$name" in  # the sentiment singles' first seeds, on their dev splits
