@@ -217,3 +217,23 @@ def test_evaluation_time_is_a_fixed_cost_plus_a_token_rate():
     assert sweep.eval_time_model([(1000, 10.0), (1000, 20.0), (1000, 40.0)]) == (0.0, 50.0)  # one size: the median
     assert sweep.eval_time_model([(1000, 100.0), (2000, 50.0)]) == (0.0, 25.0)  # a negative slope: the median rate
     assert sweep.eval_time_model([]) is None
+
+
+def test_evaluation_time_is_measured_on_the_fine_tuned_runs_not_the_base(tmp_path):
+    def finished(name, tasks, seconds):
+        run = tmp_path / "runs" / name
+        (run / "eval" / "model").mkdir(parents=True)
+        (run / sweep.DONE).write_text(json.dumps({"name": name, "eval_args": ["--tasks", tasks]}))
+        (run / "eval" / "model" / "results_1.json").write_text(json.dumps({"total_evaluation_time_seconds": seconds}))
+
+    tokens = {"all": 1_900_000, "fpb": 110_000}
+    (tmp_path / "plan.json").write_text(
+        json.dumps({"runs": [{"name": "zero-shot", "recipe": None}, {"name": "a", "recipe": "a.yaml"}]})
+    )
+    finished("zero-shot", "all", 2381.0)  # the base writes long answers: 3.4x the fine-tuned time
+    model, how = sweep.measured_eval_time(tmp_path, lambda args: tokens[args[1]])
+    assert model == (0.0, pytest.approx(1_900_000 / 2381)) and "(the base model)" in how  # nothing else yet
+    finished("a", "all", 708.0)
+    finished("b", "fpb", 190.0)
+    (fixed, rate), how = sweep.measured_eval_time(tmp_path, lambda args: tokens[args[1]])
+    assert fixed + 1_900_000 / rate == pytest.approx(708.0) and "2 finished" in how and "base" not in how
