@@ -72,7 +72,7 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, s
     assert dry.returncode == 0, dry.stderr
     rows = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[1:] if line.split()[0] in names}
     assert set(rows) == set(names) and int(rows["single-fpb"][2]) > 0
-    assert "training rate:" in dry.stdout and "evaluation rate:" in dry.stdout
+    assert "training rate:" in dry.stdout and "evaluation time: not measured yet" in dry.stdout
     assert int(rows["pair-fpb+ner_cls"][2]) > int(rows["single-fpb"][2])
 
     # the shared smoke sweep (conftest.smoke_sweep): resumed after a kill, with the zero-shot run's evaluation
@@ -95,6 +95,8 @@ def test_sweep_run_is_resumable_and_stores_the_recipe_beside_results(tmp_path, s
 
     dry2 = subprocess.run(SWEEP + ["run", str(d), "--dry-run"], env=env(), capture_output=True, text=True)
     assert "median of 1 finished run(s)" in dry2.stdout and " done" in dry2.stdout
+    # the evaluation time is measured on the fine-tuned run's evaluation, not the base model's
+    assert "prompt tokens/s, median of 1 finished evaluation(s) of this sweep\n" in dry2.stdout + "\n"
 
     # the report: scores with CIs for both runs, the single-task run paired against the zero-shot base
     rep = subprocess.run(
