@@ -107,7 +107,7 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
                 recipe = compare.run_recipe(run)
             except RecipeError as exc:
                 raise compare.CompareError(f"{f}: its recipe is invalid ({exc})") from None
-            mine.append([recipe.name if recipe else _run_name(base, f, run.results), run, recipe])
+            mine.append([recipe.label if recipe else _run_name(base, f, run.results), run, recipe])
         by_model: dict[str, list] = {}
         for entry in mine:
             if entry[2] is None:
@@ -174,10 +174,6 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
         return "| " + " | ".join(c.replace("\n", "⏎").replace("|", "\\|") for c in cells) + " |"
 
     return [row(head), "|---" * len(head) + "|"] + [row(r) for r in rows]
-
-
-def _label(r: compare.NamedRun) -> str:
-    return r.recipe.label if r.recipe else r.name
 
 
 def _configs_on(st: Study, task: str) -> dict[str, compare.StudyScore]:
@@ -377,7 +373,7 @@ def render(st: Study) -> str:
             [
                 c.name,
                 str(len(c.runs)),
-                ", ".join(map(_label, c.runs)),
+                ", ".join(r.name for r in c.runs),
                 c.recipe.base_model if c.recipe else "–",
                 _mixture(c.recipe),
             ]
@@ -385,7 +381,7 @@ def render(st: Study) -> str:
         ],
     )
     parts = [
-        (_label(r), r.run.results["finbench_parts"])
+        (r.name, r.run.results["finbench_parts"])
         for c in st.configs
         for r in c.runs
         if "finbench_parts" in r.run.results
@@ -542,7 +538,7 @@ def render(st: Study) -> str:
                 rows.append(
                     [
                         _short(t),
-                        _label(r),
+                        r.name,
                         str(total),
                         str(len(answers)),
                         f"{top_share:.0%}",
@@ -620,7 +616,7 @@ def markdown(sweep_dir: Path) -> str:
         if not found:
             raise FileNotFoundError(f"{sweep_dir}/runs/{name}/eval: no lm-eval results (run `finbench sweep run`)")
         r = found[-1]
-        runs.append(compare.NamedRun(r.recipe.name if r.recipe else name, r.run, r.recipe))
+        runs.append(compare.NamedRun(r.recipe.label if r.recipe else name, r.run, r.recipe))
         notes += why
     return render(study(runs, notes=notes))
 
