@@ -19,7 +19,9 @@ from conftest import cli, copy_run
 from finbench import compare
 from finbench.leaderboard import build, charts, load, published, site, table
 from helpers import hostile_results, hostile_sample
-from recorded import STUDY, TINY
+from recorded import RECORDED, STUDY, TINY
+
+KNOWLEDGE = RECORDED / "knowledge"  # <run>/mmlu and <run>/gen: one model's tasks in two output dirs
 
 
 @pytest.fixture
@@ -191,6 +193,66 @@ def test_delta_vs_single_task_run_for_runs_sharing_a_base_model(tmp_path):
     assert "Δ vs the single-task run" in page and "hurts" in page and page.count("<svg") == 2
     assert "fiqa_sa, fpb, tfns" in page and "training seed" in page
     assert "<code>neutral</code> 12</td>" in page  # its TFNS answers: one label, all 12 times (collapse shows)
+
+
+def test_a_models_output_dirs_with_disjoint_tasks_are_one_row(tmp_path):
+    """The study's knowledge layout: each model's MMLU (hf) and generative tasks (vLLM) in two output dirs, each
+    with the recipe beside it. One row per model with all three tasks, as `study report` reads them; the cells
+    are the ones each part alone gives; a field the parts disagree on says which part each value came from."""
+    proc = build_site(KNOWLEDGE, out=tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
+    names = ["zero-shot", "single_fpb-seed1", "cocktail-seed1", "cocktail_general-seed1", "cocktail_general_math-seed1"]
+    rows = {r["model"]: r for r in data["rows"]}
+    assert len(data["rows"]) == 5 and set(rows) == {"SmolLM2-135M-Instruct", *names[1:]}
+    tasks = {"finbench_mmlu_finance", "finbench_financemath", "finbench_financebench"}
+    for row in data["rows"]:
+        assert {t for t, v in row["tasks"].items() if v is not None} == tasks
+        parts = row["run"].split(" + ")
+        assert len(parts) == 2 and [p.split("/")[2] for p in parts] == ["gen", "mmlu"], row["run"]
+        assert row["overall"] is not None  # every column: the row has an overall score
+    # each part alone: the same cells
+    for name in names:
+        alone = tmp_path / name
+        assert build_site(KNOWLEDGE / name / "mmlu", KNOWLEDGE / name / "gen", out=alone).returncode == 0
+        (row,) = json.loads((alone / "leaderboard.json").read_text())["rows"]
+        for task in sorted(tasks):
+            single = tmp_path / f"{name}-{task}"
+            part = "mmlu" if task == "finbench_mmlu_finance" else "gen"
+            assert build_site(KNOWLEDGE / name / part, out=single).returncode == 0
+            (own,) = json.loads((single / "leaderboard.json").read_text())["rows"]
+            assert row["tasks"][task] == own["tasks"][task]
+    page = (tmp_path / "site" / rows["cocktail-seed1"]["page"]).read_text()
+    assert "6.0 (knowledge/cocktail-seed1/gen); 8.0 (knowledge/cocktail-seed1/mmlu)" in page  # each part's --limit
+    assert "training seed" in page
+
+
+def test_a_model_evaluated_twice_on_a_task_keeps_a_row_per_file(tmp_path):
+    run = tmp_path / "cocktail-seed1"
+    shutil.copytree(KNOWLEDGE / "cocktail-seed1", run)
+    shutil.copytree(run / "mmlu", run / "mmlu-again")
+    proc = build_site(run, out=tmp_path / "site")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "site" / "leaderboard.json").read_text())["rows"]
+    assert len(rows) == 3 and all(" + " not in r["run"] for r in rows)  # repeats are not parts of one run
+    assert len({r["model"] for r in rows}) == 3  # told apart by where they came from
+
+
+def test_merged_metadata_names_where_each_differing_value_came_from():
+    def entry(label, **meta):
+        return load.Entry(label.split("/")[0], label, {}, {}, meta, None, {})
+
+    parts = [
+        entry("k/a/gen/results.json", backend="vllm", date="d1", documents="t1: sample of 3 of 9 documents"),
+        entry("k/a/mmlu/results.json", backend="hf", date="d1", limit="5"),
+        entry("k/a/more/results.json", backend="vllm", date="d1"),
+    ]
+    assert load._merged_meta(parts) == {
+        "backend": "vllm (k/a/gen, k/a/more); hf (k/a/mmlu)",
+        "date": "d1",
+        "documents": "t1: sample of 3 of 9 documents",
+        "limit": "5 (k/a/mmlu)",
+    }
 
 
 def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):

@@ -1,6 +1,7 @@
-"""Load lm-eval output directories into leaderboard entries: one Entry per `results_*.json`, one Cell per task (its
-primary metric recomputed from the `--log_samples` items, with seeded bootstrap draws), and the run's metadata
-(lm-eval's own, plus finbench_run.json and recipe.yaml stored beside it when present).
+"""Load lm-eval output directories into leaderboard entries: one Entry per model (a `results_*.json`, or several of
+one model with disjoint tasks: merge_model_runs), one Cell per task (its primary metric recomputed from the
+`--log_samples` items, with seeded bootstrap draws), and the run's metadata (lm-eval's own, plus finbench_run.json
+and recipe.yaml stored beside it when present).
 
 Only whitelisted fields reach an Entry, with secrets masked and filesystem paths cut to their last component, so
 nothing from the environment (keys, paths outside the results) can be rendered. Malformed or partial inputs become
@@ -56,6 +57,7 @@ class Entry:
     examples: dict[str, list[dict[str, str]]]
     slug: str = ""
     answers: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # task -> top extracted answers, counts
+    model: tuple = field(default=(), repr=False)  # which model it evaluated (merge key, never rendered)
 
 
 # an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
@@ -239,7 +241,65 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         recipe=recipe,
         examples={t: _examples(run.samples[t]) for t in cells},
         answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()},
+        # the recipe a model was trained from, else lm-eval's name of the model (its local path, sanitized)
+        model=("recipe", recipe) if recipe else ("model", str(res.get("model_name_sanitized") or name)),
     )
+
+
+def _where(entry: Entry) -> str:
+    """The label's folders (a merged entry: each part's, joined)."""
+    return " + ".join(p.rsplit("/", 1)[0] if "/" in p else p for p in entry.label.split(" + "))
+
+
+def _merged_meta(parts: list[Entry]) -> dict[str, str]:
+    """Each field once where every part agrees; else each value followed by the parts it came from."""
+    out: dict[str, str] = {}
+    for key in dict.fromkeys(k for e in parts for k in e.meta):
+        having = [e for e in parts if key in e.meta]
+        values = {e.meta[key] for e in having}
+        if len(having) == len(parts) and len(values) == 1:
+            out[key] = parts[0].meta[key]
+        elif key == "documents":  # already names its tasks
+            out[key] = "; ".join(e.meta[key] for e in having)
+        else:
+            where: dict[str, list[str]] = {}
+            for e in having:
+                where.setdefault(e.meta[key], []).append(_where(e))
+            out[key] = "; ".join(f"{v} ({', '.join(w)})" for v, w in where.items())
+    return out
+
+
+def merge_model_runs(entries: list[Entry]) -> list[Entry]:
+    """One row per model: the results files of one model (the same recipe, else the same lm-eval model name) whose
+    tasks are disjoint, e.g. a model's task evaluation and its knowledge tasks run into other output dirs, are one
+    Entry (cells side by side, labels joined with " + ", metadata merged by _merged_meta), as `finbench study
+    report` reads them (finbench.finetune.report.load_runs). A model whose files share a task keeps one row per
+    file: those are repeated evaluations, not parts of one."""
+    groups: dict[tuple, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.model, []).append(e)
+    out = []
+    for group in groups.values():
+        tasks = [t for e in group for t in e.cells]
+        if len(group) == 1 or len(tasks) != len(set(tasks)):
+            out += group
+            continue
+        group = sorted(group, key=lambda e: e.label)
+        first = group[0]
+        out.append(
+            Entry(
+                name=first.name,
+                label=" + ".join(e.label for e in group),
+                cells={t: c for e in group for t, c in e.cells.items()},
+                categories={t: c for e in group for t, c in e.categories.items()},
+                meta=_merged_meta(group),
+                recipe=first.recipe,
+                examples={t: x for e in group for t, x in e.examples.items()},
+                answers={t: a for e in group for t, a in e.answers.items()},
+                model=first.model,
+            )
+        )
+    return out
 
 
 def _slug(entry: Entry) -> str:
@@ -248,8 +308,9 @@ def _slug(entry: Entry) -> str:
 
 
 def load(paths: list[Path], n_boot: int, seed: int) -> tuple[list[Entry], list[tuple[str, str]]]:
-    """Every run under the given RESULTS_DIRs (or results files). Returns (entries, warnings); a warning is
-    (file as a label relative to its RESULTS_DIR, reason). Display names are made unique by adding the label."""
+    """Every run under the given RESULTS_DIRs (or results files), a model's disjoint parts merged into one
+    (merge_model_runs). Returns (entries, warnings); a warning is (file as a label relative to its RESULTS_DIR,
+    reason). Display names are made unique by adding the label."""
     entries: list[Entry] = []
     warnings: list[tuple[str, str]] = []
     for raw in paths:
@@ -273,12 +334,13 @@ def load(paths: list[Path], n_boot: int, seed: int) -> tuple[list[Entry], list[t
             entry = load_entry(base, f, n_boot, seed, warn)
             if entry is not None:
                 entries.append(entry)
+    entries = merge_model_runs(entries)
     counts: dict[str, int] = {}
     for e in entries:
         counts[e.name] = counts.get(e.name, 0) + 1
     for e in entries:
         if counts[e.name] > 1:
-            e.name = f"{e.name} ({e.label.rsplit('/', 1)[0] if '/' in e.label else e.label})"
+            e.name = f"{e.name} ({_where(e)})"
     counts = {}
     for e in entries:
         counts[e.name] = counts.get(e.name, 0) + 1
