@@ -287,6 +287,7 @@ class StudyScore:
     boot: np.ndarray = field(repr=False)
     items: results.Items | None = field(default=None, repr=False)  # the first seed's, on the shared documents
     label: str | None = None  # a constant answer's label (majority_score)
+    runs: list[str] = field(default_factory=list)  # the seed runs that scored the task (per_seed's order)
 
     @property
     def n_seeds(self) -> int:
@@ -359,20 +360,13 @@ def study_scores(
     seed: int = results.SEED,
     alpha: float = stats.ALPHA,
 ) -> dict[str, StudyScore]:
-    """Every configuration that scored `task` (every one of its seeds must have: a seed that lacks it raises
-    CompareError), on the documents every run scored. `metric`: a metric name (e.g. weighted_f1, for a published
-    number); default the task's primary metric (results.primary_items) of the first run."""
+    """Every configuration that scored `task`, over the seeds that scored it (a plan may evaluate some seeds on
+    fewer tasks, e.g. the study's seeds 2-3 of the + general variants on the sentiment tasks only: StudyScore.runs
+    names those that counted), on the documents every run scored. `metric`: a metric name (e.g. weighted_f1, for a
+    published number); default the task's primary metric (results.primary_items) of the first run."""
     have = [(c, r) for c in configs for r in c.runs if task in r.run.samples]
     if not have:
         return {}
-    for c in configs:
-        got = [r.name for r in c.runs if task in r.run.samples]
-        if got and len(got) != len(c.runs):
-            missing = sorted({r.name for r in c.runs} - set(got))
-            raise CompareError(
-                f"{task}: {c.name} has seeds without samples of it ({', '.join(missing)}); "
-                "evaluate every seed on the same tasks"
-            )
     for field_, what in (("versions", "task version"), ("n-shot", "n-shot")):
         seen = {str((r.run.results.get(field_) or {}).get(task)) for _, r in have}
         if len(seen) > 1:
@@ -403,10 +397,11 @@ def study_scores(
     tseed = results.task_seed(task, seed)
     out, pos = {}, 0
     for c in configs:
-        mine = items[pos : pos + len(c.runs)] if task in c.runs[0].run.samples else []
+        scored = [r.name for r in c.runs if task in r.run.samples]
+        mine = items[pos : pos + len(scored)]
         if not mine:
             continue
-        pos += len(c.runs)
+        pos += len(scored)
         per_seed = [float(i.fn(i.items)) for i in mine]
         doc_draws = np.stack([results.draws(i.items, i.fn, n_boot, tseed) for i in mine])
         boot = stats.resample_seeds(doc_draws, _config_seed(c.name, task, seed))
@@ -424,6 +419,7 @@ def study_scores(
             hi,
             boot,
             mine[0],
+            runs=scored,
         )
     return out
 

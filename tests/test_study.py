@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import cli
+from conftest import cli, copy_run
 from finbench import compare, results, slim
 from finbench.finetune import report
 from finbench.finetune.recipe import RecipeError
@@ -129,6 +129,37 @@ def test_identical_seeds_add_no_variance_and_a_configuration_minus_itself_is_zer
     assert a.n_seeds == 2 and np.array_equal(a.boot, one.boot)  # same documents drawn, seeds identical
     d = compare.config_delta(a, one)
     assert (d.value, d.lo, d.hi) == (0.0, 0.0, 0.0)
+
+
+def test_seeds_evaluated_on_fewer_tasks_count_where_they_were_evaluated(tmp_path):
+    """The study's plan evaluates the + general seeds 2-3 on the sentiment tasks only: on each task, the seeds that
+    scored it make the configuration's score, and the report says which."""
+
+    def fpb_only(res):
+        for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
+            res[key] = {t: v for t, v in res.get(key, {}).items() if t == "finbench_fpb"}
+
+    for seed in (1, 2, 3):
+        copy_run(
+            STUDY / f"cocktail-seed{seed}",
+            tmp_path / f"cocktail-seed{seed}",
+            edit_results=None if seed == 1 else fpb_only,
+        )
+        if seed > 1:
+            for f in (tmp_path / f"cocktail-seed{seed}").rglob("samples_*.jsonl.gz"):
+                if "finbench_fpb" not in f.name:
+                    f.unlink()
+    runs, notes = report.load_runs([tmp_path / f"cocktail-seed{s}" for s in (1, 2, 3)] + [STUDY / "zero-shot"])
+    st = report.study(runs, notes=notes)
+    fpb, tfns = st.scores["finbench_fpb"]["cocktail"], st.scores["finbench_tfns"]["cocktail"]
+    assert fpb.runs == ["cocktail-seed1", "cocktail-seed2", "cocktail-seed3"] and fpb.n_seeds == 3
+    assert tfns.runs == ["cocktail-seed1"]
+    own = results.primary_items(results.find_runs(STUDY / "cocktail-seed1", lazy=True)[0], "finbench_tfns")
+    assert tfns.per_seed == [pytest.approx(own.fn(own.items))] and tfns.value == tfns.per_seed[0]
+    text = report.render(st)
+    line = next(x for x in text.splitlines() if x.startswith("| cocktail | ") and " [" in x)  # the score table
+    assert line.count("(1 of 3 seeds)") == 2 and "(3 of 3" not in line  # fiqa_sa and tfns; fpb has all three
+    assert "cocktail on tfns: cocktail-seed1" in text
 
 
 def test_the_sweeps_layout_names_runs_by_folder_and_seed(tmp_path):

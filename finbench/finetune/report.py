@@ -4,7 +4,8 @@ docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.c
 
 - Runs of one recipe with different training seeds (`<recipe>-seed<N>`) are one configuration. Each task's score is
   the mean over seeds on the test documents every run scored, with a two-level (seeds, then documents) bootstrap
-  95 % CI (finbench.compare, finbench.stats.resample_seeds). A run without a recipe (the zero-shot base) is its own
+  95 % CI (finbench.compare, finbench.stats.resample_seeds). A seed evaluated on fewer tasks (the study evaluates
+  the + general seeds 2-3 on the sentiment tasks only) counts on the tasks it scored; such cells say "k of n seeds". A run without a recipe (the zero-shot base) is its own
   configuration with one "seed" (document resampling only).
 - Δ tables (paired by document: every configuration's draw b resamples the same documents): each configuration −
   the zero-shot base; each multi-task configuration − the single-task configuration of each task (a task's
@@ -160,6 +161,13 @@ def _short(task: str) -> str:
 
 def _cell(s: compare.StudyScore | None) -> str:
     return "–" if s is None else f"{s.value:.3f} [{s.lo:.3f}, {s.hi:.3f}]"
+
+
+def _seeds_cell(c: compare.Configuration, s: compare.StudyScore | None) -> str:
+    """A score cell, saying "k of n seeds" where only some of the configuration's seeds scored the task."""
+    if s is None or len(s.runs) >= len(c.runs):
+        return _cell(s)
+    return f"{_cell(s)} ({len(s.runs)} of {len(c.runs)} seeds)"
 
 
 def _delta_cell(d: compare.StudyDelta | None) -> str:
@@ -417,8 +425,23 @@ def render(st: Study) -> str:
     ]
     out += _table(
         ["configuration", *map(_short, st.tasks)],
-        [[c.name, *(_cell(_configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs],
+        [[c.name, *(_seeds_cell(c, _configs_on(st, t).get(c.name)) for t in st.tasks)] for c in st.configs],
     )
+    fewer = sorted(
+        {
+            f"{c.name} on {_short(t)}: {', '.join(s.runs)}"
+            for c in st.configs
+            for t in st.tasks
+            if (s := _configs_on(st, t).get(c.name)) and len(s.runs) < len(c.runs)
+        }
+    )
+    if fewer:
+        out += [
+            "",
+            "Scored by some of their seeds only (the plan evaluates those seeds on fewer tasks): "
+            + "; ".join(fewer)
+            + ".",
+        ]
     majority = {t: majority_of(st, t, next(iter(_configs_on(st, t).values()))) for t in st.tasks if _configs_on(st, t)}
     if any(majority.values()):
         out += [
