@@ -42,6 +42,19 @@ class Run:
     samples: dict[str, list[dict]]  # task -> samples (one dict per document)
 
 
+def merge_runs(parts: list[Run]) -> Run:
+    """One run from the results files of one model whose tasks are disjoint (e.g. a run's knowledge tasks,
+    evaluated in two output dirs): the per-task entries of each results file side by side, the first one's
+    settings; `finbench_parts` lists the files."""
+    if len(parts) == 1:
+        return parts[0]
+    res = dict(parts[0].results)
+    for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "group_subtasks"):
+        res[key] = {k: v for p in parts for k, v in (p.results.get(key) or {}).items()}
+    res["finbench_parts"] = [str(p.results_file) for p in parts]
+    return Run(parts[0].results_file, res, {t: s for p in parts for t, s in p.samples.items()})
+
+
 class ResultsError(DataError):
     """An lm-eval results or samples file that cannot be read; the message names the file and what to do."""
 

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import cli, copy_run
 from finbench import compare
+from finbench.finetune import report
 from finbench.leaderboard import build, charts, load, published, site, table
 from helpers import hostile_results, hostile_sample
 from recorded import RECORDED, STUDY, TINY
@@ -260,9 +261,44 @@ def test_several_single_task_seeds_are_flagged_not_guessed(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
     flag = next(f for f in data["flags"] if f.startswith("finbench_fpb: 3 single-task runs"))
-    assert "seeds of one recipe" in flag and "finbench study report" in flag
+    assert "seeds of one recipe" in flag and "configurations table" in flag
     cocktail = next(r for r in data["rows"] if r["model"] == "cocktail-seed1")
     assert [d["task"] for d in cocktail["delta_vs_single_task"]] == ["finbench_fiqa_sa"]  # its one single-task run
+
+
+def test_recipes_with_several_seeds_get_seed_aware_configuration_rows(tmp_path):
+    """The configurations table: per task the mean over seeds of the seed rows' own scores, the two-level CI and
+    the seed-aware Δ vs the single-task configuration that `finbench study report` gives, and the configurations'
+    values against the published numbers."""
+    out = tmp_path / "site"
+    assert build_site(STUDY, out=out).returncode == 0
+    data = json.loads((out / "leaderboard.json").read_text())
+    configs = {c["configuration"]: c for c in data["configurations"]}
+    assert set(configs) == {"single-fpb", "single-tfns", "cocktail", "cocktail-general"}  # one seed: no row
+    rows = {r["model"]: r for r in data["rows"]}
+    cocktail = configs["cocktail"]
+    assert cocktail["runs"] == ["cocktail-seed1", "cocktail-seed2", "cocktail-seed3"]
+    runs, _ = report.load_runs([STUDY])
+    st = report.study(runs)
+    for task in ("finbench_fpb", "finbench_fiqa_sa", "finbench_tfns"):
+        mine = cocktail["tasks"][task]
+        seeds = [rows[f"cocktail-seed{k}"]["tasks"][task]["value"] for k in (1, 2, 3)]
+        assert mine["value"] == pytest.approx(np.mean(seeds)) and mine["seeds"] == cocktail["runs"]
+        s = st.scores[task]["cocktail"]
+        assert mine["ci95"] == pytest.approx([s.lo, s.hi]) and mine["n"] == s.n
+    (d,) = [d for d in cocktail["delta_vs_single_task"] if d["task"] == "finbench_tfns"]
+    want = compare.config_delta(st.scores["finbench_tfns"]["cocktail"], st.scores["finbench_tfns"]["single-tfns"])
+    assert d["reference"] == "single-tfns" and d["verdict"] == "hurts"
+    assert (d["delta"], *d["ci95"]) == pytest.approx((want.value, want.lo, want.hi))
+    assert {d["task"] for d in cocktail["delta_vs_single_task"]} == {"finbench_fpb", "finbench_tfns"}
+    assert configs["single-fpb"]["delta_vs_single_task"] == []  # a single-task configuration has none
+    ref = next(x for x in data["references"] if x["task"] == "finbench_fpb" and x["model"] == "GPT-4o")
+    (c,) = [c for c in ref["configurations"] if c["configuration"] == "cocktail"]
+    w = compare.study_scores(st.configs, "finbench_fpb", "weighted_f1", st.n_boot, st.seed)["cocktail"]
+    assert (c["value"], *c["ci95"]) == pytest.approx((w.value, w.lo, w.hi))
+    assert c["verdict"] == ("above" if w.lo > 0.818 else "below" if w.hi < 0.818 else "CI includes it")
+    html = (out / "index.html").read_text()
+    assert "Configurations: mean over training seeds" in html and "3 seeds: cocktail-seed1" in html
 
 
 def test_seeds_of_a_recipe_named_without_its_seed_are_told_apart(tmp_path):

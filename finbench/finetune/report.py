@@ -69,19 +69,6 @@ def _disjoint(runs: list[results.Run]) -> bool:
     return sum(map(len, tasks)) == len(set().union(*tasks))
 
 
-def merge_parts(parts: list[results.Run]) -> results.Run:
-    """One run from the results files of one model whose tasks are disjoint (e.g. a run's knowledge tasks,
-    evaluated in two output dirs): the per-task entries of each results file side by side, the first one's
-    settings; `finbench_parts` lists the files."""
-    if len(parts) == 1:
-        return parts[0]
-    res = dict(parts[0].results)
-    for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "group_subtasks"):
-        res[key] = {k: v for p in parts for k, v in (p.results.get(key) or {}).items()}
-    res["finbench_parts"] = [str(p.results_file) for p in parts]
-    return results.Run(parts[0].results_file, res, {t: s for p in parts for t, s in p.samples.items()})
-
-
 def _model(res: dict) -> str:
     return str(res.get("model_name_sanitized") or (res.get("config") or {}).get("model_args"))
 
@@ -138,7 +125,7 @@ def load_runs(paths: list[Path]) -> tuple[list[compare.NamedRun], list[str]]:
                     if task not in groups:
                         notes.append(f"{name}: {task} left out ({why})")
                     run.samples.pop(task, None)
-            runs.append(compare.NamedRun(name, merge_parts([e[1] for e in part]), part[0][2]))
+            runs.append(compare.NamedRun(name, results.merge_runs([e[1] for e in part]), part[0][2]))
     return runs, notes
 
 

@@ -58,6 +58,7 @@ class Entry:
     slug: str = ""
     answers: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # task -> top extracted answers, counts
     model: tuple = field(default=(), repr=False)  # which model it evaluated (merge key, never rendered)
+    run: results.Run | None = field(default=None, repr=False)  # its results and samples (seed-aware scores)
 
 
 # an absolute, home or relative path with at least two components (so "</b>" or "a/b" ids are not paths)
@@ -243,6 +244,7 @@ def load_entry(root: Path, results_file: Path, n_boot: int, seed: int, warn) -> 
         answers={t: _answers(run, t, c.items.filter) for t, c in cells.items()},
         # the recipe a model was trained from, else lm-eval's name of the model (its local path, sanitized)
         model=("recipe", recipe) if recipe else ("model", str(res.get("model_name_sanitized") or name)),
+        run=results.Run(run.results_file, res, {t: run.samples[t] for t in cells}),  # the tasks it scores
     )
 
 
@@ -297,6 +299,7 @@ def merge_model_runs(entries: list[Entry]) -> list[Entry]:
                 examples={t: x for e in group for t, x in e.examples.items()},
                 answers={t: a for e in group for t, a in e.answers.items()},
                 model=first.model,
+                run=results.merge_runs([e.run for e in group]) if all(e.run for e in group) else None,
             )
         )
     return out

@@ -64,6 +64,10 @@ def versus(ref: Published, items: results.Items, n_boot: int = results.N_BOOT, s
     """Recompute `items` (the run's per-sample items of ref.metric) with a bootstrap CI and place it against ref."""
     boot = results.draws(items.items, items.fn, n_boot, results.task_seed(items.task, seed))
     lo, hi = stats.percentile_ci(boot)
-    value = float(items.fn(items.items))
+    return place(ref, float(items.fn(items.items)), lo, hi, len(items.items))
+
+
+def place(ref: Published, value: float, lo: float, hi: float, n: int) -> Versus:
+    """A value with its 95 % CI (a run's, or a configuration's over seeds) against the published number."""
     verdict = "above" if lo > ref.value else "below" if hi < ref.value else "CI includes it"
-    return Versus(value, lo, hi, len(items.items), verdict)
+    return Versus(value, lo, hi, n, verdict)

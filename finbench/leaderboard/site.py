@@ -50,6 +50,17 @@ def _score_json(s: Score | None) -> dict | None:
     return out
 
 
+def _delta_json(d) -> dict:
+    return {
+        "task": d.task,
+        "reference": d.reference.name,
+        "delta": finite(d.value),
+        "ci95": [finite(d.lo), finite(d.hi)],
+        "n_paired": d.n,
+        "verdict": d.verdict,
+    }
+
+
 def table_json(table: Table, warnings: list[tuple[str, str]]) -> dict:
     return {
         "bootstrap": {"resamples": table.n_boot, "seed": table.seed, "ci": "95% percentile bootstrap over samples"},
@@ -75,17 +86,7 @@ def table_json(table: Table, warnings: list[tuple[str, str]]) -> dict:
                 "overall": _score_json(r.overall),
                 "categories": {k: _score_json(v) for k, v in r.categories.items()},
                 "tasks": {k: _score_json(v) for k, v in r.tasks.items()},
-                "delta_vs_single_task": [
-                    {
-                        "task": d.task,
-                        "reference": d.reference.name,
-                        "delta": finite(d.value),
-                        "ci95": [finite(d.lo), finite(d.hi)],
-                        "n_paired": d.n,
-                        "verdict": d.verdict,
-                    }
-                    for d in r.deltas
-                ],
+                "delta_vs_single_task": [_delta_json(d) for d in r.deltas],
             }
             for r in table.rows
         ],
@@ -111,8 +112,28 @@ def table_json(table: Table, warnings: list[tuple[str, str]]) -> dict:
                     }
                     for r, v in x.runs
                 ],
+                "configurations": [
+                    {
+                        "configuration": c.name,
+                        "value": finite(v.value),
+                        "ci95": [finite(v.lo), finite(v.hi)],
+                        "n": v.n,
+                        "verdict": v.verdict,
+                    }
+                    for c, v in x.configurations
+                ],
             }
             for x in table.references
+        ],
+        "configurations": [
+            {
+                "configuration": c.name,
+                "runs": c.runs,
+                "ci": "95% two-level bootstrap: seeds, then documents",
+                "tasks": {k: v and {**_score_json(v), "seeds": c.seeds[k]} for k, v in c.tasks.items()},
+                "delta_vs_single_task": [_delta_json(d) for d in c.deltas],
+            }
+            for c in table.configurations
         ],
         "flags": table.flags,
         "skipped": [{"file": f, "reason": why} for f, why in warnings],

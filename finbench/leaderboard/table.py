@@ -61,7 +61,7 @@ class Score:
 @dataclass
 class Delta:
     task: str
-    reference: Entry
+    reference: Entry | ConfigRow  # the single-task run, or configuration (seed-aware)
     value: float  # on the documents both runs scored
     lo: float
     hi: float
@@ -85,6 +85,20 @@ class Row:
 
 
 @dataclass
+class ConfigRow:
+    """A recipe trained with several seeds (runs `<recipe>-seed<N>`): per task column, the mean over the seeds that
+    scored it, with the two-level (seeds, then documents) 95 % CI of finbench.compare.study_scores; Δ vs the
+    single-task configuration of each task (seed-aware, paired by document)."""
+
+    name: str
+    recipe: compare.RunRecipe
+    runs: list[str]  # its seed runs' display names
+    tasks: dict[str, Score | None] = field(default_factory=dict)  # column key -> score
+    seeds: dict[str, list[str]] = field(default_factory=dict)  # column key -> the runs that scored it
+    deltas: list[Delta] = field(default_factory=list)
+
+
+@dataclass
 class Table:
     columns: list[Column]
     categories: list[str]
@@ -94,6 +108,7 @@ class Table:
     seed: int
     averaged: dict[str, list[str]]  # category (or "overall") -> the column keys it averages; [] = not comparable
     references: list = field(default_factory=list)  # Reference rows (published numbers on the table's tasks)
+    configurations: list[ConfigRow] = field(default_factory=list)  # recipes with several seeds
 
 
 def _sig(keys: list[str]) -> str:
@@ -182,7 +197,7 @@ def _deltas(rows: list[Row], columns: list[Column], n_boot: int, seed: int, flag
                     f"{col.label}: {len(refs)} single-task runs on base model {public(base)} "
                     f"({', '.join(r.entry.name for r in refs)}); no Δ computed for this task"
                     + (
-                        "; they are seeds of one recipe: `finbench study report` gives the seed-aware Δ."
+                        "; they are seeds of one recipe: the configurations table gives the seed-aware Δ."
                         if seeds
                         else "."
                     )
@@ -214,10 +229,17 @@ class Reference:
     published: published.Published
     column: Column
     runs: list[tuple[Row, published.Versus]]
+    configurations: list[tuple[ConfigRow, published.Versus]] = field(default_factory=list)
 
 
 def _references(
-    rows: list[Row], columns: list[Column], refs: list[published.Published], n_boot: int, seed: int
+    rows: list[Row],
+    columns: list[Column],
+    refs: list[published.Published],
+    n_boot: int,
+    seed: int,
+    groups: list[compare.Configuration],
+    configs: list[ConfigRow],
 ) -> list[Reference]:
     out = []
     for ref in refs:
@@ -229,8 +251,66 @@ def _references(
                 for r in rows
                 if r.tasks.get(col.key) is not None and ref.metric in r.tasks[col.key].cell.metrics
             ]
-            out.append(Reference(ref, col, vs))
+            mine = []
+            if groups and not col.variant:
+                try:
+                    sc = compare.study_scores(groups, ref.task, ref.metric, n_boot, seed)
+                except compare.CompareError:
+                    sc = {}
+                mine = [(c, published.place(ref, s.value, s.lo, s.hi, s.n)) for c in configs if (s := sc.get(c.name))]
+            out.append(Reference(ref, col, vs, mine))
     return out
+
+
+def _configurations(
+    rows: list[Row], columns: list[Column], n_boot: int, seed: int, flags: list[str]
+) -> tuple[list[compare.Configuration], list[ConfigRow]]:
+    """The recipes with several seed runs among the rows (compare.configurations) and their seed-aware scores and
+    Δs. Columns of a task with several variants are left out (never compared); a task the seeds cannot be scored
+    on together (compare.CompareError) is flagged and left blank."""
+    named = [
+        compare.NamedRun(r.entry.name, r.entry.run, r.entry.recipe)
+        for r in rows
+        if r.entry.recipe is not None and r.entry.run is not None
+    ]
+    try:
+        groups = [c for c in compare.configurations(named) if len(c.runs) > 1]
+    except compare.CompareError as exc:
+        flags.append(f"No seed-aware configuration scores: {exc}.")
+        return [], []
+    out = [ConfigRow(c.name, c.recipe, [r.name for r in c.runs]) for c in groups]
+    scores: dict[str, dict[str, compare.StudyScore]] = {}
+    for col in columns:
+        sc: dict[str, compare.StudyScore] = {}
+        if groups and not col.variant:
+            try:
+                sc = compare.study_scores(groups, col.task, n_boot=n_boot, seed=seed)
+            except compare.CompareError as exc:
+                flags.append(f"{col.label}: no seed-aware configuration scores ({exc}).")
+        scores[col.key] = sc
+        first = {r.entry.name: r.tasks.get(col.key) for r in rows}
+        for row in out:
+            s = sc.get(row.name)
+            seed1 = first.get(s.runs[0]) if s else None  # its first seed's cell: which documents (sample text)
+            cell = seed1.cell if seed1 is not None else None
+            row.tasks[col.key] = None if s is None else Score(s.value, s.lo, s.hi, s.boot, "", s.n, cell=cell)
+            row.seeds[col.key] = list(s.runs) if s else []
+    by_name = {c.name: c for c in out}
+    for row, c in zip(out, groups):
+        if c.recipe.single_task:
+            continue
+        for col in columns:
+            sc = scores[col.key]
+            if row.name not in sc:
+                continue
+            cfg = next(r.run.results["configs"] for g in groups for r in g.runs if col.task in r.run.samples)
+            single = compare.single_task_runs(
+                {g.name: g.recipe for g in groups if g.name in sc}, cfg, col.task, c.recipe.base_model
+            )
+            if len(single) == 1:
+                d = compare.config_delta(sc[row.name], sc[single[0]])
+                row.deltas.append(Delta(col.label, by_name[single[0]], d.value, d.lo, d.hi, d.n, col.higher_is_better))
+    return groups, out
 
 
 def build_table(entries: list[Entry], n_boot: int, seed: int, refs: list[published.Published] | None = None) -> Table:
@@ -290,5 +370,6 @@ def build_table(entries: list[Entry], n_boot: int, seed: int, refs: list[publish
         return (-o, r.entry.name, r.entry.label)
 
     rows.sort(key=order)
-    references = _references(rows, columns, published.load() if refs is None else refs, n_boot, seed)
-    return Table(columns, cats, rows, flags, n_boot, seed, averaged, references)
+    groups, configs = _configurations(rows, columns, n_boot, seed, flags)
+    references = _references(rows, columns, published.load() if refs is None else refs, n_boot, seed, groups, configs)
+    return Table(columns, cats, rows, flags, n_boot, seed, averaged, references, configs)
