@@ -9,6 +9,12 @@ Verdict per task, with s = +1 for higher-is-better metrics and −1 otherwise:
   improved   s·CI lower bound > 0         (and McNemar p < alpha for 0/1 metrics)
   unchanged  otherwise (including a significant drop no larger than --max-drop)
 Overall: regressed if any task regressed, else improved if any improved, else unchanged.
+
+Training seeds: `--baseline DIR DIR ... --candidate DIR DIR ...` (each DIR one run, e.g. `<recipe>-seed<N>`) compares
+the two sides' means over their seeds, on the documents every run scored: Δ = mean(candidate) − mean(baseline),
+its 95 % CI from the two-level bootstrap (seeds, then documents; the same document draws on both sides:
+finbench.compare.study_scores and config_delta, as `finbench study report`). One seed's luck then cannot pass or fail
+the gate. McNemar's test is per pair of runs, so with several seeds the verdict is the CI's alone.
 Exit status: 0 pass, 1 regression, 2 unusable input (the message says what to do), which includes a task the
 baseline scored that the candidate lacks or has cut short (results.incomplete_tasks), and a run compared with itself."""
 
@@ -156,6 +162,50 @@ def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int,
     )
 
 
+def compare_seeds(
+    bases: list, cands: list, task: str, max_drop: float, n_boot: int, seed: int, alpha: float
+) -> TaskComparison:
+    """One task, each side a list of seed runs (results.Run): Δ of the means over seeds, two-level bootstrap CI."""
+    from .compare import CompareError, Configuration, NamedRun, config_delta, run_recipe, study_scores
+
+    def name(runs: list, role: str) -> str:  # the recipe the seeds share, so the draws are the study report's
+        configs = {r.config if (r := run_recipe(x)) else None for x in runs}
+        return configs.pop() if len(configs) == 1 and None not in configs else role
+
+    names = [name(bases, "baseline"), name(cands, "candidate")]
+    if names[0] == names[1]:
+        names = ["baseline", "candidate"]
+    sides = [
+        Configuration(n, [NamedRun(str(r.results_file), r, None) for r in runs], None)
+        for n, runs in zip(names, (bases, cands))
+    ]
+    for r in bases[1:] + cands:
+        for field, what in (("versions", "task version"), ("n-shot", "n-shot")):
+            bv, cv = bases[0].results.get(field, {}).get(task), r.results.get(field, {}).get(task)
+            if bv != cv:
+                raise RegressError(
+                    f"{task}: {r.results_file} differs from {bases[0].results_file} in {what} ({cv} vs {bv}); "
+                    "their scores are not comparable. Re-run them with the same task config and --num_fewshot"
+                )
+    try:
+        sc = study_scores(sides, task, n_boot=n_boot, seed=seed, alpha=alpha)
+        b, c = sc[names[0]], sc[names[1]]
+        d = config_delta(c, b, alpha)
+    except CompareError as exc:
+        raise RegressError(str(exc)) from None
+    sign = 1.0 if b.higher_is_better else -1.0
+    s_lo, s_hi = sorted((sign * d.lo, sign * d.hi))
+    verdict = "regressed" if s_hi < -max_drop else "improved" if s_lo > 0 else "unchanged"
+
+    def unshared(runs: list) -> int:  # documents some run of the side scored that not every run did
+        return len({x["doc_id"] for r in runs for x in r.samples[task]}) - d.n
+
+    return TaskComparison(
+        task, b.metric, b.filter, b.higher_is_better, d.n, unshared(bases), unshared(cands),
+        b.value, c.value, d.value, d.lo, d.hi, None, None, None, verdict,
+    )  # fmt: skip
+
+
 def compare(
     base,
     cand,
@@ -165,18 +215,25 @@ def compare(
     seed: int = stats.SEED,
     alpha: float = ALPHA,
 ) -> list[TaskComparison]:
-    """Every task both runs (results.Run) scored with samples, or `tasks`."""
+    """Every task both runs (results.Run) scored with samples, or `tasks`. `base` and `cand` may each be a list of
+    seed runs (compare_seeds): then every task every run scored."""
     from . import results
 
-    groups = set(base.results.get("group_subtasks", {})) | set(cand.results.get("group_subtasks", {}))
-    bad = {"baseline": results.incomplete_tasks(base), "candidate": results.incomplete_tasks(cand)}
-    # a task the baseline scored must be compared: a candidate that lacks it (or has it cut short) fails the gate
-    wanted = set(tasks) if tasks else (set(base.results["configs"]) - groups)
-    lost = [f"{t} ({role}: {why})" for role, b in bad.items() for t, why in sorted(b.items()) if t in wanted]
+    bases, cands = (x if isinstance(x, list) else [x] for x in (base, cand))
+    runs = bases + cands
+    groups = set().union(*(set(r.results.get("group_subtasks", {})) for r in runs))
+    # a task a baseline scored must be compared: a candidate that lacks it (or has it cut short) fails the gate
+    wanted = set(tasks) if tasks else set().union(*(set(b.results["configs"]) for b in bases)) - groups
+    lost = []
+    for role, side in (("baseline", bases), ("candidate", cands)):
+        for r in side:
+            who = role if len(side) == 1 else f"{role} {r.results_file}"
+            lost += [f"{t} ({who}: {why})" for t, why in sorted(results.incomplete_tasks(r).items()) if t in wanted]
     lost += [
-        f"{t} (candidate: not evaluated)"
-        for t in sorted(wanted - set(cand.results["configs"]) - groups)
-        if t in base.samples
+        f"{t} ({'candidate' if len(cands) == 1 else f'candidate {r.results_file}'}: not evaluated)"
+        for r in cands
+        for t in sorted(wanted - set(r.results["configs"]) - groups)
+        if any(t in b.samples for b in bases)
     ]
     if lost:
         raise RegressError(
@@ -184,7 +241,7 @@ def compare(
             + "; ".join(lost)
             + ". Re-run the incomplete run (or pass --tasks to compare fewer)"
         )
-    shared = sorted((set(base.samples) & set(cand.samples)) - groups)
+    shared = sorted(set.intersection(*(set(r.samples) for r in runs)) - groups)
     if tasks:
         missing = [t for t in tasks if t not in shared]
         if missing:
@@ -195,10 +252,11 @@ def compare(
         shared = [t for t in shared if t in tasks]
     if not shared:
         raise RegressError(
-            "the two runs share no task with logged samples; compare runs of the same tasks, "
-            "both made with --log_samples"
+            "the runs share no task with logged samples; compare runs of the same tasks, all made with --log_samples"
         )
-    return [compare_task(base, cand, t, max_drop, n_boot, seed, alpha) for t in shared]
+    if len(bases) == len(cands) == 1:
+        return [compare_task(bases[0], cands[0], t, max_drop, n_boot, seed, alpha) for t in shared]
+    return [compare_seeds(bases, cands, t, max_drop, n_boot, seed, alpha) for t in shared]
 
 
 def overall(rows: list[TaskComparison]) -> str:
@@ -214,11 +272,17 @@ def markdown(rows: list[TaskComparison], settings: dict) -> str:
     lines = [
         f"# finbench regress: {overall(rows).upper()}",
         "",
-        f"baseline: `{settings['baseline']}`  ",
-        f"candidate: `{settings['candidate']}`  ",
-        f"paired bootstrap over shared samples ({settings['n_boot']} resamples, seed {settings['seed']}), "
-        f"{100 * (1 - settings['alpha']):g}% CI; McNemar exact test for 0/1 metrics (alpha {settings['alpha']}); "
-        f"max drop {settings['max_drop']:g}",
+        f"baseline: {', '.join(f'`{x}`' for x in settings['baseline'])}  ",
+        f"candidate: {', '.join(f'`{x}`' for x in settings['candidate'])}  ",
+        (
+            f"paired bootstrap over shared samples ({settings['n_boot']} resamples, seed {settings['seed']}), "
+            f"{100 * (1 - settings['alpha']):g}% CI; McNemar exact test for 0/1 metrics (alpha {settings['alpha']}); "
+            if len(settings["baseline"]) == len(settings["candidate"]) == 1
+            else f"mean over each side's seeds ({len(settings['baseline'])} baseline, {len(settings['candidate'])} "
+            f"candidate run(s)) on the documents every run scored; Δ's {100 * (1 - settings['alpha']):g}% CI from "
+            f"a two-level bootstrap, seeds then documents ({settings['n_boot']} resamples, seed {settings['seed']}); "
+        )
+        + f"max drop {settings['max_drop']:g}",
         "",
         "| task | metric | n paired | baseline | candidate | Δ | 95% CI | McNemar p (wins/losses) | verdict |",
         "|---|---|---:|---:|---:|---:|---|---|---|",
@@ -234,7 +298,7 @@ def markdown(rows: list[TaskComparison], settings: dict) -> str:
     if unpaired:
         lines += [
             "",
-            "Samples scored by only one run (left out of the comparison): "
+            "Samples not scored by every run (left out of the comparison): "
             + ", ".join(
                 f"{r.task}: {r.baseline_only} baseline-only, {r.candidate_only} candidate-only" for r in unpaired
             ),
@@ -262,25 +326,35 @@ def cmd_regress(args: argparse.Namespace) -> int:
     if not (args.n_boot >= 1 and 0 < args.alpha < 1 and 0 <= args.max_drop < float("inf")):
         print("finbench regress: need --n-boot >= 1, 0 < --alpha < 1 and a finite --max-drop >= 0", file=sys.stderr)
         return 2
-    base = _one_run(Path(args.baseline), "baseline")
-    cand = _one_run(Path(args.candidate), "candidate")
-    if base.results_file.resolve() == cand.results_file.resolve():
-        raise RegressError(
-            f"--baseline and --candidate are the same run ({base.results_file}); comparing a run with "
-            "itself always says unchanged. Pass the new run as --candidate"
-        )
+    bases = [_one_run(Path(p), "baseline") for p in args.baseline]
+    cands = [_one_run(Path(p), "candidate") for p in args.candidate]
+    seen: dict[Path, str] = {}
+    for role, side in (("baseline", bases), ("candidate", cands)):
+        for r in side:
+            f = r.results_file.resolve()
+            if f in seen:
+                raise RegressError(
+                    f"{r.results_file} is given twice (as {seen[f]} and as {role}); "
+                    + (
+                        "comparing a run with itself always says unchanged. Pass the new run as --candidate"
+                        if seen[f] != role
+                        else "each seed run counts once"
+                    )
+                )
+            seen[f] = role
+    base, cand = bases[0], cands[0]
     tasks = [t for t in (args.tasks or "").split(",") if t] or None
-    rows = compare(base, cand, tasks, args.max_drop, args.n_boot, args.seed, args.alpha)
+    rows = compare(bases, cands, tasks, args.max_drop, args.n_boot, args.seed, args.alpha)
     settings = {
-        "baseline": str(args.baseline),
-        "candidate": str(args.candidate),
+        "baseline": [str(p) for p in args.baseline],
+        "candidate": [str(p) for p in args.candidate],
         "n_boot": args.n_boot,
         "seed": args.seed,
         "alpha": args.alpha,
         "max_drop": args.max_drop,
     }
     md = markdown(rows, settings)
-    if base.results_file.read_bytes() == cand.results_file.read_bytes():
+    if len(bases) == len(cands) == 1 and base.results_file.read_bytes() == cand.results_file.read_bytes():
         md += (
             "\nNote: the baseline and candidate results files are identical copies (the same run twice?); "
             "check that --candidate is the new run.\n"
@@ -301,9 +375,19 @@ def add_parser(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("--baseline", required=True, help="lm-eval output dir (one run) or its results_*.json")
-    r.add_argument("--candidate", required=True, help="lm-eval output dir (one run) or its results_*.json")
-    r.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task both runs scored)")
+    r.add_argument(
+        "--baseline",
+        required=True,
+        nargs="+",
+        help="lm-eval output dir (one run) or its results_*.json; several: seeds",
+    )
+    r.add_argument(
+        "--candidate",
+        required=True,
+        nargs="+",
+        help="lm-eval output dir (one run) or its results_*.json; several: seeds",
+    )
+    r.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task all runs scored)")
     r.add_argument(
         "--max-drop",
         type=float,

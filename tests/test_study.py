@@ -6,6 +6,7 @@ which runs are seeds of one recipe)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -252,6 +253,36 @@ def test_regress_a_cocktail_seed_against_single_task_runs():
     assert f"| {d.delta:+.3f} | [{d.lo:+.3f}, {d.hi:+.3f}] |" in row
     tfns = cli("regress", "--baseline", STUDY / "single-tfns-seed1", "--candidate", STUDY / "cocktail-seed1")
     assert tfns.returncode == 1 and verdicts(tfns.stdout)["finbench_tfns"] == "regressed"
+
+
+def test_regress_seeds_against_seeds_uses_the_two_level_ci(tmp_path):
+    """`finbench regress --baseline A1 A2 A3 --candidate B1 B2 B3`: Δ of the means over seeds with the study report's
+    two-level CI (the same draws), the verdict from that CI alone (no McNemar across seeds), a run given twice
+    refused."""
+    fpb = [STUDY / f"single-fpb-seed{k}" for k in (1, 2, 3)]
+    cocktails = [STUDY / f"cocktail-seed{k}" for k in (1, 2, 3)]
+    out = tmp_path / "r.json"
+    proc = cli("regress", "--baseline", *fpb, "--candidate", *cocktails, "--json", out)
+    assert "two-level bootstrap, seeds then documents" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["settings"]["baseline"] == [str(p) for p in fpb]
+    runs, _ = report.load_runs(fpb + cocktails)
+    st = report.study(runs, n_boot=10_000)
+    rows = {t["task"]: t for t in data["tasks"]}
+    for task in ("finbench_fpb", "finbench_fiqa_sa"):  # the seeds differ here (fpb: single-fpb's; fiqa: cocktail's)
+        want = compare.config_delta(st.scores[task]["cocktail"], st.scores[task]["single-fpb"])
+        assert (rows[task]["delta"], rows[task]["lo"], rows[task]["hi"]) == pytest.approx(
+            (want.value, want.lo, want.hi)
+        )
+        assert rows[task]["mcnemar_p"] is None
+        assert rows[task]["baseline"] == pytest.approx(np.mean(st.scores[task]["single-fpb"].per_seed))
+    for r in rows.values():  # the verdict is the CI's
+        assert r["verdict"] == ("improved" if r["lo"] > 0 else "regressed" if r["hi"] < 0 else "unchanged")
+    tfns = [STUDY / f"single-tfns-seed{k}" for k in (1, 2, 3)]
+    collapse = cli("regress", "--baseline", *tfns, "--candidate", *cocktails)
+    assert collapse.returncode == 1 and "| finbench_tfns |" in collapse.stdout  # the cocktails collapse on TFNS
+    again = cli("regress", "--baseline", fpb[0], fpb[0], "--candidate", *cocktails)
+    assert again.returncode == 2 and "given twice" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_sweep_report_reads_a_sweeps_finished_runs(tmp_path):
