@@ -332,15 +332,13 @@ def cmd_regress(args: argparse.Namespace) -> int:
     for role, side in (("baseline", bases), ("candidate", cands)):
         for r in side:
             f = r.results_file.resolve()
-            if f in seen:
+            if f in seen and seen[f] != role:
                 raise RegressError(
-                    f"{r.results_file} is given twice (as {seen[f]} and as {role}); "
-                    + (
-                        "comparing a run with itself always says unchanged. Pass the new run as --candidate"
-                        if seen[f] != role
-                        else "each seed run counts once"
-                    )
+                    f"--baseline and --candidate are the same run ({r.results_file}); comparing a run with "
+                    "itself always says unchanged. Pass the new run as --candidate"
                 )
+            if f in seen:
+                raise RegressError(f"--{role} {r.results_file} is given twice; each seed run counts once")
             seen[f] = role
     base, cand = bases[0], cands[0]
     tasks = [t for t in (args.tasks or "").split(",") if t] or None
