@@ -103,6 +103,17 @@ def _mcnemar(base: list, cand: list) -> tuple[float, int, int]:
     return p, wins, losses
 
 
+def _verdict(lo: float, hi: float, higher_is_better: bool, max_drop: float, significant: bool = True) -> str:
+    """The module docstring's rule on Δ's CI [lo, hi] (sign-adjusted for lower-is-better metrics)."""
+    sign = 1.0 if higher_is_better else -1.0
+    s_lo, s_hi = sorted((sign * lo, sign * hi))
+    if significant and s_hi < -max_drop:
+        return "regressed"
+    if significant and s_lo > 0:
+        return "improved"
+    return "unchanged"
+
+
 def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int, alpha: float) -> TaskComparison:
     """One task of two results.Run objects, paired on the samples both scored (finbench.compare.paired)."""
     from . import results
@@ -133,15 +144,7 @@ def compare_task(base, cand, task: str, max_drop: float, n_boot: int, seed: int,
     p = wins = losses = None
     if b.agg == "mean" and _binary(b.items) and _binary(c.items):
         p, wins, losses = _mcnemar(b.items, c.items)
-    sign = 1.0 if b.higher_is_better else -1.0
-    s_lo, s_hi = sorted((sign * lo, sign * hi))
-    significant = p is None or p < alpha
-    if significant and s_hi < -max_drop:
-        verdict = "regressed"
-    elif significant and s_lo > 0:
-        verdict = "improved"
-    else:
-        verdict = "unchanged"
+    verdict = _verdict(lo, hi, b.higher_is_better, max_drop, significant=p is None or p < alpha)
     return TaskComparison(
         task,
         b.metric,
@@ -179,23 +182,13 @@ def compare_seeds(
         Configuration(n, [NamedRun(str(r.results_file), r, None) for r in runs], None)
         for n, runs in zip(names, (bases, cands))
     ]
-    for r in bases[1:] + cands:
-        for field, what in (("versions", "task version"), ("n-shot", "n-shot")):
-            bv, cv = bases[0].results.get(field, {}).get(task), r.results.get(field, {}).get(task)
-            if bv != cv:
-                raise RegressError(
-                    f"{task}: {r.results_file} differs from {bases[0].results_file} in {what} ({cv} vs {bv}); "
-                    "their scores are not comparable. Re-run them with the same task config and --num_fewshot"
-                )
-    try:
+    try:  # study_scores refuses runs that differ in task version or n-shot
         sc = study_scores(sides, task, n_boot=n_boot, seed=seed, alpha=alpha)
         b, c = sc[names[0]], sc[names[1]]
         d = config_delta(c, b, alpha)
     except CompareError as exc:
         raise RegressError(str(exc)) from None
-    sign = 1.0 if b.higher_is_better else -1.0
-    s_lo, s_hi = sorted((sign * d.lo, sign * d.hi))
-    verdict = "regressed" if s_hi < -max_drop else "improved" if s_lo > 0 else "unchanged"
+    verdict = _verdict(d.lo, d.hi, b.higher_is_better, max_drop)
 
     def unshared(runs: list) -> int:  # documents some run of the side scored that not every run did
         return len({x["doc_id"] for r in runs for x in r.samples[task]}) - d.n
@@ -224,13 +217,20 @@ def compare(
     groups = set().union(*(set(r.results.get("group_subtasks", {})) for r in runs))
     # a task a baseline scored must be compared: a candidate that lacks it (or has it cut short) fails the gate
     wanted = set(tasks) if tasks else set().union(*(set(b.results["configs"]) for b in bases)) - groups
+
+    def who(role: str, side: list, r) -> str:  # a side of several seed runs names the run
+        return role if len(side) == 1 else f"{role} {r.results_file}"
+
     lost = []
     for role, side in (("baseline", bases), ("candidate", cands)):
         for r in side:
-            who = role if len(side) == 1 else f"{role} {r.results_file}"
-            lost += [f"{t} ({who}: {why})" for t, why in sorted(results.incomplete_tasks(r).items()) if t in wanted]
+            lost += [
+                f"{t} ({who(role, side, r)}: {why})"
+                for t, why in sorted(results.incomplete_tasks(r).items())
+                if t in wanted
+            ]
     lost += [
-        f"{t} ({'candidate' if len(cands) == 1 else f'candidate {r.results_file}'}: not evaluated)"
+        f"{t} ({who('candidate', cands, r)}: not evaluated)"
         for r in cands
         for t in sorted(wanted - set(r.results["configs"]) - groups)
         if any(t in b.samples for b in bases)

@@ -5,8 +5,9 @@ docs/RESULTS.md and a PNG of per-task Δ with CIs; the statistics are finbench.c
 - Runs of one recipe with different training seeds (`<recipe>-seed<N>`) are one configuration. Each task's score is
   the mean over seeds on the test documents every run scored, with a two-level (seeds, then documents) bootstrap
   95 % CI (finbench.compare, finbench.stats.resample_seeds). A seed evaluated on fewer tasks (the study evaluates
-  the + general seeds 2-3 on the sentiment tasks only) counts on the tasks it scored; such cells say "k of n seeds". A run without a recipe (the zero-shot base) is its own
-  configuration with one "seed" (document resampling only).
+  the + general seeds 2-3 on the sentiment tasks only) counts on the tasks it scored; such cells say "k of n
+  seeds". A run without a recipe (the zero-shot base) is its own configuration with one "seed" (document resampling
+  only).
 - Δ tables (paired by document: every configuration's draw b resamples the same documents): each configuration −
   the zero-shot base; each multi-task configuration − the single-task configuration of each task (a task's
   `dataset_kwargs.task` names its single-task recipe); ± general and ± math (configurations equal but for that
