@@ -211,6 +211,16 @@ def single_task_runs(
     ]
 
 
+def single_config(configs: list, task: str, base_model: str | None = None):
+    """The single-task Configuration trained on the task lm-eval task `task` evaluates (single_task_runs, read from
+    the first run that scored it; optionally on `base_model`), None unless exactly one."""
+    run = next((r.run for c in configs for r in c.runs if task in r.run.samples), None)
+    if run is None:
+        return None
+    found = single_task_runs({c.name: c.recipe for c in configs}, run.results["configs"], task, base_model)
+    return next(c for c in configs if c.name == found[0]) if len(found) == 1 else None
+
+
 # ------------------------------------------------------------------------------------------------ seeds
 @dataclass
 class NamedRun:

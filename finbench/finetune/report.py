@@ -178,11 +178,7 @@ def _configs_on(st: Study, task: str) -> dict[str, compare.StudyScore]:
 
 def single_for(st: Study, task: str) -> compare.Configuration | None:
     """The single-task configuration trained on the task lm-eval task `task` evaluates (None if not exactly one)."""
-    run = next((r.run for c in st.configs for r in c.runs if task in r.run.samples), None)
-    if run is None:
-        return None
-    found = compare.single_task_runs({c.name: c.recipe for c in st.configs}, run.results["configs"], task)
-    return next(c for c in st.configs if c.name == found[0]) if len(found) == 1 else None
+    return compare.single_config(st.configs, task)
 
 
 def deltas(st: Study, a: str, b: str) -> dict[str, compare.StudyDelta]:

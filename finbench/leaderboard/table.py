@@ -303,13 +303,12 @@ def _configurations(
             sc = scores[col.key]
             if row.name not in sc:
                 continue
-            cfg = next(r.run.results["configs"] for g in groups for r in g.runs if col.task in r.run.samples)
-            single = compare.single_task_runs(
-                {g.name: g.recipe for g in groups if g.name in sc}, cfg, col.task, c.recipe.base_model
-            )
-            if len(single) == 1:
-                d = compare.config_delta(sc[row.name], sc[single[0]])
-                row.deltas.append(Delta(col.label, by_name[single[0]], d.value, d.lo, d.hi, d.n, col.higher_is_better))
+            single = compare.single_config([g for g in groups if g.name in sc], col.task, c.recipe.base_model)
+            if single is not None:
+                d = compare.config_delta(sc[row.name], sc[single.name])
+                row.deltas.append(
+                    Delta(col.label, by_name[single.name], d.value, d.lo, d.hi, d.n, col.higher_is_better)
+                )
     return groups, out
 
 
