@@ -69,8 +69,12 @@ if [ ! -f "$STUDY/train_throughput.json" ]; then
 fi
 dry_run
 for pass in 1 2; do
-  for name in $("$PY" -c "import json,sys; print(' '.join(e['name'] for e in json.load(open(sys.argv[1]))['runs']))" \
-                "$STUDY/sweep/plan.json"); do
+  # plan order, except that an unfinished run with a complete checkpoint goes first: on a machine that kept its cache
+  # across sessions, the training already done resumes before anything new starts (it is lost with the machine)
+  for name in $("$PY" -c "import json,sys; from pathlib import Path; from finbench.finetune.train import complete_checkpoints as c
+runs = Path(sys.argv[1]) / 'runs'; names = [e['name'] for e in json.load(open(Path(sys.argv[1]) / 'plan.json'))['runs']]
+started = [n for n in names if not (runs / n / 'DONE.json').exists() and c(runs / n / 'checkpoints')]
+print(' '.join(started + [n for n in names if n not in started]))" "$STUDY/sweep"); do
     if [ ! -f "$STUDY/sweep/runs/$name/DONE.json" ]; then
       echo "==== $(date -u '+%F %T') UTC $name (pass $pass)"
       sweep --only "$name" "${EVAL[@]}" || echo "==== $(date -u '+%F %T') UTC $name FAILED (pass $pass)"
