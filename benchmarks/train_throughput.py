@@ -8,10 +8,12 @@ finetune/recipes/study/cocktail.yaml: short classification prompts, NER, long Co
 useful tokens are equal and only the batching differs. "today" is the configuration recipes trained with before:
 padded batches of 8 in random order, `precision: auto`. "grouped" batches examples of similar length
 (SFTConfig `train_sampling_strategy: group_by_length`, transformers' LengthGroupedSampler), so little of each batch is
-padding. Configurations are interleaved within each repeat so machine load hits them alike; figures are medians over
+padding. "head on label positions" adds finbench.finetune.lm_head (TRL's fused LM head projects only the positions
+that carry a label, as it does on GPUs; finbench's trainer always trains this way). Configurations are interleaved within each repeat so machine load hits them alike; figures are medians over
 repeats. Model FLOPs per trained token: 2N forward + 2N backward through the activations (LoRA freezes the base
 weights, so their weight gradients are never computed) + attention, N = matmul parameters (lm_head included, the
-embedding lookup excluded). The median rate of the configuration the recipe trains with is recorded in finbench's
+embedding lookup excluded), the head counted at every position in every row (one definition of the work, so the
+MFU column compares like with like). `--skip TEXT` leaves out configurations (e.g. `--skip "batches of 16"`). The median rate of the configuration the recipe trains with is recorded in finbench's
 cache for `finbench sweep run --dry-run` estimates.
 """
 
@@ -33,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from throughput import matmul_ceiling  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (train_sampling_strategy, per-device batch)
+# name -> (train_sampling_strategy, per-device batch, LM head on label positions only: finbench.finetune.lm_head)
 CONFIGS = {
-    "today (random order, padded batches of 8)": ("random", 8),
-    "grouped by length, batches of 8": ("group_by_length", 8),
-    "grouped by length, batches of 16": ("group_by_length", 16),
+    "today (random order, padded batches of 8)": ("random", 8, False),
+    "grouped by length, batches of 8": ("group_by_length", 8, False),
+    "grouped by length, batches of 8, head on label positions": ("group_by_length", 8, True),
+    "grouped by length, batches of 16": ("group_by_length", 16, False),
 }
 
 
@@ -51,11 +54,17 @@ def lora_flops_per_token(config, seq: float) -> float:
     return 2 * forward  # forward + backward through activations
 
 
-def run_config(base: str, rows: list[dict], sampling: str, batch: int, bf16: bool, max_length: int, tokenizer) -> dict:
+def run_config(
+    base: str, rows: list[dict], sampling: str, batch: int, labels_only: bool, bf16: bool, max_length: int, tokenizer
+) -> dict:
+    import contextlib
+
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
+
+    from finbench.finetune.lm_head import label_positions_only
 
     clock: dict[str, float] = {}
 
@@ -98,7 +107,8 @@ def run_config(base: str, rows: list[dict], sampling: str, batch: int, bf16: boo
         peft_config=lora,
         callbacks=[Clock()],
     )
-    trainer.train()
+    with label_positions_only() if labels_only else contextlib.nullcontext():
+        trainer.train()
     seconds = clock["end"] - clock["start"]
     tokens = trainer.state.num_input_tokens_seen
     return {"tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds, "model_config": model.config}
@@ -113,6 +123,9 @@ def main() -> None:
     )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--skip", action="append", default=[], help="leave out the configurations whose name contains this text"
+    )
     a = ap.parse_args()
 
     from transformers import AutoTokenizer
@@ -130,12 +143,17 @@ def main() -> None:
     ]
     bf16 = train.use_bf16(r.precision)  # `precision: auto`: what both today's and the new recipes pick here
     precision = "bf16" if bf16 else "fp32"
-    results: dict[str, list] = {name: [] for name in CONFIGS}
+    configs = [n for n in CONFIGS if not a.skip or not any(s in n for s in a.skip)]
+    if not configs or next(iter(CONFIGS)) not in configs:
+        ap.error("--skip must leave today's configuration (the baseline every ratio is against)")
+    results: dict[str, list] = {name: [] for name in configs}
     ceilings = []
     for rep in range(a.repeats):
         ceilings.append(matmul_ceiling(torch.bfloat16 if bf16 else torch.float32))
-        for name, (sampling, batch) in CONFIGS.items():
-            res = run_config(base, rows, sampling, batch, bf16, a.max_length, tokenizer)
+        for name, (sampling, batch, labels_only) in CONFIGS.items():
+            if name not in configs:
+                continue
+            res = run_config(base, rows, sampling, batch, labels_only, bf16, a.max_length, tokenizer)
             results[name].append(res)
             print(
                 f"[repeat {rep + 1}] {name}: {res['tokens_per_second']:.1f} tok/s ({res['seconds']:.0f} s, "
@@ -191,8 +209,9 @@ def main() -> None:
     chosen = next(
         (
             n
-            for n, (s, b) in CONFIGS.items()
-            if s == t["train_sampling_strategy"] and b == t["per_device_train_batch_size"]
+            for n, (s, b, head) in CONFIGS.items()
+            # finbench's trainer always scores label positions only (train.py)
+            if s == t["train_sampling_strategy"] and b == t["per_device_train_batch_size"] and head and n in results
         ),
         None,
     )

@@ -175,3 +175,20 @@ def hostile_sample(task: str, sample: dict) -> None:
     """edit_sample for copy_run: model outputs and prompts full of markup."""
     sample["filtered_resps"] = ["<img src=x onerror=alert(2)> </pre><script>alert(3)</script>"]
     sample["arguments"]["gen_args_0"]["arg_0"] = "</details><script>alert(4)</script>"
+
+
+def tiny_llama(seed: int):
+    """A randomly initialised 2-layer Llama (hidden 64, vocab 128): a real architecture in milliseconds."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+    )
+    return LlamaForCausalLM(cfg)

@@ -19,6 +19,7 @@ from conftest import ROOT
 from finbench import artifacts
 from finbench.finetune import export, train
 from finbench.finetune.train import complete_checkpoints
+from helpers import tiny_llama
 
 SMOKE = ROOT / "finetune" / "recipes" / "smoke.yaml"
 ENV = {**os.environ, "FINBENCH_DATA_DIR": "sample", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -305,3 +306,67 @@ def test_two_process_launch_through_accelerate(default_model, tmp_path):
     assert summary["global_steps"] == 2
     assert (run / "merged" / "config.json").exists() and (run / "adapter" / "adapter_config.json").exists()
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temp dirs left by a second writer
+
+
+def test_label_positions_only_gives_the_same_loss_gradients_and_metrics():
+    """finbench.finetune.lm_head: on CPU TRL's fused head then projects only the label positions; the loss, the LoRA
+    gradients and the per-token fields TRL's metrics use (log-prob, entropy, top-1) must equal the every-position
+    path's, and the switch must actually be taken (the head sees only the label rows) and be undone afterwards."""
+    import torch
+    import trl.trainer.utils as tu
+    from peft import LoraConfig, get_peft_model
+    from trl.trainer.utils import add_fused_lm_head
+
+    from finbench.finetune.lm_head import label_positions_only
+
+    model = tiny_llama(0)
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    model = get_peft_model(
+        model,
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, task_type="CAUSAL_LM"),
+    )
+    for n, p in model.named_parameters():  # LoRA's B starts at 0: give the gradients of A something to carry
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.1)
+    ids = torch.randint(0, 128, (3, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0  # a padded row
+    labels = torch.full_like(ids, -100)
+    labels[0, 10:] = ids[0, 10:]
+    labels[1, 7:9] = ids[1, 7:9]
+    labels[2, 4:6] = ids[2, 4:6]  # 6 of 36 positions carry a label
+    seen = []
+    head_in = model.get_base_model().lm_head.weight
+    orig_apply = tu._ChunkedLogProbFunction.apply
+
+    def run():
+        model.zero_grad()
+        out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True, num_items_in_batch=6)
+        out.loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return out, grads
+
+    def spy(hidden, weight, *a):
+        assert weight is head_in
+        seen.append(hidden.shape[0])
+        return orig_apply(hidden, weight, *a)
+
+    tu._ChunkedLogProbFunction.apply = spy
+    try:
+        full, full_grads = run()
+        with label_positions_only():
+            compact, compact_grads = run()
+        after, _ = run()
+    finally:
+        tu._ChunkedLogProbFunction.apply = orig_apply
+    assert seen == [33, 6, 33]  # every shifted position, then the label positions only, then every one again
+    assert torch.allclose(full.loss, compact.loss, atol=1e-6) and full.loss.item() > 0
+    for field in ("log_probs", "entropy", "is_top1"):
+        a, b = getattr(full, field), getattr(compact, field)
+        m = full.label_mask
+        assert torch.allclose(a[m].float(), b[m].float(), atol=1e-5), field
+    assert full_grads.keys() == compact_grads.keys() and len(full_grads) == 8  # 2 layers x q,v x A,B
+    for n, g in full_grads.items():
+        assert torch.allclose(g, compact_grads[n], atol=1e-6), n
+        assert g.abs().sum() > 0, n
+    assert torch.allclose(after.loss, full.loss)

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from fakeapi import FakeAPI
-from helpers import ROOT, cli, env
+from helpers import ROOT, cli, env, tiny_llama
 
 KEY = "sk-finbench-test-KEY-0123456789abcdef"  # the key a user exports: must never be written anywhere
 SPELLINGS = [
@@ -513,20 +513,7 @@ def test_train_refuses_a_non_empty_folder_that_is_not_a_finbench_run(tmp_path, s
 
 # -- beyond the list: verify-serving with an adapter trained on another base ------------------------------------------
 def _tiny(path: Path, seed: int):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    LlamaForCausalLM(
-        LlamaConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            vocab_size=128,
-        )
-    ).save_pretrained(path)
+    tiny_llama(seed).save_pretrained(path)
     return path
 
 

@@ -26,6 +26,7 @@ from finbench import artifacts
 from finbench.config import DataError
 
 from . import leakage, mix
+from .lm_head import label_positions_only
 from .recipe import DEFAULT_BASE, Recipe, RecipeError
 from .rundir import STATE
 
@@ -244,7 +245,8 @@ def train(
     if resume:
         tokens_before = json.loads((Path(resume) / "trainer_state.json").read_text()).get("num_input_tokens_seen", 0)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    with label_positions_only():  # the LM head on label positions only, on CPU too (lm_head.py)
+        trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
     tokens = trainer.state.num_input_tokens_seen - tokens_before
     if not trainer.is_world_process_zero():
