@@ -9,11 +9,13 @@ useful tokens are equal and only the batching differs. "today" is the configurat
 padded batches of 8 in random order, `precision: auto`. "grouped" batches examples of similar length
 (SFTConfig `train_sampling_strategy: group_by_length`, transformers' LengthGroupedSampler), so little of each batch is
 padding. "head on label positions" adds finbench.finetune.lm_head (TRL's fused LM head projects only the positions
-that carry a label, as it does on GPUs; finbench's trainer always trains this way). Configurations are interleaved within each repeat so machine load hits them alike; figures are medians over
+that carry a label, as it does on GPUs; finbench's trainer always trains this way). "bf16 autocast" trains that in
+bf16 instead of the recipe's precision (the study's recipes say fp32): measured only on hardware with bf16 matmuls, its
+MFU against the bf16 ceiling. Configurations are interleaved within each repeat so machine load hits them alike; figures are medians over
 repeats. Model FLOPs per trained token: 2N forward + 2N backward through the activations (LoRA freezes the base
 weights, so their weight gradients are never computed) + attention, N = matmul parameters (lm_head included, the
 embedding lookup excluded), the head counted at every position in every row (one definition of the work, so the
-MFU column compares like with like). `--skip TEXT` leaves out configurations (e.g. `--skip "batches of 16"`). The median rate of the configuration the recipe trains with is recorded in finbench's
+MFU column compares like with like). `--skip TEXT` leaves out configurations (`--skip "batches of 16"`: every name containing it; a full name: that one). The median rate of the configuration the recipe trains with is recorded in finbench's
 cache for `finbench sweep run --dry-run` estimates.
 """
 
@@ -34,13 +36,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import matmul_ceiling  # noqa: E402
 
+from finbench.hardware import native_bf16  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (train_sampling_strategy, per-device batch, LM head on label positions only: finbench.finetune.lm_head)
+# name -> (train_sampling_strategy, per-device batch, LM head on label positions only: finbench.finetune.lm_head,
+# precision: None = the recipe's, "bf16" = bf16 autocast, measured only where the hardware has bf16 matmuls)
 CONFIGS = {
-    "today (random order, padded batches of 8)": ("random", 8, False),
-    "grouped by length, batches of 8": ("group_by_length", 8, False),
-    "grouped by length, batches of 8, head on label positions": ("group_by_length", 8, True),
-    "grouped by length, batches of 16": ("group_by_length", 16, False),
+    "today (random order, padded batches of 8)": ("random", 8, False, None),
+    "grouped by length, batches of 8": ("group_by_length", 8, False, None),
+    "grouped by length, batches of 8, head on label positions": ("group_by_length", 8, True, None),
+    "grouped by length, batches of 8, head on label positions, bf16 autocast": ("group_by_length", 8, True, "bf16"),
+    "grouped by length, batches of 16": ("group_by_length", 16, False, None),
 }
 
 
@@ -124,7 +130,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
     ap.add_argument(
-        "--skip", action="append", default=[], help="leave out the configurations whose name contains this text"
+        "--skip",
+        action="append",
+        default=[],
+        help="leave out the configuration of this name, or else every configuration whose name contains this text",
     )
     a = ap.parse_args()
 
@@ -141,19 +150,32 @@ def main() -> None:
         len(tokenizer.apply_chat_template(x["prompt"] + x["completion"], tokenize=True, return_dict=True)["input_ids"])
         for x in rows
     ]
-    bf16 = train.use_bf16(r.precision)  # `precision: auto`: what both today's and the new recipes pick here
+    bf16 = train.use_bf16(r.precision)  # the recipe's precision (the study's: fp32)
     precision = "bf16" if bf16 else "fp32"
-    configs = [n for n in CONFIGS if not a.skip or not any(s in n for s in a.skip)]
+    # --skip NAME leaves out that configuration; any other text, every configuration whose name contains it
+    configs = [n for n in CONFIGS if n not in a.skip and not any(s in n for s in a.skip if s not in CONFIGS)]
     if not configs or next(iter(CONFIGS)) not in configs:
         ap.error("--skip must leave today's configuration (the baseline every ratio is against)")
+    if not native_bf16():  # emulated bf16 is tens of times slower: nothing a user would train with
+        left = [n for n in configs if CONFIGS[n][3] == "bf16"]
+        configs = [n for n in configs if n not in left]
+        for n in left:
+            print(f"note: '{n}' not measured: this machine has no bf16 matmuls (finbench.hardware.native_bf16)")
+
+    def precision_of(name: str) -> str:
+        return CONFIGS[name][3] or precision
+
     results: dict[str, list] = {name: [] for name in configs}
-    ceilings = []
+    ceilings: dict[str, list] = {p: [] for p in sorted({precision_of(n) for n in configs})}
     for rep in range(a.repeats):
-        ceilings.append(matmul_ceiling(torch.bfloat16 if bf16 else torch.float32))
-        for name, (sampling, batch, labels_only) in CONFIGS.items():
+        for p in ceilings:
+            ceilings[p].append(matmul_ceiling(torch.bfloat16 if p == "bf16" else torch.float32))
+        for name, (sampling, batch, labels_only, _) in CONFIGS.items():
             if name not in configs:
                 continue
-            res = run_config(base, rows, sampling, batch, labels_only, bf16, a.max_length, tokenizer)
+            res = run_config(
+                base, rows, sampling, batch, labels_only, precision_of(name) == "bf16", a.max_length, tokenizer
+            )
             results[name].append(res)
             print(
                 f"[repeat {rep + 1}] {name}: {res['tokens_per_second']:.1f} tok/s ({res['seconds']:.0f} s, "
@@ -162,7 +184,7 @@ def main() -> None:
                 flush=True,
             )
     cfg = next(iter(results.values()))[0]["model_config"]
-    ceil = statistics.median(ceilings)
+    ceil = {p: statistics.median(c) for p, c in ceilings.items()}
     mean_len = statistics.mean(lens)
     out = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -173,31 +195,35 @@ def main() -> None:
         "mean_example_tokens": round(mean_len, 1),
         "max_length": a.max_length,
         "repeats": a.repeats,
-        "ceiling_tflops": round(ceil, 4),
+        "ceiling_tflops": round(ceil[precision], 4),
+        "ceilings_tflops": {p: round(c, 4) for p, c in ceil.items()},
         "configs": {},
     }
     today = next(iter(CONFIGS))
     base_rate = statistics.median(x["tokens_per_second"] for x in results[today])
     print(
-        f"| configuration ({precision}) | useful tokens/s (median of {a.repeats}) | runs | vs today | model TFLOP/s "
+        f"| configuration ({precision} unless named) | useful tokens/s (median of {a.repeats}) | runs | vs today | model TFLOP/s "
         f"| MFU |"
     )
     print("|---|---:|---|---:|---:|---:|")
     for name, runs in results.items():
         rate = statistics.median(x["tokens_per_second"] for x in runs)
         tflops = rate * lora_flops_per_token(cfg, mean_len / 2) / 1e12
+        mfu = tflops / ceil[precision_of(name)]  # against the ceiling of the precision it trains in
         out["configs"][name] = {
             "tokens_per_second": round(rate, 1),
+            "precision": precision_of(name),
             "tflops": round(tflops, 4),
-            "mfu": round(tflops / ceil, 3),
+            "mfu": round(mfu, 3),
             "runs": [round(x["tokens_per_second"], 1) for x in runs],
         }
         print(
             f"| {name} | {rate:.1f} | {', '.join(f'{x:.0f}' for x in out['configs'][name]['runs'])} | "
-            f"{rate / base_rate:.2f}x | {tflops:.3f} | {tflops / ceil:.0%} |"
+            f"{rate / base_rate:.2f}x | {tflops:.3f} | {mfu:.0%} |"
         )
     print(
-        f"\nmatmul ceiling ({precision}, 2048^3, median of {a.repeats}): {ceil:.3f} TFLOP/s; {len(rows)} examples, "
+        f"\nmatmul ceiling (2048^3, median of {a.repeats}): "
+        f"{', '.join(f'{p} {c:.3f}' for p, c in ceil.items())} TFLOP/s; {len(rows)} examples, "
         f"{sum(lens)} tokens, mean {mean_len:.0f}; {out['machine']}"
     )
     if a.json:
@@ -209,9 +235,13 @@ def main() -> None:
     chosen = next(
         (
             n
-            for n, (s, b, head) in CONFIGS.items()
-            # finbench's trainer always scores label positions only (train.py)
-            if s == t["train_sampling_strategy"] and b == t["per_device_train_batch_size"] and head and n in results
+            for n, (s, b, head, p) in CONFIGS.items()
+            # finbench's trainer always scores label positions only (train.py); the recipe's own precision
+            if s == t["train_sampling_strategy"]
+            and b == t["per_device_train_batch_size"]
+            and head
+            and p is None
+            and n in results
         ),
         None,
     )

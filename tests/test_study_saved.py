@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from recorded import RECORDED, SENTIMENT, STUDY
@@ -84,6 +86,54 @@ def test_restore_leaves_a_run_the_study_finished_itself(tmp_path):
     assert _saved("restore", study, saved).strip() == ""
     assert "finbench_fpb" in done.read_text()
     assert (study / "sweep" / "runs" / "single_fpb-seed1" / "adapter").is_dir()  # the model's files stay
+
+
+def test_watch_commits_what_the_job_finished_and_nothing_else(tmp_path):
+    """`saved.sh watch` beside the job: its first pass saves the finished run and commits results/study, and only it
+    (an engineer's uncommitted edit in the same checkout stays uncommitted); stopped by a real signal."""
+    study, checkout = _study(tmp_path), tmp_path / "checkout"
+    env = {
+        **os.environ,
+        "STUDY": str(study),
+        "PY": sys.executable,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    env.pop("SAVED", None)  # the default, results/study of the checkout it runs in
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=checkout, env=env, capture_output=True, text=True, check=True).stdout
+
+    checkout.mkdir()
+    git("init", "-q")
+    (checkout / "README.md").write_text("v1\n")
+    git("add", "README.md")
+    git("commit", "-q", "-m", "init")
+    (checkout / "README.md").write_text("v2, not to be committed by the watcher\n")
+    watcher = subprocess.Popen(
+        ["bash", str(SCRIPT), "watch"],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(240):  # its first pass runs at once; allow for a loaded machine
+            if git("log", "--format=%s").count("\n") == 2:
+                break
+            time.sleep(0.5)
+        committed = git("show", "--name-only", "--format=", "HEAD").split()
+    finally:
+        os.killpg(watcher.pid, signal.SIGTERM)
+        out, err = watcher.communicate(timeout=30)
+    assert "results/study/single_fpb-seed1/DONE.json" in committed, (out, err)
+    assert all(p.startswith("results/study/") for p in committed) and "README.md" not in committed
+    assert git("status", "--porcelain").split() == ["M", "README.md"]  # the edit is still there, uncommitted
+    assert "committed results/study" in out
 
 
 def test_usage_error_says_what_to_run(tmp_path):

@@ -1,6 +1,7 @@
 #!/bin/bash
 # What the study's job has finished, kept in git: `bash finetune/recipes/study/saved.sh save` (then commit results/study)
-# and `... restore` (launch.sh runs it), from the root of a checkout. $STUDY is outside the work tree and does not always
+# and `... restore` (launch.sh runs it), from the root of a checkout; `... watch` saves and commits as runs finish.
+# $STUDY is outside the work tree and does not always
 # survive the machine (a session can start on a fresh one, with an empty home); what `save` put under results/study,
 # `restore` puts back into an empty or partial $STUDY, and the job then skips it (a run's DONE.json, a check's output dir).
 # Saved: per finished run (DONE.json) its DONE.json, recipe.yaml, train_summary.json and a slim export of its evaluation
@@ -52,6 +53,17 @@ restore)
     mkdir -p "$(dirname "$STUDY/$rel")"; cp -r "$SAVED/$rel" "$STUDY/$rel"; echo "restored $rel"
   done
   for f in "${FILES[@]}"; do [ -f "$STUDY/$f" ] || [ ! -f "$SAVED/$f" ] || cp "$SAVED/$f" "$STUDY/$f"; done ;;
-*) echo "usage: bash finetune/recipes/study/saved.sh save|restore (from the root of a checkout)" >&2; exit 2 ;;
+watch)  # save every 2 minutes, and commit results/study (only it) whenever that saved something: a session that ends
+  # before its wrap-up then still has in git what its machine finished. Run it in the background beside the job.
+  while true; do
+    out=$(bash "$0" save) || echo "$(date -u '+%F %T') UTC saved.sh save failed (above); retrying in 2 minutes" >&2
+    if grep -q '^saved' <<< "$out"; then
+      echo "$out"
+      git add -- "$SAVED" && git commit -q -m "study: results saved as the job finished them (saved.sh watch)" -- "$SAVED" \
+        && echo "$(date -u '+%F %T') UTC committed $SAVED"
+    fi
+    sleep 120
+  done ;;
+*) echo "usage: bash finetune/recipes/study/saved.sh save|restore|watch (from the root of a checkout)" >&2; exit 2 ;;
 esac
 exit 0
