@@ -77,6 +77,16 @@ def test_save_then_restore_into_a_fresh_study_keeps_every_score(tmp_path):
     assert (fresh / "train_throughput.json").read_text() == '{"tokens_per_second": 1.0}\n'
     assert _saved("restore", fresh, saved).strip() == ""  # restored already: left alone
 
+    # a benchmark re-run into the checkout is newer than the copy restore put into $STUDY: save keeps it; a newer
+    # one in $STUDY (the job's own re-run) is saved
+    (saved / "train_throughput.json").write_text('{"tokens_per_second": 2.0}\n')
+    os.utime(fresh / "train_throughput.json", (1, 1))
+    assert "train_throughput" not in _saved("save", fresh, saved)
+    assert (saved / "train_throughput.json").read_text() == '{"tokens_per_second": 2.0}\n'
+    (fresh / "train_throughput.json").write_text('{"tokens_per_second": 3.0}\n')
+    assert "saved train_throughput.json" in _saved("save", fresh, saved)
+    assert (saved / "train_throughput.json").read_text() == '{"tokens_per_second": 3.0}\n'
+
 
 def test_restore_leaves_a_run_the_study_finished_itself(tmp_path):
     study, saved = _study(tmp_path), tmp_path / "saved"

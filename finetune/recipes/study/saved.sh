@@ -36,8 +36,10 @@ save)
     mkdir -p "$(dirname "$SAVED/$rel")"; "$PY" -m finbench.cli export-slim "$STUDY/$rel" "$SAVED/$rel"
     echo "saved $rel"
   done
-  for f in "${FILES[@]}"; do
-    if [ -f "$STUDY/$f" ] && ! cmp -s "$STUDY/$f" "$SAVED/$f"; then cp "$STUDY/$f" "$SAVED/$f"; echo "saved $f"; fi
+  for f in "${FILES[@]}"; do  # only a newer one: a benchmark run into the checkout itself is not overwritten by an
+    # older copy that `restore` put into $STUDY
+    if [ -f "$STUDY/$f" ] && { [ ! -f "$SAVED/$f" ] || [ "$STUDY/$f" -nt "$SAVED/$f" ]; } \
+      && ! cmp -s "$STUDY/$f" "$SAVED/$f"; then cp "$STUDY/$f" "$SAVED/$f"; echo "saved $f"; fi
   done ;;
 restore)
   mkdir -p "$STUDY/sweep/runs"
