@@ -195,7 +195,6 @@ def main() -> None:
         "mean_example_tokens": round(mean_len, 1),
         "max_length": a.max_length,
         "repeats": a.repeats,
-        "ceiling_tflops": round(ceil[precision], 4),
         "ceilings_tflops": {p: round(c, 4) for p, c in ceil.items()},
         "configs": {},
     }
